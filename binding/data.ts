@@ -1,0 +1,4 @@
+// Typed surface of the native data exports.
+export interface DataApi {
+  readonly __placeholder?: never;
+}

@@ -1,0 +1,4 @@
+// Typed surface of the native info exports.
+export interface InfoApi {
+  readonly __placeholder?: never;
+}

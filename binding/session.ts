@@ -1,0 +1,4 @@
+// Typed surface of the native session exports.
+export interface SessionApi {
+  readonly __placeholder?: never;
+}

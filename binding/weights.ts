@@ -1,0 +1,4 @@
+// Typed surface of the native weights exports.
+export interface WeightsApi {
+  readonly __placeholder?: never;
+}

@@ -1,0 +1,15 @@
+// Registration only: every export lives with its concern.
+#include <napi.h>
+
+#include "common/register.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  thtl::registerInfo(env, exports);
+  thtl::registerWeights(env, exports);
+  thtl::registerData(env, exports);
+  thtl::registerModels(env, exports);
+  thtl::registerSession(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(thtl_native, Init)

@@ -1,0 +1,23 @@
+#include "common/errors.h"
+
+#include <c10/util/Exception.h>
+
+namespace thtl {
+
+std::string currentExceptionMessage() {
+  try {
+    throw;
+  } catch (const c10::Error& e) {
+    return e.msg();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown native error";
+  }
+}
+
+void rethrowWithContext(const std::string& context) {
+  throw UserError(context + ": " + currentExceptionMessage());
+}
+
+}  // namespace thtl

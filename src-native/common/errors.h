@@ -1,0 +1,35 @@
+// Turning C++ failures into JavaScript errors with context.
+#pragma once
+#include <napi.h>
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+namespace thtl {
+
+// An error whose message is already fit for a user: it names the thing at fault.
+struct UserError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The message of the exception in flight, without LibTorch's C++ backtrace
+// (c10::Error::what() appends one; msg() does not).
+std::string currentExceptionMessage();
+
+// Prefix `context` to the exception in flight and rethrow as UserError.
+[[noreturn]] void rethrowWithContext(const std::string& context);
+
+// Run `fn` and turn any C++ exception into a pending JS exception.
+template <typename Fn>
+auto guard(const Napi::Env& env, const char* what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw Napi::Error::New(env, std::string(what) + ": " + currentExceptionMessage());
+  }
+}
+
+}  // namespace thtl

@@ -1,0 +1,51 @@
+// Image decode (JPEG/PNG), resize, the decoded-image cache, batches, and encode.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace thtl::data {
+
+// Decodes a JPEG or PNG (by content) and resizes it to size x size RGB.
+// JPEGs are decoded with DCT-domain downscaling to the smallest scale that is
+// still >= size on both sides, then resized with antialiased bilinear filtering.
+// Returns uint8 [3, size, size]. Throws UserError naming the file on failure.
+torch::Tensor decodeResized(const std::string& path, int64_t size);
+
+// Writes an RGB image (uint8, height*width*3 interleaved) as JPEG or PNG, chosen by
+// the extension of `path` (.jpg/.jpeg/.png). Atomic (temp file + rename).
+void encodeImage(const std::string& path, const uint8_t* rgb, int width, int height,
+                 int jpegQuality = 92);
+
+struct DecodeFailure {
+  size_t index;
+  std::string file;
+  std::string reason;
+};
+
+// Decoded-and-resized images, kept for reuse across epochs.
+struct ImageCache {
+  int64_t size = 0;
+  std::vector<std::string> files;
+  torch::Tensor pixels;                // uint8 [N, 3, size, size]
+  std::vector<DecodeFailure> failures; // files that could not be decoded
+};
+
+// Decodes `files` on `threads` worker threads. `progress(done, total)` is called
+// from worker threads (it must be thread-safe). With skipBad=false the first
+// failure throws UserError naming the file (after workers stop); with
+// skipBad=true failures are recorded and their slots left zero.
+std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, int64_t size,
+                                       int threads, bool skipBad,
+                                       const std::function<void(size_t, size_t)>& progress);
+
+// A float batch [B, 3, size, size] for `indices`: ImageNet normalisation, and a
+// random horizontal flip (p = 0.5, drawn from `rng`) when `augment` is true.
+torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
+                        bool augment, std::mt19937_64& rng);
+
+}  // namespace thtl::data
