@@ -1,5 +1,81 @@
+// Facts for `thtl-native doctor`, and the thread-count setting.
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "common/errors.h"
 #include "common/register.h"
+#include "common/threads.h"
+
+#ifdef THTL_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 namespace thtl {
-void registerInfo(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+// The BLAS libraries actually mapped into this process (Debian picks libblas.so.3
+// through alternatives, so the build-time configuration is not enough).
+std::vector<std::string> loadedBlas() {
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> found;
+  for (std::string line; std::getline(maps, line);) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    std::string base = path.substr(path.rfind('/') + 1);
+    for (const char* key : {"openblas", "libblas", "mkl_", "libblis", "libcblas", "accelerate"})
+      if (base.find(key) != std::string::npos) found.insert(path);
+  }
+  return {found.begin(), found.end()};
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, "info", [&]() -> Napi::Value {
+    // Touch LibTorch's BLAS so the library is loaded before we look for it.
+    torch::mm(torch::ones({2, 2}), torch::ones({2, 2}));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("torchVersion", TORCH_VERSION);
+    o.Set("torchSource", THTL_TORCH_SOURCE);
+    const bool cuda = torch::cuda::is_available();
+    o.Set("cudaAvailable", Napi::Boolean::New(env, cuda));
+    auto devices = Napi::Array::New(env);
+    const auto count = cuda ? torch::cuda::device_count() : 0;
+    for (size_t i = 0; i < count; ++i) {
+#ifdef THTL_WITH_CUDA
+      devices.Set(static_cast<uint32_t>(i), std::string(at::cuda::getDeviceProperties(static_cast<int64_t>(i))->name));
+#else
+      devices.Set(static_cast<uint32_t>(i), "cuda:" + std::to_string(i));
+#endif
+    }
+    o.Set("cudaDevices", devices);
+    auto blas = Napi::Array::New(env);
+    auto libs = loadedBlas();
+    for (size_t i = 0; i < libs.size(); ++i) blas.Set(static_cast<uint32_t>(i), libs[i]);
+    o.Set("blas", blas);
+    o.Set("threads", Napi::Number::New(env, torchThreads()));
+    o.Set("parallelInfo", at::get_parallel_info());
+    return o;
+  });
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "setThreads(n) needs a number (0 = all cores)");
+  setTorchThreads(info[0].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(info.Env(), torchThreads());
+}
+
+}  // namespace
+
+void registerInfo(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+}
+
 }  // namespace thtl

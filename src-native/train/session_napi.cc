@@ -1,5 +1,340 @@
+// JavaScript face of train::Session. Every call that computes runs on a worker thread.
+#include <napi.h>
+
+#include "common/async.h"
+#include "common/errors.h"
 #include "common/register.h"
+#include "data/image_set.h"
+#include "train/session.h"
 
 namespace thtl {
-void registerSession(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+using train::Session;
+using SessionPtr = std::shared_ptr<Session>;
+
+std::vector<std::string> stringArray(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of strings");
+  auto arr = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value item = arr.Get(i);
+    if (!item.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of strings");
+    out.push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+std::vector<int32_t> labelArray(const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(v.Env(), "labels must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() > i && info[i].IsObject()) return info[i].As<Napi::Object>();
+  return Napi::Object::New(info.Env());
+}
+
+double numberOr(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::string stringOr(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::string stringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Float32Array floatArray(Napi::Env env, const float* data, size_t n) {
+  auto out = Napi::Float32Array::New(env, n);
+  std::copy(data, data + n, out.Data());
+  return out;
+}
+
+Napi::Int32Array intArray(Napi::Env env, const std::vector<int32_t>& v) {
+  auto out = Napi::Int32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), out.Data());
+  return out;
+}
+
+class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
+ public:
+  static Napi::FunctionReference* ctor;
+
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function fn = DefineClass(
+        env, "Session",
+        {StaticMethod("create", &SessionWrap::Create),
+         InstanceMethod("info", &SessionWrap::Info),
+         InstanceMethod("loadWeights", &SessionWrap::LoadWeights),
+         InstanceMethod("replaceHead", &SessionWrap::ReplaceHead),
+         InstanceMethod("setTrainableGroups", &SessionWrap::SetTrainableGroups),
+         InstanceMethod("configureOptimizer", &SessionWrap::ConfigureOptimizer),
+         InstanceMethod("trainEpoch", &SessionWrap::TrainEpoch),
+         InstanceMethod("evaluate", &SessionWrap::Evaluate),
+         InstanceMethod("predict", &SessionWrap::Predict),
+         InstanceMethod("saveCheckpoint", &SessionWrap::SaveCheckpoint),
+         InstanceMethod("loadCheckpoint", &SessionWrap::LoadCheckpoint),
+         InstanceMethod("saveWeights", &SessionWrap::SaveWeights)});
+    ctor = new Napi::FunctionReference(Napi::Persistent(fn));  // lives as long as the process
+    return fn;
+  }
+
+  explicit SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
+    if (info.Length() < 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "use Session.create(options) to make a Session");
+    session_ = *info[0].As<Napi::External<SessionPtr>>().Data();
+  }
+
+ private:
+  // Session.create({model, numClasses, weights?, device?, seed?}) -> Promise<Session>
+  static Napi::Value Create(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = optionsArg(info, 0);
+    const std::string model = stringOr(o, "model", "");
+    if (model.empty()) throw Napi::TypeError::New(env, "options.model must name a model");
+    const auto classes = static_cast<int64_t>(numberOr(o, "numClasses", 0));
+    const std::string device = stringOr(o, "device", "cpu");
+    const std::string weights = stringOr(o, "weights", "");
+    const auto seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
+    auto result = std::make_shared<SessionPtr>();
+    auto report = std::make_shared<io::LoadReport>();
+    return AsyncTask::run(
+        env, "creating " + model,
+        [=](Progress&) {
+          *result = std::make_shared<Session>(model, classes, device, seed);
+          if (!weights.empty()) *report = (*result)->loadWeights(weights);
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          return ctor->New({Napi::External<SessionPtr>::New(env, result.get())});
+        });
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    const auto& mi = session_->info();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("model", mi.name);
+    o.Set("numClasses", Napi::Number::New(env, static_cast<double>(session_->numClasses())));
+    o.Set("device", session_->device().str());
+    o.Set("inputSize", Napi::Number::New(env, static_cast<double>(mi.inputSize)));
+    o.Set("params", Napi::Number::New(env, static_cast<double>(session_->paramCount(false))));
+    o.Set("trainableParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(true))));
+    o.Set("lr", Napi::Number::New(env, session_->currentLr()));
+    auto groups = Napi::Array::New(env);
+    for (size_t i = 0; i < mi.groups.size(); ++i) groups.Set(static_cast<uint32_t>(i), mi.groups[i].name);
+    o.Set("groups", groups);
+    auto trainable = Napi::Array::New(env);
+    auto tg = session_->trainableGroups();
+    for (size_t i = 0; i < tg.size(); ++i) trainable.Set(static_cast<uint32_t>(i), tg[i]);
+    o.Set("trainableGroups", trainable);
+    return o;
+  }
+
+  Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
+    const std::string path = stringArg(info, 0, "weights path");
+    auto s = session_;
+    auto report = std::make_shared<io::LoadReport>();
+    return AsyncTask::run(
+        info.Env(), "loading weights " + path,
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *report = s->loadWeights(path);
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("loaded", Napi::Number::New(env, static_cast<double>(report->loaded.size())));
+          auto skipped = Napi::Array::New(env);
+          for (size_t i = 0; i < report->skipped.size(); ++i)
+            skipped.Set(static_cast<uint32_t>(i), report->skipped[i]);
+          o.Set("skipped", skipped);
+          return o;
+        });
+  }
+
+  Napi::Value ReplaceHead(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber())
+      throw Napi::TypeError::New(info.Env(), "replaceHead(numClasses) needs a number");
+    const auto n = info[0].As<Napi::Number>().Int64Value();
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    guard(info.Env(), "replaceHead", [&] { session_->replaceHead(n); });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetTrainableGroups(const Napi::CallbackInfo& info) {
+    auto groups = stringArray(info.Length() > 0 ? info[0] : info.Env().Undefined(), "groups");
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    guard(info.Env(), "setTrainableGroups", [&] { session_->setTrainableGroups(groups); });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info) {
+    Napi::Object o = optionsArg(info, 0);
+    train::OptimConfig cfg;
+    cfg.lr = numberOr(o, "lr", cfg.lr);
+    cfg.stepSize = static_cast<int64_t>(numberOr(o, "stepSize", static_cast<double>(cfg.stepSize)));
+    cfg.gamma = numberOr(o, "gamma", cfg.gamma);
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    guard(info.Env(), "configureOptimizer", [&] { session_->configureOptimizer(cfg); });
+    return info.Env().Undefined();
+  }
+
+  // trainEpoch(images, labels, {batchSize, seed, onProgress(batch, batches, loss)})
+  Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
+    auto cache = data::ImageSet::cacheOf(info[0], "images");
+    auto labels = labelArray(info[1]);
+    Napi::Object o = optionsArg(info, 2);
+    const auto batch = static_cast<int64_t>(numberOr(o, "batchSize", 32));
+    const auto seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
+    auto s = session_;
+    auto stats = std::make_shared<train::EpochStats>();
+    return AsyncTask::run(
+        info.Env(), "training epoch",
+        [=](Progress& progress) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *stats = s->trainEpoch(*cache, labels, batch, seed, [&](int64_t b, int64_t n, double loss) {
+            progress.report({static_cast<double>(b), static_cast<double>(n), loss});
+          });
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("loss", stats->loss);
+          r.Set("accuracy", stats->accuracy);
+          r.Set("samples", Napi::Number::New(env, static_cast<double>(stats->samples)));
+          r.Set("batches", Napi::Number::New(env, static_cast<double>(stats->batches)));
+          r.Set("seconds", stats->seconds);
+          r.Set("lr", stats->lr);
+          return r;
+        },
+        o.Get("onProgress"));
+  }
+
+  // evaluate(images, labels, {batchSize, onProgress}) -> {loss, probs, labels, indices, ...}
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    auto cache = data::ImageSet::cacheOf(info[0], "images");
+    auto labels = labelArray(info[1]);
+    Napi::Object o = optionsArg(info, 2);
+    const auto batch = static_cast<int64_t>(numberOr(o, "batchSize", 32));
+    auto s = session_;
+    auto result = std::make_shared<train::EvalResult>();
+    return AsyncTask::run(
+        info.Env(), "evaluating",
+        [=](Progress& progress) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *result = s->evaluate(*cache, labels, batch, [&](int64_t b, int64_t n, double loss) {
+            progress.report({static_cast<double>(b), static_cast<double>(n), loss});
+          });
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("loss", result->loss);
+          r.Set("seconds", result->seconds);
+          r.Set("n", Napi::Number::New(env, static_cast<double>(result->n)));
+          r.Set("numClasses", Napi::Number::New(env, static_cast<double>(result->numClasses)));
+          r.Set("probs", floatArray(env, result->probs.data(), result->probs.size()));
+          r.Set("labels", intArray(env, result->labels));
+          r.Set("indices", intArray(env, result->indices));
+          return r;
+        },
+        o.Get("onProgress"));
+  }
+
+  // predict(input: Float32Array, shape: number[]) -> {data: Float32Array, shape: number[]}
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsArray())
+      throw Napi::TypeError::New(env, "predict(input: Float32Array, shape: number[])");
+    auto input = info[0].As<Napi::Float32Array>();
+    auto shapeArr = info[1].As<Napi::Array>();
+    std::vector<int64_t> shape;
+    int64_t numel = 1;
+    for (uint32_t i = 0; i < shapeArr.Length(); ++i) {
+      shape.push_back(shapeArr.Get(i).As<Napi::Number>().Int64Value());
+      numel *= shape.back();
+    }
+    if (shape.size() != 4 || numel != static_cast<int64_t>(input.ElementLength()))
+      throw Napi::RangeError::New(env, "predict: shape must be [N, 3, H, W] and match the input length");
+    auto x = std::make_shared<torch::Tensor>(
+        torch::from_blob(input.Data(), shape, torch::kFloat).clone());
+    auto s = session_;
+    auto out = std::make_shared<torch::Tensor>();
+    return AsyncTask::run(
+        env, "predict",
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *out = s->predict(*x).contiguous();
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("data", floatArray(env, out->data_ptr<float>(), static_cast<size_t>(out->numel())));
+          auto sh = Napi::Array::New(env);
+          for (int64_t i = 0; i < out->dim(); ++i)
+            sh.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(out->size(i))));
+          r.Set("shape", sh);
+          return r;
+        });
+  }
+
+  Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
+    const std::string path = stringArg(info, 0, "checkpoint path");
+    const std::string meta = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "{}";
+    auto s = session_;
+    return AsyncTask::run(
+        info.Env(), "saving checkpoint " + path,
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          s->saveCheckpoint(path, meta);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+  }
+
+  Napi::Value LoadCheckpoint(const Napi::CallbackInfo& info) {
+    const std::string path = stringArg(info, 0, "checkpoint path");
+    auto s = session_;
+    auto meta = std::make_shared<std::string>();
+    return AsyncTask::run(
+        info.Env(), "loading checkpoint " + path,
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *meta = s->loadCheckpoint(path);
+        },
+        [=](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *meta); });
+  }
+
+  Napi::Value SaveWeights(const Napi::CallbackInfo& info) {
+    const std::string path = stringArg(info, 0, "weights path");
+    auto s = session_;
+    return AsyncTask::run(
+        info.Env(), "saving weights " + path,
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          s->saveWeights(path);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+  }
+
+  SessionPtr session_;
+};
+
+Napi::FunctionReference* SessionWrap::ctor = nullptr;
+
+}  // namespace
+
+void registerSession(Napi::Env env, Napi::Object exports) {
+  exports.Set("Session", SessionWrap::Define(env));
+}
+
 }  // namespace thtl

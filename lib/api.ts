@@ -1,0 +1,12 @@
+// The package's programmatic API for other Node tools.
+export { native, addonPath } from '../binding/index.js';
+export type { NativeSession, SessionOptions, EpochStats, EvalResult } from '../binding/session.js';
+export type { ModelInfo } from '../binding/models.js';
+export { trainRun, buildSplit, type RunResult } from './train/runner.js';
+export { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
+export { EarlyStopping } from './train/early-stopping.js';
+export { classificationReport, type ClassificationReport } from './metrics.js';
+export { stratifiedSplit } from './split.js';
+export { readImageFolder } from './data/imagefolder.js';
+export { runDemo } from './demo.js';
+export { doctor } from './doctor.js';

@@ -1,0 +1,142 @@
+// The `thtl-native` command line.
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { native } from '../binding/index.js';
+import { DEFAULT_DEMO, runDemo } from './demo.js';
+import { doctor } from './doctor.js';
+import { formatReport } from './report/metrics-table.js';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
+import { trainRun, type RunResult } from './train/runner.js';
+import type { Monitor } from './train/early-stopping.js';
+
+function int(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got '${value}'`);
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`must be a positive number, got '${value}'`);
+  return n;
+}
+
+function ratios(value: string): number[] {
+  const parts = value.split(',').map(Number);
+  if (parts.length !== 3 || parts.some((x) => !(x > 0)))
+    throw new InvalidArgumentError(`expected three positive ratios like 0.7,0.2,0.1, got '${value}'`);
+  return parts;
+}
+
+function printResult(r: RunResult): void {
+  if (r.test) process.stdout.write(`${formatReport(r.test)}\n`);
+  process.stdout.write(
+    `epochs run ${r.epochsRun}, best epoch ${r.bestEpoch}, ${r.avgEpochSeconds.toFixed(1)} s/epoch\nrun folder: ${r.dir}\n`,
+  );
+}
+
+export function buildCli(): Command {
+  const program = new Command('thtl-native')
+    .description('Two-step heterogeneous transfer learning on LibTorch: train, evaluate and explain image classifiers')
+    .showHelpAfterError();
+
+  const d = DEFAULT_TRAIN_CONFIG;
+  program
+    .command('train')
+    .description('train one model on an image folder and write a run folder with test metrics')
+    .requiredOption('--model <name>', 'model name (see `thtl-native models`)')
+    .requiredOption('--data <dir>', 'ImageFolder dataset: one subfolder of JPEG/PNG images per class')
+    .option('--split <ratios>', 'train,val,test ratios, stratified per class', ratios, d.split)
+    .option('--val <dir>', 'validation ImageFolder (with --test: use --data whole for training)')
+    .option('--test <dir>', 'test ImageFolder')
+    .option('--epochs <n>', 'maximum epochs', int('--epochs'), d.epochs)
+    .option('--batch-size <n>', 'batch size', int('--batch-size'), d.batchSize)
+    .option('--lr <x>', "learning rate (default: the model's, from the paper)", positiveNumber)
+    .option('--input-size <px>', "square input size (default: the model's)", int('--input-size'))
+    .option('--head-only', 'train only the replaced classification head', false)
+    .option('--weights <file>', 'initial weights (.pth as torchvision publishes, or .safetensors)')
+    .option('--device <device>', 'cpu | cuda | cuda:N | auto', d.device)
+    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), d.threads)
+    .option('--seed <n>', 'seed for split, initialisation, shuffling and augmentation', int('--seed'), d.seed)
+    .option('--patience <n>', 'early-stopping patience in epochs', int('--patience'), d.patience)
+    .option('--min-delta <x>', 'minimum improvement that resets patience', Number, d.minDelta)
+    .addOption(new Option('--monitor <metric>', 'early-stopping metric').choices(['val_loss', 'val_accuracy']).default(d.monitor))
+    .option('--skip-bad-images', 'skip unreadable images (listed in skipped-images.json) instead of failing', false)
+    .requiredOption('--out <dir>', 'run folder to write')
+    .action(async (o: Record<string, unknown>) => {
+      const cfg: TrainConfig = {
+        ...d,
+        model: o.model as string,
+        data: o.data as string,
+        split: o.split as number[],
+        valDir: o.val as string | undefined,
+        testDir: o.test as string | undefined,
+        epochs: o.epochs as number,
+        batchSize: o.batchSize as number,
+        lr: o.lr as number | undefined,
+        inputSize: o.inputSize as number | undefined,
+        headOnly: o.headOnly as boolean,
+        weights: o.weights as string | undefined,
+        device: o.device as string,
+        threads: o.threads as number,
+        seed: o.seed as number,
+        patience: o.patience as number,
+        minDelta: o.minDelta as number,
+        monitor: o.monitor as Monitor,
+        skipBadImages: o.skipBadImages as boolean,
+        out: o.out as string,
+      };
+      printResult(await trainRun(cfg));
+    });
+
+  program
+    .command('demo')
+    .description('generate synthetic vessel images, train resnet18 on CPU and print the test metrics')
+    .option('--out <dir>', 'output folder (data/ and run/ inside)', DEFAULT_DEMO.out)
+    .option('--per-class <n>', 'images per class', int('--per-class'), DEFAULT_DEMO.perClass)
+    .option('--image-size <px>', 'size of the generated images', int('--image-size'), DEFAULT_DEMO.imageSize)
+    .option('--input-size <px>', 'model input size', int('--input-size'), DEFAULT_DEMO.inputSize)
+    .option('--epochs <n>', 'maximum epochs', int('--epochs'), DEFAULT_DEMO.epochs)
+    .option('--seed <n>', 'seed', int('--seed'), DEFAULT_DEMO.seed)
+    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), DEFAULT_DEMO.threads)
+    .option('--device <device>', 'cpu | cuda | cuda:N | auto', DEFAULT_DEMO.device)
+    .action(async (o: typeof DEFAULT_DEMO) => {
+      const t0 = Date.now();
+      printResult(await runDemo(o));
+      process.stdout.write(`demo finished in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    });
+
+  program
+    .command('models')
+    .description('list the models in the registry with their input size, learning rate and groups')
+    .action(() => {
+      const rows = native().models();
+      process.stdout.write(`${'model'.padEnd(20)}${'input'.padStart(6)}${'lr'.padStart(8)}${'params'.padStart(14)}  groups (head first)\n`);
+      for (const m of rows)
+        process.stdout.write(
+          `${m.name.padEnd(20)}${String(m.inputSize).padStart(6)}${String(m.defaultLr).padStart(8)}${m.params.toLocaleString('en-US').padStart(14)}  ${m.groups.map((g) => g.name).join(', ')}\n`,
+        );
+    });
+
+  program
+    .command('doctor')
+    .description('check LibTorch, CUDA, BLAS and threads, and explain what is missing')
+    .action(() => {
+      const r = doctor();
+      process.stdout.write(`${r.lines.join('\n')}\n`);
+      if (!r.ok) process.exitCode = 1;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`thtl-native: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,47 @@
+// A training run's settings. Defaults are the paper's recipe (SPEC §4).
+import type { Monitor } from './early-stopping.js';
+
+export interface TrainConfig {
+  model: string;
+  /** ImageFolder root (class subfolders) */
+  data: string;
+  /** split ratios applied to `data` when valDir/testDir are not given */
+  split: number[];
+  valDir?: string;
+  testDir?: string;
+  epochs: number;
+  batchSize: number;
+  /** default: the model's learning rate in the registry */
+  lr?: number;
+  /** default: the model's input size in the registry */
+  inputSize?: number;
+  headOnly: boolean;
+  weights?: string;
+  device: string;
+  /** LibTorch intra-op threads; 0 = all cores */
+  threads: number;
+  seed: number;
+  out: string;
+  patience: number;
+  minDelta: number;
+  monitor: Monitor;
+  stepSize: number;
+  gamma: number;
+  skipBadImages: boolean;
+}
+
+export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'model' | 'data' | 'out'> = {
+  split: [0.7, 0.2, 0.1],
+  epochs: 70,
+  batchSize: 32,
+  headOnly: false,
+  device: 'auto',
+  threads: 0,
+  seed: 123,
+  patience: 10,
+  minDelta: 0,
+  monitor: 'val_loss',
+  stepSize: 5,
+  gamma: 0.5,
+  skipBadImages: false,
+};

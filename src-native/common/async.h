@@ -1,0 +1,56 @@
+// Off-main-thread work that returns a Promise, with optional progress callbacks.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+#include "common/threads.h"
+
+namespace thtl {
+
+// Sends progress (a few numbers) from a worker thread to a JS callback, non-blocking.
+class Progress {
+ public:
+  Progress() = default;
+  Progress(Napi::Env env, const Napi::Value& callback, const char* name);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  // Queue a call of the JS callback with `values` as its arguments.
+  void report(std::vector<double> values);
+  void release();
+
+ private:
+  bool active_ = false;
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+// Runs `work` on a worker thread (libuv pool) with LibTorch's thread count applied,
+// then resolves the promise with `done(env)`; a C++ exception rejects it with an
+// Error "<what>: <message>".
+class AsyncTask : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void(Progress&)>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+
+  static Napi::Promise run(Napi::Env env, std::string what, Work work, Done done,
+                           const Napi::Value& onProgress = Napi::Value());
+
+ private:
+  AsyncTask(Napi::Env env, std::string what, Work work, Done done, const Napi::Value& onProgress);
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+  std::string what_;
+  Work work_;
+  Done done_;
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Progress> progress_;
+};
+
+}  // namespace thtl

@@ -1,0 +1,27 @@
+// Small builders shared by the model families, with torchvision's defaults.
+#pragma once
+#include <torch/torch.h>
+
+namespace thtl::models {
+
+inline torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
+                              int64_t padding = 0, bool bias = false, int64_t groups = 1,
+                              int64_t dilation = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
+                               .stride(stride)
+                               .padding(padding)
+                               .bias(bias)
+                               .groups(groups)
+                               .dilation(dilation));
+}
+
+inline torch::nn::BatchNorm2d batchNorm(int64_t channels, double eps = 1e-5, double momentum = 0.1) {
+  return torch::nn::BatchNorm2d(
+      torch::nn::BatchNorm2dOptions(channels).eps(eps).momentum(momentum));
+}
+
+// torchvision's CNN initialisation: conv kaiming-normal (fan_out, relu), norm 1/0.
+// Linear layers keep PyTorch's default unless a family says otherwise.
+void initConvAndNorm(torch::nn::Module& root);
+
+}  // namespace thtl::models

@@ -1,0 +1,327 @@
+#include "train/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "common/errors.h"
+#include "common/fs.h"
+
+namespace thtl::train {
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool startsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Cache indices that decoded successfully.
+std::vector<int64_t> usableIndices(const data::ImageCache& images) {
+  std::set<size_t> bad;
+  for (const auto& f : images.failures) bad.insert(f.index);
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < images.files.size(); ++i)
+    if (!bad.count(i)) out.push_back(static_cast<int64_t>(i));
+  return out;
+}
+
+torch::Tensor labelTensor(const std::vector<int32_t>& labels, const std::vector<int64_t>& idx) {
+  std::vector<int64_t> y;
+  y.reserve(idx.size());
+  for (int64_t i : idx) y.push_back(labels[static_cast<size_t>(i)]);
+  return torch::tensor(y, torch::kLong);
+}
+
+}  // namespace
+
+torch::Device parseDevice(const std::string& spec) {
+  if (spec.empty() || spec == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec == "cuda" || startsWith(spec, "cuda:")) {
+    if (!torch::cuda::is_available())
+      throw UserError("device '" + spec + "' requested but CUDA is not available " +
+                      "(this LibTorch has no CUDA, or no GPU is visible); use --device cpu");
+    int64_t index = 0;
+    if (spec.size() > 5) {
+      try {
+        index = std::stoll(spec.substr(5));
+      } catch (...) {
+        throw UserError("bad device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+      }
+    }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (index < 0 || index >= count)
+      throw UserError("device '" + spec + "' does not exist (" + std::to_string(count) +
+                      " CUDA device(s) visible)");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw UserError("bad device '" + spec + "' (expected cpu, cuda, cuda:N or auto)");
+}
+
+Session::Session(const std::string& modelName, int64_t numClasses, const std::string& device,
+                 uint64_t seed)
+    : entry_(&models::findModel(modelName)), device_(parseDevice(device)) {
+  if (numClasses < 2) throw UserError("numClasses must be at least 2, got " + std::to_string(numClasses));
+  torch::manual_seed(seed);
+  model_ = entry_->build(numClasses);
+  model_->to(device_);
+  rebuildOptimizer();
+}
+
+int64_t Session::paramCount(bool trainableOnly) const {
+  int64_t n = 0;
+  for (const auto& p : model_->parameters())
+    if (!trainableOnly || p.requires_grad()) n += p.numel();
+  return n;
+}
+
+io::LoadReport Session::loadWeights(const std::string& path) {
+  const io::NamedTensors tensors = io::readWeightFile(path);
+  io::LoadReport report = io::loadStateDict(*model_, tensors, entry_->info.headPrefixes, path);
+  return report;
+}
+
+void Session::replaceHead(int64_t numClasses) {
+  if (numClasses < 2) throw UserError("numClasses must be at least 2, got " + std::to_string(numClasses));
+  model_->replaceHead(numClasses);
+  model_->to(device_);
+  applyTrainable();
+  rebuildOptimizer();
+}
+
+void Session::setTrainableGroups(const std::vector<std::string>& groups) {
+  for (const auto& g : groups) {
+    const auto& all = entry_->info.groups;
+    if (std::none_of(all.begin(), all.end(), [&](const models::Group& x) { return x.name == g; })) {
+      std::string known;
+      for (const auto& x : all) known += (known.empty() ? "" : ", ") + x.name;
+      throw UserError("model " + entry_->info.name + " has no group '" + g + "' (groups: " + known + ")");
+    }
+  }
+  trainable_ = groups;
+  applyTrainable();
+}
+
+void Session::applyTrainable() {
+  std::vector<std::string> prefixes;
+  for (const auto& g : entry_->info.groups)
+    if (std::find(trainable_.begin(), trainable_.end(), g.name) != trainable_.end())
+      prefixes.insert(prefixes.end(), g.prefixes.begin(), g.prefixes.end());
+  for (auto& item : model_->named_parameters()) {
+    bool on = trainable_.empty() ||
+              std::any_of(prefixes.begin(), prefixes.end(),
+                          [&](const std::string& p) { return startsWith(item.key(), p); });
+    item.value().set_requires_grad(on);
+  }
+}
+
+void Session::configureOptimizer(const OptimConfig& cfg) {
+  if (!(cfg.lr > 0) || cfg.stepSize < 1 || !(cfg.gamma > 0))
+    throw UserError("bad optimiser settings (lr > 0, step size >= 1, gamma > 0 required)");
+  optim_ = cfg;
+  schedulerEpoch_ = 0;
+  rebuildOptimizer();
+}
+
+void Session::rebuildOptimizer() {
+  // Adam with PyTorch's defaults over every parameter: frozen ones get no gradient
+  // and are skipped by the update, exactly as in the PyTorch reference.
+  optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+                                                    torch::optim::AdamOptions(currentLr()));
+}
+
+double Session::currentLr() const {
+  return optim_.lr * std::pow(optim_.gamma, static_cast<double>(schedulerEpoch_ / optim_.stepSize));
+}
+
+void Session::checkLabels(const data::ImageCache& images, const std::vector<int32_t>& labels) const {
+  if (labels.size() != images.files.size())
+    throw UserError("got " + std::to_string(labels.size()) + " labels for " +
+                    std::to_string(images.files.size()) + " images");
+  const int64_t c = numClasses();
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] < 0 || labels[i] >= c)
+      throw UserError("label " + std::to_string(labels[i]) + " of " + images.files[i] +
+                      " is outside 0.." + std::to_string(c - 1));
+}
+
+EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                               int64_t batchSize, uint64_t seed, const BatchProgress& progress) {
+  checkLabels(images, labels);
+  if (batchSize < 1) throw UserError("batch size must be at least 1");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<int64_t> order = usableIndices(images);
+  if (order.empty()) throw UserError("no usable training images");
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  // A last batch of one sample cannot pass BatchNorm in training mode: drop it.
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t usable = (n > 1 && n % batchSize == 1) ? n - 1 : n;
+  const int64_t batches = (usable + batchSize - 1) / batchSize;
+
+  for (auto& group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(currentLr());
+  model_->train();
+  EpochStats st;
+  st.lr = currentLr();
+  double lossSum = 0;
+  int64_t correct = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t lo = b * batchSize, hi = std::min(usable, lo + batchSize);
+    std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
+    torch::Tensor x = data::makeBatch(images, idx, /*augment=*/true, rng).to(device_);
+    torch::Tensor y = labelTensor(labels, idx).to(device_);
+    optimizer_->zero_grad();
+    auto outputs = model_->forwardTrain(x);
+    torch::Tensor loss = torch::zeros({}, x.options());
+    for (auto& [logits, weight] : outputs) loss = loss + weight * torch::nn::functional::cross_entropy(logits, y);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value))
+      throw UserError("training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
+                      " at batch " + std::to_string(b + 1) + "/" + std::to_string(batches) +
+                      " (lr " + std::to_string(currentLr()) + "); lower the learning rate");
+    loss.backward();
+    optimizer_->step();
+    const int64_t bs = hi - lo;
+    lossSum += value * static_cast<double>(bs);
+    correct += outputs.front().first.argmax(1).eq(y).sum().item<int64_t>();
+    st.samples += bs;
+    if (progress) progress(b + 1, batches, lossSum / static_cast<double>(st.samples));
+  }
+  ++schedulerEpoch_;  // StepLR.step() once per epoch, after the epoch
+  st.batches = batches;
+  st.loss = lossSum / static_cast<double>(st.samples);
+  st.accuracy = static_cast<double>(correct) / static_cast<double>(st.samples);
+  st.seconds = secondsSince(t0);
+  return st;
+}
+
+EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                             int64_t batchSize, const BatchProgress& progress) {
+  checkLabels(images, labels);
+  if (batchSize < 1) throw UserError("batch size must be at least 1");
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<int64_t> order = usableIndices(images);
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t batches = (n + batchSize - 1) / batchSize;
+  torch::NoGradGuard noGrad;
+  model_->eval();
+  std::mt19937_64 unused(0);
+  EvalResult r;
+  r.numClasses = numClasses();
+  r.n = n;
+  double lossSum = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t lo = b * batchSize, hi = std::min(n, lo + batchSize);
+    std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
+    torch::Tensor x = data::makeBatch(images, idx, /*augment=*/false, unused).to(device_);
+    torch::Tensor y = labelTensor(labels, idx).to(device_);
+    torch::Tensor logits = model_->forward(x);
+    lossSum += torch::nn::functional::cross_entropy(
+                   logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                   .item<double>();
+    torch::Tensor p = torch::softmax(logits, 1).to(torch::kCPU, torch::kFloat).contiguous();
+    r.probs.insert(r.probs.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+    for (int64_t i : idx) {
+      r.labels.push_back(labels[static_cast<size_t>(i)]);
+      r.indices.push_back(static_cast<int32_t>(i));
+    }
+    if (progress) progress(b + 1, batches, lossSum / static_cast<double>(hi));
+  }
+  r.loss = n > 0 ? lossSum / static_cast<double>(n) : 0.0;
+  r.seconds = secondsSince(t0);
+  return r;
+}
+
+torch::Tensor Session::predict(const torch::Tensor& input) {
+  torch::NoGradGuard noGrad;
+  model_->eval();
+  return model_->forward(input.to(device_, torch::kFloat)).to(torch::kCPU);
+}
+
+void Session::saveCheckpoint(const std::string& path, const std::string& metaJson) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string("thtl-native checkpoint v1")));
+  archive.write("model_name", c10::IValue(entry_->info.name));
+  archive.write("num_classes", c10::IValue(numClasses()));
+  archive.write("meta", c10::IValue(metaJson));
+  torch::serialize::OutputArchive weights;
+  for (const auto& [name, tensor] : io::stateDict(*model_)) weights.write(name, tensor, true);
+  archive.write("model", weights);
+  torch::serialize::OutputArchive optim;
+  optimizer_->save(optim);
+  archive.write("optimizer", optim);
+  std::string groups;
+  for (const auto& g : trainable_) groups += (groups.empty() ? "" : ",") + g;
+  archive.write("trainable_groups", c10::IValue(groups));
+  archive.write("scheduler_epoch", c10::IValue(schedulerEpoch_));
+  archive.write("lr", c10::IValue(optim_.lr));
+  archive.write("step_size", c10::IValue(optim_.stepSize));
+  archive.write("gamma", c10::IValue(optim_.gamma));
+  archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
+  writeAtomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+}
+
+std::string Session::loadCheckpoint(const std::string& path) {
+  requireReadableFile(path, "checkpoint");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (...) {
+    rethrowWithContext("checkpoint " + path + " is not a readable thtl-native checkpoint");
+  }
+  auto readValue = [&](const char* key) {
+    c10::IValue v;
+    if (!archive.try_read(key, v))
+      throw UserError("checkpoint " + path + " has no '" + key + "' entry (not a thtl-native checkpoint?)");
+    return v;
+  };
+  const std::string modelName = readValue("model_name").toStringRef();
+  if (modelName != entry_->info.name)
+    throw UserError("checkpoint " + path + " holds a " + modelName + ", not a " + entry_->info.name);
+  const int64_t classes = readValue("num_classes").toInt();
+  if (classes != numClasses()) replaceHead(classes);
+
+  torch::serialize::InputArchive weights;
+  archive.read("model", weights);
+  io::NamedTensors tensors;
+  for (const auto& [name, tensor] : io::stateDict(*model_)) {
+    torch::Tensor t;
+    if (!weights.try_read(name, t))
+      throw UserError("checkpoint " + path + " lacks model key '" + name + "'");
+    tensors.emplace_back(name, t);
+  }
+  io::loadStateDict(*model_, tensors, {}, path);
+
+  std::vector<std::string> groups;
+  std::stringstream ss(readValue("trainable_groups").toStringRef());
+  for (std::string g; std::getline(ss, g, ',');)
+    if (!g.empty()) groups.push_back(g);
+  setTrainableGroups(groups);
+  optim_.lr = readValue("lr").toDouble();
+  optim_.stepSize = readValue("step_size").toInt();
+  optim_.gamma = readValue("gamma").toDouble();
+  schedulerEpoch_ = readValue("scheduler_epoch").toInt();
+  rebuildOptimizer();
+  torch::serialize::InputArchive optim;
+  archive.read("optimizer", optim);
+  optimizer_->load(optim);
+  torch::Tensor rng;
+  archive.read("rng_cpu", rng);
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(rng);
+  return readValue("meta").toStringRef();
+}
+
+void Session::saveWeights(const std::string& path) { io::writeSafetensors(path, io::stateDict(*model_)); }
+
+}  // namespace thtl::train

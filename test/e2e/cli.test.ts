@@ -1,0 +1,141 @@
+// The CLI end to end, as a user runs it: demo, train on a folder of JPEGs, and bad inputs
+// that must exit non-zero with a message naming the cause and leave no half-written file.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { native } from '../../binding/index.js';
+import { ROOT } from '../helpers/python.js';
+import { tempDir, vesselFolder } from '../helpers/images.js';
+
+const BIN = join(ROOT, 'bin', 'thtl-native.js');
+const TINY = ['--epochs', '2', '--input-size', '32', '--batch-size', '8', '--device', 'cpu'];
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function noTempFiles(dir: string): void {
+  if (!existsSync(dir)) return;
+  expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+}
+
+describe('thtl-native CLI', () => {
+  it('every command has --help', () => {
+    for (const cmd of [[], ['train'], ['demo'], ['models'], ['doctor']]) {
+      const r = cli([...cmd, '--help']);
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: thtl-native/);
+    }
+  });
+
+  it('doctor reports LibTorch, BLAS and threads', () => {
+    const r = cli(['doctor']);
+    expect(r.stdout).toMatch(/LibTorch\s+\d+\.\d+/);
+    expect(r.stdout).toMatch(/BLAS/);
+    expect(r.stdout).toMatch(/threads\s+\d+/);
+    expect(r.code).toBe(0);
+  });
+
+  it('models lists resnet18 and resnet50 with torchvision parameter counts', () => {
+    const r = cli(['models']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/resnet18\s+224\s+0\.001\s+11,689,512/);
+    expect(r.stdout).toMatch(/resnet50\s+224\s+0\.001\s+25,557,032/);
+  });
+
+  it('demo at tiny settings trains on synthetic vessels and prints test metrics', () => {
+    const out = tempDir('demo');
+    const r = cli(['demo', '--out', out, '--per-class', '12', '--image-size', '40', '--input-size', '32', '--epochs', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/accuracy \d\.\d{4}/);
+    expect(r.stdout).toMatch(/benign/);
+    for (const f of ['config.json', 'split.json', 'metrics.jsonl', 'best.ckpt', 'final.json']) expect(existsSync(join(out, 'run', f)), f).toBe(true);
+  });
+
+  it('train on a folder of JPEGs writes a complete run folder', () => {
+    const data = vesselFolder(15, 48);
+    const out = join(tempDir('run'), 'run');
+    const r = cli(['train', '--model', 'resnet18', '--data', data, '--out', out, ...TINY]);
+    expect(r.code, r.stderr).toBe(0);
+    const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8')) as { train: unknown[]; val: unknown[]; test: unknown[]; classes: string[] };
+    expect(split.classes).toEqual(['benign', 'malignant']);
+    expect(split.train.length + split.val.length + split.test.length).toBe(30);
+    expect([split.val.length, split.test.length]).toEqual([6, 2]);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number });
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
+    const final = JSON.parse(readFileSync(join(out, 'final.json'), 'utf8')) as { test: { n: number; accuracy: number; confusion: number[][] }; epochsRun: number };
+    expect(final.epochsRun).toBe(2);
+    expect(final.test.n).toBe(2);
+    expect(final.test.confusion.flat().reduce((a, b) => a + b, 0)).toBe(2);
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { lr: number; inputSize: number };
+    expect(cfg).toMatchObject({ lr: 0.001, inputSize: 32 });
+    noTempFiles(out);
+  });
+
+  it('a missing data folder exits non-zero naming it', () => {
+    const out = join(tempDir('bad'), 'run');
+    const r = cli(['train', '--model', 'resnet18', '--data', '/no/such/folder', '--out', out, ...TINY]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/\/no\/such\/folder does not exist/);
+  });
+
+  it('an unknown model exits non-zero naming it and listing known models', () => {
+    const data = vesselFolder(4, 40);
+    const r = cli(['train', '--model', 'resnet1000', '--data', data, '--out', join(tempDir('bad'), 'run'), ...TINY]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown model 'resnet1000'.*resnet18/);
+  });
+
+  it('a corrupt JPEG fails naming the file; --skip-bad-images skips and lists it', () => {
+    const data = vesselFolder(15, 48);
+    const bad = join(data, 'malignant', 'zz_corrupt.jpg');
+    const good = readFileSync(join(data, 'malignant', 'malignant_0000.jpg'));
+    writeFileSync(bad, good.subarray(0, Math.floor(good.length / 3)));
+    const out1 = join(tempDir('bad'), 'run');
+    const r1 = cli(['train', '--model', 'resnet18', '--data', data, '--out', out1, ...TINY]);
+    expect(r1.code).not.toBe(0);
+    expect(r1.stderr).toContain('zz_corrupt.jpg');
+    expect(existsSync(join(out1, 'final.json'))).toBe(false);
+    noTempFiles(out1);
+
+    const out2 = join(tempDir('skip'), 'run');
+    const r2 = cli(['train', '--model', 'resnet18', '--data', data, '--out', out2, '--skip-bad-images', ...TINY]);
+    expect(r2.code, r2.stderr).toBe(0);
+    const skipped = JSON.parse(readFileSync(join(out2, 'skipped-images.json'), 'utf8')) as Array<{ file: string; reason: string }>;
+    expect(skipped.map((s) => s.file)).toEqual([bad]);
+    expect(existsSync(join(out2, 'final.json'))).toBe(true);
+  });
+
+  it('a weight file with wrong shapes exits non-zero listing the mismatched keys', async () => {
+    const dir = tempDir('w');
+    const s = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu' });
+    const good = join(dir, 'good.safetensors');
+    await s.saveWeights(good);
+    const entries = native().readWeights(good).map((e) =>
+      e.name === 'layer1.0.conv1.weight' ? { name: e.name, shape: [64, 64, 1, 1], data: new Float32Array(64 * 64) } : { name: e.name, shape: e.shape, data: e.data },
+    );
+    const bad = join(dir, 'bad.safetensors');
+    native().writeSafetensors(bad, entries);
+    const data = vesselFolder(15, 48);
+    const out = join(dir, 'run');
+    const r = cli(['train', '--model', 'resnet18', '--data', data, '--weights', bad, '--out', out, ...TINY]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('bad.safetensors');
+    expect(r.stderr).toMatch(/layer1\.0\.conv1\.weight/);
+    expect(existsSync(join(out, 'final.json'))).toBe(false);
+  });
+
+  it('a loss that becomes NaN exits non-zero saying so, keeping what was written', () => {
+    const data = vesselFolder(15, 48);
+    const out = join(tempDir('nan'), 'run');
+    const r = cli(['train', '--model', 'resnet18', '--data', data, '--out', out, '--lr', '1e30', ...TINY, '--epochs', '4']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/loss became (NaN|infinite)/);
+    expect(existsSync(join(out, 'config.json'))).toBe(true);
+    expect(existsSync(join(out, 'final.json'))).toBe(false);
+    noTempFiles(out);
+  });
+});

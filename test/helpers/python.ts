@@ -1,0 +1,45 @@
+// The Python oracle (Debian's python3-torch / torchvision / sklearn), used by parity and
+// reference tests. Tests that need it skip visibly when it is missing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const PYTHON = process.env.THTL_TEST_PYTHON ?? '/usr/bin/python3';
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** Why the oracle cannot run ('' when it can). */
+export function pythonOracleMissing(modules: string[] = ['torch', 'torchvision']): string {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
+  return r.status === 0 ? '' : `${PYTHON} cannot import ${modules.join(', ')}`;
+}
+
+/**
+ * Runs a fixture script once per content: the output folder is keyed by a hash of
+ * the script and its arguments, under .cache/fixtures (reused across test runs).
+ */
+export function cachedFixture(script: string, args: string[], marker: string): string {
+  const scriptPath = join(ROOT, 'test', 'fixtures', script);
+  const key = createHash('sha256').update(readFileSync(scriptPath)).update(args.join('\0')).digest('hex').slice(0, 16);
+  const dir = join(ROOT, '.cache', 'fixtures', `${script.replace(/\.py$/, '')}-${key}`);
+  const done = join(dir, '.complete');
+  if (!existsSync(done) || !existsSync(join(dir, marker))) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync(PYTHON, [scriptPath, dir, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    writeFileSync(done, new Date().toISOString());
+  }
+  return dir;
+}
+
+export function readFloat32(path: string): Float32Array {
+  const buf = readFileSync(path);
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

@@ -1,0 +1,141 @@
+// The native Session: creation errors, training off the main thread, head-only freezing,
+// checkpoints, NaN loss, and C++ errors surfacing as JS errors.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { native } from '../../binding/index.js';
+import type { ImageSet } from '../../binding/data.js';
+import type { WeightEntry } from '../../binding/weights.js';
+import { readImageFolder } from '../../lib/data/imagefolder.js';
+import { tempDir, vesselFolder } from '../helpers/images.js';
+
+const SIZE = 32;
+let images: ImageSet;
+let labels: Int32Array;
+
+beforeAll(async () => {
+  native().setThreads(0);
+  const ds = readImageFolder(vesselFolder(10, 40));
+  images = await native().ImageSet.build(ds.items.map((i) => i.file), SIZE);
+  labels = Int32Array.from(ds.items.map((i) => i.label));
+});
+
+async function resnet18(numClasses = 2, seed = 1) {
+  const s = await native().Session.create({ model: 'resnet18', numClasses, device: 'cpu', seed });
+  s.configureOptimizer({ lr: 1e-3 });
+  return s;
+}
+
+async function weights(session: Awaited<ReturnType<typeof resnet18>>): Promise<Map<string, WeightEntry>> {
+  const path = join(tempDir('w'), 'w.safetensors');
+  await session.saveWeights(path);
+  return new Map(native().readWeights(path).map((e) => [e.name, e]));
+}
+
+describe('Session', () => {
+  it('rejects an unknown model, naming it and the known ones', async () => {
+    await expect(native().Session.create({ model: 'resnet19', numClasses: 2 })).rejects.toThrow(/unknown model 'resnet19'.*resnet18/);
+  });
+
+  it('rejects a device that does not exist', async () => {
+    await expect(native().Session.create({ model: 'resnet18', numClasses: 2, device: 'tpu' })).rejects.toThrow(/bad device 'tpu'/);
+  });
+
+  it('rejects a missing weight file, naming it', async () => {
+    await expect(native().Session.create({ model: 'resnet18', numClasses: 2, weights: '/nonexistent/w.pth' })).rejects.toThrow(/\/nonexistent\/w\.pth/);
+  });
+
+  it('trains an epoch off the main thread while the event loop keeps ticking', async () => {
+    const s = await resnet18();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const progress: number[] = [];
+    const stats = await s.trainEpoch(images, labels, { batchSize: 8, seed: 3, onProgress: (b) => progress.push(b) });
+    clearInterval(timer);
+    expect(stats.samples).toBe(20);
+    expect(stats.batches).toBe(3);
+    expect(Number.isFinite(stats.loss)).toBe(true);
+    expect(stats.accuracy).toBeGreaterThanOrEqual(0);
+    expect(stats.seconds).toBeGreaterThan(0);
+    expect(ticks).toBeGreaterThan(2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(progress).toEqual([1, 2, 3]);
+  });
+
+  it('evaluates with per-sample probabilities that sum to one', async () => {
+    const s = await resnet18();
+    const r = await s.evaluate(images, labels, { batchSize: 7 });
+    expect(r.n).toBe(20);
+    expect(r.probs.length).toBe(40);
+    expect(Array.from(r.labels)).toEqual(Array.from(labels));
+    for (let i = 0; i < r.n; i++) expect(r.probs[2 * i] + r.probs[2 * i + 1]).toBeCloseTo(1, 5);
+  });
+
+  it('head-only: after an epoch every frozen parameter is bit-identical and the head changed', async () => {
+    const s = await resnet18();
+    s.setTrainableGroups(['fc']);
+    expect(s.info().trainableParams).toBe(512 * 2 + 2);
+    const before = await weights(s);
+    await s.trainEpoch(images, labels, { batchSize: 8, seed: 5 });
+    const after = await weights(s);
+    let frozenChecked = 0;
+    for (const [name, b] of before) {
+      const a = after.get(name)!;
+      if (name.startsWith('fc.')) expect(Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer))).toBe(false);
+      else if (!/running_|num_batches/.test(name)) {
+        expect(Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer)), name).toBe(true);
+        frozenChecked++;
+      }
+    }
+    expect(frozenChecked).toBe(60);
+    // BatchNorm statistics keep updating in train mode, as with requires_grad_(False) in PyTorch.
+    expect(Buffer.from(after.get('bn1.running_mean')!.data.buffer).equals(Buffer.from(before.get('bn1.running_mean')!.data.buffer))).toBe(false);
+  });
+
+  it('rejects an unknown group name', async () => {
+    const s = await resnet18();
+    expect(() => s.setTrainableGroups(['layer9'])).toThrow(/no group 'layer9'.*layer4/);
+  });
+
+  it('checkpoint round trip: resuming gives the same next epoch as not stopping', async () => {
+    const dir = tempDir('ckpt');
+    const a = await resnet18(2, 11);
+    await a.trainEpoch(images, labels, { batchSize: 8, seed: 1 });
+    await a.saveCheckpoint(join(dir, 'c.ckpt'), JSON.stringify({ epoch: 1 }));
+    const next = await a.trainEpoch(images, labels, { batchSize: 8, seed: 2 });
+
+    const b = await resnet18(2, 99);
+    const meta = JSON.parse(await b.loadCheckpoint(join(dir, 'c.ckpt'))) as { epoch: number };
+    expect(meta.epoch).toBe(1);
+    const resumed = await b.trainEpoch(images, labels, { batchSize: 8, seed: 2 });
+    expect(resumed.loss).toBeCloseTo(next.loss, 5);
+    expect(resumed.lr).toBe(next.lr);
+    expect(readdirSync(dir)).toEqual(['c.ckpt']);
+  });
+
+  it('StepLR halves the learning rate every 5 epochs', async () => {
+    const s = await resnet18();
+    s.configureOptimizer({ lr: 0.01, stepSize: 1, gamma: 0.5 });
+    const e1 = await s.trainEpoch(images, labels, { batchSize: 20, seed: 1 });
+    const e2 = await s.trainEpoch(images, labels, { batchSize: 20, seed: 1 });
+    expect(e1.lr).toBe(0.01);
+    expect(e2.lr).toBe(0.005);
+  });
+
+  it('a loss that becomes NaN rejects with a clear message', async () => {
+    const s = await resnet18();
+    s.configureOptimizer({ lr: 1e30 });
+    let err: Error | undefined;
+    for (let i = 0; i < 3 && !err; i++)
+      await s.trainEpoch(images, labels, { batchSize: 4, seed: i }).catch((e: Error) => (err = e));
+    expect(err?.message).toMatch(/loss became (NaN|infinite)/);
+  });
+
+  it('C++ errors become JS errors: labels of the wrong length or out of range', async () => {
+    const s = await resnet18();
+    await expect(s.trainEpoch(images, new Int32Array(3), { batchSize: 8, seed: 1 })).rejects.toThrow(/3 labels for 20 images/);
+    await expect(s.evaluate(images, new Int32Array(20).fill(5), { batchSize: 8 })).rejects.toThrow(/label 5 .* outside 0\.\.1/);
+    expect(() => s.trainEpoch({} as ImageSet, labels, { batchSize: 8, seed: 1 })).toThrow(/must be an ImageSet/);
+  });
+});
