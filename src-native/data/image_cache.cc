@@ -1,0 +1,158 @@
+// The decoded-image cache (parallel decode) and normalised training batches.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "common/errors.h"
+#include "data/images.h"
+#include "data/images_internal.h"
+
+namespace thtl::data {
+
+std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, int64_t size,
+                                       int threads, bool skipBad,
+                                       const std::function<void(size_t, size_t)>& progress) {
+  if (size <= 0 || size > 16384)
+    throw UserError("image size must be in 1..16384, got " + std::to_string(size));
+  auto cache = std::make_shared<ImageCache>();
+  cache->size = size;
+  cache->files = files;
+  const size_t n = files.size();
+  cache->pixels = torch::zeros({static_cast<int64_t>(n), 3, size, size}, torch::kUInt8);
+  if (n == 0) return cache;
+
+  size_t workers = threads > 0 ? static_cast<size_t>(threads)
+                               : std::max<size_t>(1, std::thread::hardware_concurrency());
+  workers = std::min(workers, n);
+  uint8_t* base = cache->pixels.data_ptr<uint8_t>();
+  const size_t stride = static_cast<size_t>(3 * size * size);
+
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> done{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;  // guards the fields below
+  std::vector<DecodeFailure> failures;
+  bool haveFatal = false;
+  DecodeFailure fatal{};
+  std::string progressError;
+
+  auto work = [&]() {
+    while (!stop.load(std::memory_order_relaxed)) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) break;
+      try {
+        detail::decodeInto(files[i], size, base + i * stride);
+      } catch (...) {
+        std::string reason = currentExceptionMessage();
+        std::memset(base + i * stride, 0, stride);
+        std::lock_guard<std::mutex> lock(mu);
+        if (skipBad) {
+          failures.push_back(DecodeFailure{i, files[i], std::move(reason)});
+        } else {
+          if (!haveFatal || i < fatal.index) fatal = DecodeFailure{i, files[i], std::move(reason)};
+          haveFatal = true;
+          stop = true;
+        }
+      }
+      const size_t d = done.fetch_add(1) + 1;
+      if (progress) {
+        try {
+          progress(d, n);
+        } catch (...) {
+          std::string msg = currentExceptionMessage();
+          std::lock_guard<std::mutex> lock(mu);
+          if (progressError.empty()) progressError = std::move(msg);
+          stop = true;
+        }
+      }
+    }
+  };
+
+  // The calling thread is one of the workers; extra threads that cannot be started are
+  // simply not used.
+  std::vector<std::thread> pool;
+  try {
+    pool.reserve(workers - 1);
+    for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+  } catch (...) {
+  }
+  work();
+  for (auto& t : pool) t.join();
+
+  if (!progressError.empty()) throw UserError("progress callback failed: " + progressError);
+  if (haveFatal) throw UserError(fatal.file + ": " + fatal.reason);
+  std::sort(failures.begin(), failures.end(),
+            [](const DecodeFailure& a, const DecodeFailure& b) { return a.index < b.index; });
+  cache->failures = std::move(failures);
+  return cache;
+}
+
+namespace {
+
+constexpr double kMean[3] = {0.485, 0.456, 0.406};
+constexpr double kStd[3] = {0.229, 0.224, 0.225};
+
+using Lut = std::array<std::array<float, 256>, 3>;
+
+const Lut& normalisationLut() {
+  static const Lut lut = [] {
+    Lut t{};
+    for (int c = 0; c < 3; ++c)
+      for (int v = 0; v < 256; ++v)
+        t[c][v] = static_cast<float>((static_cast<double>(v) / 255.0 - kMean[c]) / kStd[c]);
+    return t;
+  }();
+  return lut;
+}
+
+}  // namespace
+
+torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
+                        bool augment, std::mt19937_64& rng) {
+  const int64_t count = cache.pixels.defined() ? cache.pixels.size(0) : 0;
+  const int64_t s = cache.size;
+  const int64_t b = static_cast<int64_t>(indices.size());
+  for (int64_t idx : indices) {
+    if (idx < 0 || idx >= count)
+      throw UserError("image index " + std::to_string(idx) + " is out of range (the image set has " +
+                      std::to_string(count) + " images)");
+  }
+  std::vector<uint8_t> flip(indices.size(), 0);
+  if (augment)
+    for (auto& f : flip) f = static_cast<uint8_t>(rng() & 1);
+
+  torch::Tensor out = torch::empty({b, 3, s, s}, torch::kFloat32);
+  if (b == 0) return out;
+  const torch::Tensor pixels = cache.pixels.contiguous();
+  const uint8_t* src = pixels.data_ptr<uint8_t>();
+  float* dst = out.data_ptr<float>();
+  const Lut& lut = normalisationLut();
+  const int64_t plane = s * s;
+
+  at::parallel_for(0, b * 3, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t item = p / 3;
+      const int64_t c = p % 3;
+      const uint8_t* in = src + (indices[item] * 3 + c) * plane;
+      float* o = dst + p * plane;
+      const float* table = lut[c].data();
+      if (!flip[item]) {
+        for (int64_t i = 0; i < plane; ++i) o[i] = table[in[i]];
+      } else {
+        for (int64_t y = 0; y < s; ++y) {
+          const uint8_t* row = in + y * s;
+          float* orow = o + y * s;
+          for (int64_t x = 0; x < s; ++x) orow[x] = table[row[s - 1 - x]];
+        }
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace thtl::data

@@ -1,0 +1,191 @@
+// PyTorch's zip-format .pth files: <top>/data.pkl (a pickle whose tensors point at
+// storages by persistent id) and <top>/data/<key> (the raw little-endian storages).
+#include <unordered_set>
+
+#include "common/errors.h"
+#include "io/io_internal.h"
+
+namespace thtl::io::detail {
+
+namespace {
+
+using K = PValue::Kind;
+
+bool storageDtype(const std::string& global, c10::ScalarType& out) {
+  static const std::map<std::string, c10::ScalarType> types = {
+      {"torch.FloatStorage", c10::kFloat},      {"torch.DoubleStorage", c10::kDouble},
+      {"torch.HalfStorage", c10::kHalf},        {"torch.BFloat16Storage", c10::kBFloat16},
+      {"torch.LongStorage", c10::kLong},        {"torch.IntStorage", c10::kInt},
+      {"torch.ShortStorage", c10::kShort},      {"torch.CharStorage", c10::kChar},
+      {"torch.ByteStorage", c10::kByte},        {"torch.BoolStorage", c10::kBool},
+      {"torch.ComplexFloatStorage", c10::kComplexFloat},
+      {"torch.ComplexDoubleStorage", c10::kComplexDouble},
+      {"torch.UntypedStorage", c10::kByte},     {"torch.storage.UntypedStorage", c10::kByte},
+      {"torch.storage._UntypedStorage", c10::kByte},
+  };
+  auto it = types.find(global);
+  if (it == types.end()) return false;
+  out = it->second;
+  return true;
+}
+
+std::string quoteKey(const std::string& k) { return "'" + k + "'"; }
+
+}  // namespace
+
+NamedTensors readPth(BinaryFile& file) {
+  ZipArchive zip(file);
+
+  // The top folder name varies (the file's stem at save time, or "archive").
+  std::string prefix;
+  bool found = false;
+  bool torchScript = false;
+  for (const auto& e : zip.entries()) {
+    const size_t slash = e.name.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string rest = e.name.substr(slash + 1);
+    if (rest == "constants.pkl" || rest.rfind("code/", 0) == 0) torchScript = true;
+    if (rest == "data.pkl" && !found) {
+      prefix = e.name.substr(0, slash);
+      found = true;
+    }
+  }
+  if (torchScript) {
+    file.fail(
+        "is a TorchScript archive (torch.jit.save), not a state_dict. Load it in Python with "
+        "torch.jit.load(path), then save its weights with torch.save(module.state_dict(), 'weights.pth')");
+  }
+  if (!found) {
+    file.fail("is a zip archive but not a PyTorch weight file (it has no <folder>/data.pkl entry)");
+  }
+
+  if (const ZipEntry* bo = zip.find(prefix + "/byteorder")) {
+    const std::string order = zip.read(*bo, 64);
+    if (order != "little") {
+      file.fail("stores its tensors in '" + order + "' byte order; only little-endian files are supported");
+    }
+  }
+
+  std::unordered_map<std::string, PValuePtr> storages;
+  PersistentLoad load = [&](const PValue& pid) -> PValuePtr {
+    const std::string ctx = "bad storage reference in " + prefix + "/data.pkl: ";
+    if (pid.kind != K::Tuple || pid.items.size() < 5 || pid.items[0]->kind != K::Str ||
+        pid.items[0]->text != "storage") {
+      file.fail(ctx + "expected ('storage', type, key, location, numel)");
+    }
+    const PValue& type = *pid.items[1];
+    c10::ScalarType dtype;
+    if (type.kind == K::Dtype) {
+      dtype = type.dtype;
+    } else if (type.kind != K::Global || !storageDtype(type.text, dtype)) {
+      file.fail("uses an unsupported storage type (" + (type.kind == K::Global ? type.text : describe(type)) +
+                "); quantized and other special tensors are not supported");
+    }
+    if (pid.items[2]->kind != K::Str) file.fail(ctx + "the storage key is not a string");
+    const std::string& key = pid.items[2]->text;
+    auto cached = storages.find(key);
+    if (cached != storages.end()) {
+      if (cached->second->dtype != dtype) file.fail(ctx + "storage " + key + " is used with two dtypes");
+      return cached->second;
+    }
+    const std::string record = prefix + "/data/" + key;
+    const ZipEntry* entry = zip.find(record);
+    const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+    int64_t numel = 0;
+    if (entry) {
+      if (entry->size % static_cast<uint64_t>(elem) != 0) {
+        file.fail("storage record " + record + " has " + std::to_string(entry->size) +
+                  " bytes, not a multiple of the element size " + std::to_string(elem) + "; the file is corrupt");
+      }
+      numel = static_cast<int64_t>(entry->size / static_cast<uint64_t>(elem));
+    } else if (!(pid.items[4]->kind == K::Int && pid.items[4]->integer == 0)) {
+      file.fail("the storage record " + record + " is missing; the file is truncated or corrupt");
+    }
+    const bool isBool = dtype == c10::kBool;
+    torch::Tensor data = torch::empty({numel}, torch::TensorOptions().dtype(isBool ? c10::kByte : dtype));
+    if (entry && numel > 0) zip.readInto(*entry, data.data_ptr());
+    if (isBool) data = data.ne(0);  // any nonzero byte is true; never hand torch an invalid bool
+    auto v = std::make_shared<PValue>(K::Storage);
+    v->dtype = dtype;
+    v->tensor = data;
+    storages.emplace(key, v);
+    return v;
+  };
+
+  const ZipEntry* pkl = zip.find(prefix + "/data.pkl");
+  const std::string program = zip.read(*pkl, uint64_t(1) << 31);
+  PValuePtr root = unpickle(program, load, file.path() + " (" + pkl->name + ")");
+
+  if (root->kind == K::Object) {
+    file.fail("holds a pickled Python object (" + root->text +
+              ") rather than a state_dict: it was probably written by torch.save(model). Load it in Python "
+              "and re-save the weights with torch.save(model.state_dict(), 'weights.pth')");
+  }
+  if (root->kind != K::Dict) {
+    file.fail("holds " + describe(*root) + ", not a state_dict (a dict mapping names to tensors)");
+  }
+
+  // Checkpoints often nest the weights: {"state_dict": {...}, "epoch": ...} or {"model": {...}}.
+  const PValue* dict = root.get();
+  std::string where;
+  for (int level = 0; level < 4; ++level) {
+    const PValue* next = nullptr;
+    for (const char* key : {"state_dict", "model"}) {
+      const PValue* v = dict->get(key);
+      if (!v) continue;
+      if (v->kind == K::Dict) {
+        next = v;
+        where += std::string("[\"") + key + "\"]";
+        break;
+      }
+      if (v->kind == K::Object) {
+        file.fail("entry " + where + "[\"" + key + "\"] is a pickled Python object (" + v->text +
+                  "), not a state_dict; re-save with torch.save(model.state_dict(), 'weights.pth')");
+      }
+    }
+    if (!next) break;
+    dict = next;
+  }
+
+  std::vector<std::string> problems;
+  size_t badCount = 0;
+  for (const auto& kv : dict->entries) {
+    if (kv.first->kind != K::Str) {
+      ++badCount;
+      if (problems.size() < 8) problems.push_back("a key that is " + describe(*kv.first));
+    } else if (kv.second->kind != K::Tensor) {
+      ++badCount;
+      if (problems.size() < 8) problems.push_back(quoteKey(kv.first->text) + " (" + describe(*kv.second) + ")");
+    }
+  }
+  if (badCount > 0) {
+    std::string msg = "holds values that are not tensors" + (where.empty() ? "" : " under " + where) + ": ";
+    for (size_t i = 0; i < problems.size(); ++i) msg += (i ? ", " : "") + problems[i];
+    if (badCount > problems.size()) msg += ", ... and " + std::to_string(badCount - problems.size()) + " more";
+    msg += ". Expected a state_dict (a dict of name -> tensor), optionally nested under 'state_dict' or 'model'";
+    file.fail(msg);
+  }
+
+  // Hand out contiguous tensors that share no memory with each other. A tensor that
+  // covers its whole storage keeps it (no copy); every other view is copied.
+  NamedTensors out;
+  out.reserve(dict->entries.size());
+  std::unordered_set<const void*> usedStorages;
+  for (const auto& kv : dict->entries) {
+    const torch::Tensor& view = kv.second->tensor;
+    const void* storageId = view.storage().unsafeGetStorageImpl();
+    const bool wholeStorage = view.is_contiguous() && view.storage_offset() == 0 &&
+                              static_cast<uint64_t>(view.numel()) * view.element_size() == view.storage().nbytes();
+    torch::Tensor t;
+    if (wholeStorage && usedStorages.insert(storageId).second) {
+      t = view;
+    } else {
+      t = torch::empty(view.sizes(), view.options());
+      t.copy_(view);
+    }
+    out.emplace_back(kv.first->text, std::move(t));
+  }
+  return out;
+}
+
+}  // namespace thtl::io::detail
