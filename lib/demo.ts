@@ -20,10 +20,10 @@ export interface DemoOptions {
 
 export const DEFAULT_DEMO: DemoOptions = {
   out: 'runs/demo',
-  perClass: 150,
+  perClass: 200,
   imageSize: 96,
   inputSize: 64,
-  epochs: 8,
+  epochs: 15,
   seed: 123,
   threads: 0,
   device: 'cpu',
