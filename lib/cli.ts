@@ -2,6 +2,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { native } from '../binding/index.js';
+import { registerDataCommands } from './commands/data.js';
+import { registerSynthCommand } from './commands/synth.js';
 import { DEFAULT_DEMO, runDemo } from './demo.js';
 import { doctor } from './doctor.js';
 import { formatReport } from './report/metrics-table.js';
@@ -47,7 +49,9 @@ export function buildCli(): Command {
     .command('train')
     .description('train one model on an image folder and write a run folder with test metrics')
     .requiredOption('--model <name>', 'model name (see `thtl-native models`)')
-    .requiredOption('--data <dir>', 'ImageFolder dataset: one subfolder of JPEG/PNG images per class')
+    .option('--data <spec>', 'dataset: ImageFolder folder, manifest/DR CSV or JSON spec (docs/DATASETS.md)')
+    .option('--split-file <file>', 'reuse a split.json (from a run or `thtl-native data split`) instead of splitting --data')
+    .addOption(new Option('--group-by <key>', 'keep every patient in one split').choices(['patient']))
     .option('--split <ratios>', 'train,val,test ratios, stratified per class', ratios, d.split)
     .option('--val <dir>', 'validation ImageFolder (with --test: use --data whole for training)')
     .option('--test <dir>', 'test ImageFolder')
@@ -56,6 +60,11 @@ export function buildCli(): Command {
     .option('--lr <x>', "learning rate (default: the model's, from the paper)", positiveNumber)
     .option('--input-size <px>', "square input size (default: the model's)", int('--input-size'))
     .option('--head-only', 'train only the replaced classification head', false)
+    .addOption(
+      new Option('--frozen-bn <mode>', "BatchNorm of frozen groups: 'train' keeps updating running statistics (as PyTorch code does), 'eval' fixes them")
+        .choices(['train', 'eval'])
+        .default(d.frozenBn),
+    )
     .option('--weights <file>', 'initial weights (.pth as torchvision publishes, or .safetensors)')
     .option('--device <device>', 'cpu | cuda | cuda:N | auto', d.device)
     .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), d.threads)
@@ -66,10 +75,13 @@ export function buildCli(): Command {
     .option('--skip-bad-images', 'skip unreadable images (listed in skipped-images.json) instead of failing', false)
     .requiredOption('--out <dir>', 'run folder to write')
     .action(async (o: Record<string, unknown>) => {
+      if (!o.data && !o.splitFile) throw new Error('give --data (a dataset) or --split-file (a saved split)');
       const cfg: TrainConfig = {
         ...d,
         model: o.model as string,
-        data: o.data as string,
+        data: (o.data as string | undefined) ?? (o.splitFile as string),
+        splitFile: o.splitFile as string | undefined,
+        groupBy: o.groupBy as 'patient' | undefined,
         split: o.split as number[],
         valDir: o.val as string | undefined,
         testDir: o.test as string | undefined,
@@ -78,6 +90,7 @@ export function buildCli(): Command {
         lr: o.lr as number | undefined,
         inputSize: o.inputSize as number | undefined,
         headOnly: o.headOnly as boolean,
+        frozenBn: o.frozenBn as 'train' | 'eval',
         weights: o.weights as string | undefined,
         device: o.device as string,
         threads: o.threads as number,
@@ -119,6 +132,9 @@ export function buildCli(): Command {
           `${m.name.padEnd(20)}${String(m.inputSize).padStart(6)}${String(m.defaultLr).padStart(8)}${m.params.toLocaleString('en-US').padStart(14)}  ${m.groups.map((g) => g.name).join(', ')}\n`,
         );
     });
+
+  registerDataCommands(program);
+  registerSynthCommand(program);
 
   program
     .command('doctor')

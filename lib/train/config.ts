@@ -3,8 +3,12 @@ import type { Monitor } from './early-stopping.js';
 
 export interface TrainConfig {
   model: string;
-  /** ImageFolder root (class subfolders) */
+  /** dataset: an ImageFolder, a manifest CSV, DR trainLabels.csv or a JSON spec (docs/DATASETS.md) */
   data: string;
+  /** reuse this split.json instead of splitting `data` */
+  splitFile?: string;
+  /** keep every patient in one split */
+  groupBy?: 'patient';
   /** split ratios applied to `data` when valDir/testDir are not given */
   split: number[];
   valDir?: string;
@@ -16,6 +20,8 @@ export interface TrainConfig {
   /** default: the model's input size in the registry */
   inputSize?: number;
   headOnly: boolean;
+  /** BatchNorm of frozen groups: 'train' keeps updating statistics (PyTorch's behaviour), 'eval' fixes them */
+  frozenBn: 'train' | 'eval';
   weights?: string;
   device: string;
   /** LibTorch intra-op threads; 0 = all cores */
@@ -35,6 +41,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'model' | 'data' | 'out'> =
   epochs: 70,
   batchSize: 32,
   headOnly: false,
+  frozenBn: 'train',
   device: 'auto',
   threads: 0,
   seed: 123,

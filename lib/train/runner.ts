@@ -4,7 +4,10 @@ import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
 import type { EvalResult, NativeSession } from '../../binding/session.js';
 import type { ModelInfo } from '../../binding/models.js';
-import { readImageFolder, type LabelledImage } from '../data/imagefolder.js';
+import { loadDataset } from '../data/dataset.js';
+import { groupSplit } from '../data/group-split.js';
+import { readImageFolder } from '../data/imagefolder.js';
+import { defaultRemainder, readSplitFile, toEntries, writeSplitFile, type SplitEntry, type SplitFile } from '../data/split-file.js';
 import { classificationReport, type ClassificationReport } from '../metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../progress.js';
 import { mixSeed } from '../rng.js';
@@ -12,15 +15,6 @@ import { RunFolder } from '../runfolder.js';
 import { stratifiedSplit } from '../split.js';
 import type { TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
-
-export interface SplitManifest {
-  seed: number;
-  ratios: number[] | null;
-  classes: string[];
-  train: LabelledImage[];
-  val: LabelledImage[];
-  test: LabelledImage[];
-}
 
 export interface EpochRecord {
   epoch: number;
@@ -60,24 +54,38 @@ export function resolveInputSize(info: ModelInfo, requested?: number): number {
   return requested;
 }
 
-export function buildSplit(cfg: TrainConfig): SplitManifest {
-  const data = readImageFolder(cfg.data);
+/** The train/val/test assignment of a run: from --split-file, --val/--test, or a seeded split of --data. */
+export async function buildSplit(cfg: TrainConfig): Promise<SplitFile> {
+  if (cfg.splitFile) return readSplitFile(cfg.splitFile);
+  const data = await loadDataset(cfg.data, { skipBad: cfg.skipBadImages });
+  const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, skipped: data.skipped };
   if (cfg.valDir || cfg.testDir) {
     if (!cfg.valDir || !cfg.testDir) throw new Error('--val and --test must be given together');
     const val = readImageFolder(cfg.valDir, data.classes);
     const test = readImageFolder(cfg.testDir, data.classes);
-    return { seed: cfg.seed, ratios: null, classes: data.classes, train: data.items, val: val.items, test: test.items };
+    return { ...base, ratios: [], remainder: 'train', groupBy: null, train: toEntries(data.items), val: val.items, test: test.items };
   }
   if (cfg.split.length !== 3) throw new Error(`--split needs three ratios (train,val,test), got ${cfg.split.join(',')}`);
-  const parts = stratifiedSplit(data.items, { ratios: cfg.split, seed: cfg.seed });
+  const options = { ratios: cfg.split, seed: cfg.seed };
+  const grouped = cfg.groupBy === 'patient' ? groupSplit(data.items, options) : null;
+  const parts = grouped ?? stratifiedSplit(data.items, options);
   for (const name of ['train', 'val', 'test'] as const)
     if (parts[name].length === 0) throw new Error(`the ${name} split of ${cfg.data} is empty: add images or change --split`);
-  return { seed: cfg.seed, ratios: cfg.split, classes: data.classes, ...parts };
+  return {
+    ...base,
+    ratios: cfg.split,
+    remainder: defaultRemainder(cfg.split),
+    groupBy: cfg.groupBy ?? null,
+    train: toEntries(parts.train),
+    val: toEntries(parts.val),
+    test: toEntries(parts.test),
+    ...(grouped ? { achieved: grouped.achieved } : {}),
+  };
 }
 
 async function decodeSplit(
   name: string,
-  items: LabelledImage[],
+  items: SplitEntry[],
   size: number,
   cfg: TrainConfig,
   progress: ProgressSink,
@@ -99,7 +107,7 @@ async function decodeSplit(
   return set;
 }
 
-function labelsOf(items: LabelledImage[]): Int32Array {
+function labelsOf(items: SplitEntry[]): Int32Array {
   return Int32Array.from(items.map((i) => i.label));
 }
 
@@ -119,6 +127,7 @@ async function createSession(cfg: TrainConfig, numClasses: number, lr: number): 
     seed: cfg.seed,
   });
   if (cfg.headOnly) session.setTrainableGroups([session.info().groups[0]]);
+  session.setFrozenBatchNorm(cfg.frozenBn);
   session.configureOptimizer({ lr, stepSize: cfg.stepSize, gamma: cfg.gamma });
   return session;
 }
@@ -150,12 +159,12 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const lr = cfg.lr ?? info.defaultLr;
   if (!(cfg.epochs >= 1)) throw new Error(`--epochs must be at least 1, got ${cfg.epochs}`);
   if (!(cfg.batchSize >= 1)) throw new Error(`--batch-size must be at least 1, got ${cfg.batchSize}`);
-  const split = buildSplit(cfg);
+  const split = await buildSplit(cfg);
   native().setThreads(cfg.threads);
 
   const run = new RunFolder(cfg.out);
   run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes });
-  run.writeJson('split.json', split);
+  writeSplitFile(run.path('split.json'), split);
   progress.line(
     `${cfg.model}: ${split.classes.length} classes (${split.classes.join(', ')}), ` +
       `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}` +
@@ -167,7 +176,10 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
     val: await decodeSplit('val', split.val, size, cfg, progress),
     test: await decodeSplit('test', split.test, size, cfg, progress),
   };
-  const skipped = Object.entries(sets).flatMap(([name, set]) => set.failures().map((f) => ({ split: name, file: f.file, reason: f.reason })));
+  const skipped = [
+    ...(split.skipped ?? []).map((e) => ({ split: 'dataset', ...e })),
+    ...Object.entries(sets).flatMap(([name, set]) => set.failures().map((f) => ({ split: name, file: f.file, reason: f.reason }))),
+  ];
   if (skipped.length > 0) {
     run.writeJson('skipped-images.json', skipped);
     progress.line(`skipped ${skipped.length} unreadable image(s); listed in ${run.path('skipped-images.json')}`);

@@ -1,20 +1,19 @@
 // The CLI end to end, as a user runs it: demo, train on a folder of JPEGs, and bad inputs
 // that must exit non-zero with a message naming the cause and leave no half-written file.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
+import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
 
 const BIN = join(ROOT, 'bin', 'thtl-native.js');
 const TINY = ['--epochs', '2', '--input-size', '32', '--batch-size', '8', '--device', 'cpu'];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function cli(args: string[]): Promise<ProcessResult> {
+  return runProcess(process.execPath, [BIN, ...args]);
 }
 
 function noTempFiles(dir: string): void {
@@ -23,42 +22,42 @@ function noTempFiles(dir: string): void {
 }
 
 describe('thtl-native CLI', () => {
-  it('every command has --help', () => {
-    for (const cmd of [[], ['train'], ['demo'], ['models'], ['doctor']]) {
-      const r = cli([...cmd, '--help']);
+  it('every command has --help', async () => {
+    for (const cmd of [[], ['train'], ['demo'], ['models'], ['doctor'], ['data'], ['data', 'inspect'], ['data', 'split'], ['synth']]) {
+      const r = await cli([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: thtl-native/);
     }
   });
 
-  it('doctor reports LibTorch, BLAS and threads', () => {
-    const r = cli(['doctor']);
+  it('doctor reports LibTorch, BLAS and threads', async () => {
+    const r = await cli(['doctor']);
     expect(r.stdout).toMatch(/LibTorch\s+\d+\.\d+/);
     expect(r.stdout).toMatch(/BLAS/);
     expect(r.stdout).toMatch(/threads\s+\d+/);
     expect(r.code).toBe(0);
   });
 
-  it('models lists resnet18 and resnet50 with torchvision parameter counts', () => {
-    const r = cli(['models']);
+  it('models lists resnet18 and resnet50 with torchvision parameter counts', async () => {
+    const r = await cli(['models']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/resnet18\s+224\s+0\.001\s+11,689,512/);
     expect(r.stdout).toMatch(/resnet50\s+224\s+0\.001\s+25,557,032/);
   });
 
-  it('demo at tiny settings trains on synthetic vessels and prints test metrics', () => {
+  it('demo at tiny settings trains on synthetic vessels and prints test metrics', async () => {
     const out = tempDir('demo');
-    const r = cli(['demo', '--out', out, '--per-class', '12', '--image-size', '40', '--input-size', '32', '--epochs', '2']);
+    const r = await cli(['demo', '--out', out, '--per-class', '12', '--image-size', '40', '--input-size', '32', '--epochs', '2']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/accuracy \d\.\d{4}/);
     expect(r.stdout).toMatch(/benign/);
     for (const f of ['config.json', 'split.json', 'metrics.jsonl', 'best.ckpt', 'final.json']) expect(existsSync(join(out, 'run', f)), f).toBe(true);
   });
 
-  it('train on a folder of JPEGs writes a complete run folder', () => {
+  it('train on a folder of JPEGs writes a complete run folder', async () => {
     const data = vesselFolder(15, 48);
     const out = join(tempDir('run'), 'run');
-    const r = cli(['train', '--model', 'resnet18', '--data', data, '--out', out, ...TINY]);
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--out', out, ...TINY]);
     expect(r.code, r.stderr).toBe(0);
     const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8')) as { train: unknown[]; val: unknown[]; test: unknown[]; classes: string[] };
     expect(split.classes).toEqual(['benign', 'malignant']);
@@ -75,34 +74,47 @@ describe('thtl-native CLI', () => {
     noTempFiles(out);
   });
 
-  it('a missing data folder exits non-zero naming it', () => {
+  it('--split-file reuses a saved split exactly', async () => {
+    const data = vesselFolder(15, 48);
+    const dir = tempDir('splitfile');
+    const r1 = await cli(['data', 'split', data, '--ratios', '0.6,0.2,0.2', '--seed', '5', '--out', join(dir, 'split.json')]);
+    expect(r1.code, r1.stderr).toBe(0);
+    const out = join(dir, 'run');
+    const r2 = await cli(['train', '--model', 'resnet18', '--split-file', join(dir, 'split.json'), '--out', out, ...TINY, '--epochs', '1']);
+    expect(r2.code, r2.stderr).toBe(0);
+    const saved = JSON.parse(readFileSync(join(dir, 'split.json'), 'utf8')) as Record<string, unknown>;
+    const used = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8')) as Record<string, unknown>;
+    for (const k of ['train', 'val', 'test', 'classes']) expect(used[k]).toEqual(saved[k]);
+  });
+
+  it('a missing data folder exits non-zero naming it', async () => {
     const out = join(tempDir('bad'), 'run');
-    const r = cli(['train', '--model', 'resnet18', '--data', '/no/such/folder', '--out', out, ...TINY]);
+    const r = await cli(['train', '--model', 'resnet18', '--data', '/no/such/folder', '--out', out, ...TINY]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/\/no\/such\/folder does not exist/);
   });
 
-  it('an unknown model exits non-zero naming it and listing known models', () => {
+  it('an unknown model exits non-zero naming it and listing known models', async () => {
     const data = vesselFolder(4, 40);
-    const r = cli(['train', '--model', 'resnet1000', '--data', data, '--out', join(tempDir('bad'), 'run'), ...TINY]);
+    const r = await cli(['train', '--model', 'resnet1000', '--data', data, '--out', join(tempDir('bad'), 'run'), ...TINY]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/unknown model 'resnet1000'.*resnet18/);
   });
 
-  it('a corrupt JPEG fails naming the file; --skip-bad-images skips and lists it', () => {
+  it('a corrupt JPEG fails naming the file; --skip-bad-images skips and lists it', async () => {
     const data = vesselFolder(15, 48);
     const bad = join(data, 'malignant', 'zz_corrupt.jpg');
     const good = readFileSync(join(data, 'malignant', 'malignant_0000.jpg'));
     writeFileSync(bad, good.subarray(0, Math.floor(good.length / 3)));
     const out1 = join(tempDir('bad'), 'run');
-    const r1 = cli(['train', '--model', 'resnet18', '--data', data, '--out', out1, ...TINY]);
+    const r1 = await cli(['train', '--model', 'resnet18', '--data', data, '--out', out1, ...TINY]);
     expect(r1.code).not.toBe(0);
     expect(r1.stderr).toContain('zz_corrupt.jpg');
     expect(existsSync(join(out1, 'final.json'))).toBe(false);
     noTempFiles(out1);
 
     const out2 = join(tempDir('skip'), 'run');
-    const r2 = cli(['train', '--model', 'resnet18', '--data', data, '--out', out2, '--skip-bad-images', ...TINY]);
+    const r2 = await cli(['train', '--model', 'resnet18', '--data', data, '--out', out2, '--skip-bad-images', ...TINY]);
     expect(r2.code, r2.stderr).toBe(0);
     const skipped = JSON.parse(readFileSync(join(out2, 'skipped-images.json'), 'utf8')) as Array<{ file: string; reason: string }>;
     expect(skipped.map((s) => s.file)).toEqual([bad]);
@@ -121,17 +133,17 @@ describe('thtl-native CLI', () => {
     native().writeSafetensors(bad, entries);
     const data = vesselFolder(15, 48);
     const out = join(dir, 'run');
-    const r = cli(['train', '--model', 'resnet18', '--data', data, '--weights', bad, '--out', out, ...TINY]);
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--weights', bad, '--out', out, ...TINY]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('bad.safetensors');
     expect(r.stderr).toMatch(/layer1\.0\.conv1\.weight/);
     expect(existsSync(join(out, 'final.json'))).toBe(false);
   });
 
-  it('a loss that becomes NaN exits non-zero saying so, keeping what was written', () => {
+  it('a loss that becomes NaN exits non-zero saying so, keeping what was written', async () => {
     const data = vesselFolder(15, 48);
     const out = join(tempDir('nan'), 'run');
-    const r = cli(['train', '--model', 'resnet18', '--data', data, '--out', out, '--lr', '1e30', ...TINY, '--epochs', '4']);
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--out', out, '--lr', '1e30', ...TINY, '--epochs', '4']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/loss became (NaN|infinite)/);
     expect(existsSync(join(out, 'config.json'))).toBe(true);

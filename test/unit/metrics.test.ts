@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { runChecked } from '../helpers/process.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,13 +159,13 @@ interface SkResult {
   roc: { fpr: number[]; tpr: number[]; thresholds: (number | null)[] } | null;
 }
 
-function runSklearn(cases: Case[]): SkResult[] {
+async function runSklearn(cases: Case[]): Promise<SkResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'thtl-metrics-'));
   try {
     const input = join(dir, 'in.json');
     const output = join(dir, 'out.json');
     writeFileSync(input, JSON.stringify(cases));
-    execFileSync(PYTHON, [SCRIPT, input, output], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await runChecked(PYTHON, [SCRIPT, input, output]);
     return JSON.parse(readFileSync(output, 'utf8')) as SkResult[];
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -201,14 +202,14 @@ function compareCase(c: Case, sk: SkResult): void {
 }
 
 describe.skipIf(!sklearnAvailable())('agreement with scikit-learn', () => {
-  it('matches sklearn on seeded random binary and 5-class cases', () => {
+  it('matches sklearn on seeded random binary and 5-class cases', async () => {
     const rng = new Rng(2024);
     const cases: Case[] = [];
     for (let i = 0; i < 6; i++) cases.push(randomCase(rng, 20 + rng.nextInt(60), 2, i % 2 ? 10 : 100));
     for (let i = 0; i < 5; i++) cases.push(randomCase(rng, 30 + rng.nextInt(70), 5, i % 2 ? 10 : 20));
     // A class absent from labels: sklearn refuses AUC, we report null.
     cases.push({ labels: [0, 0, 0], probs: [[0.6, 0.4], [0.3, 0.7], [0.5, 0.5]] });
-    const reference = runSklearn(cases);
+    const reference = await runSklearn(cases);
     expect(reference).toHaveLength(cases.length);
     cases.forEach((c, i) => compareCase(c, reference[i] as SkResult));
     // Sanity: the random cases really exercise ties and non-trivial AUCs.
