@@ -20,6 +20,7 @@ export interface SessionInfo {
   params: number;
   trainableParams: number;
   lr: number;
+  frozenBatchNorm: 'train' | 'eval';
   groups: string[];
   /** empty: every parameter trains */
   trainableGroups: string[];
@@ -49,12 +50,24 @@ export interface EvalResult {
 
 export type BatchProgress = (batch: number, batches: number, loss: number) => void;
 
+export interface StateKey {
+  name: string;
+  shape: number[];
+  /** false for buffers (BatchNorm statistics, index tables) */
+  parameter: boolean;
+  trainable: boolean;
+}
+
 export interface NativeSession {
   info(): SessionInfo;
+  /** the model's state_dict keys in torchvision order, with shapes and flags */
+  stateKeys(): StateKey[];
   loadWeights(path: string): Promise<{ loaded: number; skipped: string[] }>;
   replaceHead(numClasses: number): void;
   /** only these groups train; [] makes every parameter trainable */
   setTrainableGroups(groups: string[]): void;
+  /** BatchNorm of frozen groups: 'train' (statistics keep updating, the default) or 'eval' */
+  setFrozenBatchNorm(mode: 'train' | 'eval'): void;
   configureOptimizer(options: { lr: number; stepSize?: number; gamma?: number }): void;
   trainEpoch(
     images: ImageSet,

@@ -16,3 +16,17 @@ void initConvAndNorm(torch::nn::Module& root) {
 }
 
 }  // namespace thtl::models
+
+namespace thtl::models {
+
+torch::Tensor stochasticDepth(const torch::Tensor& x, double p, bool training) {
+  if (!training || p == 0.0) return x;
+  const double survival = 1.0 - p;
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = x.size(0);
+  torch::Tensor noise = torch::empty(shape, x.options()).bernoulli_(survival);
+  if (survival > 0.0) noise.div_(survival);
+  return x * noise;
+}
+
+}  // namespace thtl::models

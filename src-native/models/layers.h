@@ -25,3 +25,11 @@ inline torch::nn::BatchNorm2d batchNorm(int64_t channels, double eps = 1e-5, dou
 void initConvAndNorm(torch::nn::Module& root);
 
 }  // namespace thtl::models
+
+namespace thtl::models {
+
+// torchvision.ops.stochastic_depth(x, p, mode="row", training): drops whole samples'
+// residual branches with probability p in training, scaling survivors by 1/(1-p).
+torch::Tensor stochasticDepth(const torch::Tensor& x, double p, bool training);
+
+}  // namespace thtl::models

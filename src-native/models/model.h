@@ -25,6 +25,9 @@ struct ModelInfo {
   std::vector<Group> groups;      // ordered from head to stem (freezing, SWFT)
   std::vector<std::string> camLayers;     // default LayerCAM layers (group names)
   int64_t imagenetParams = 0;     // parameter count with the 1000-class head
+  // Rewrites a key of an older published weight file to today's name (DenseNet's
+  // "denselayer1.norm.1.weight" -> "denselayer1.norm1.weight"); unset: keys as they are.
+  std::function<std::string(const std::string&)> legacyKeyName;
 };
 
 // Every architecture derives from Model; parameter names equal torchvision's keys.

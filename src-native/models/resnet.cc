@@ -1,4 +1,4 @@
-#include "models/resnet.h"
+#include "models/families.h"
 
 #include "models/layers.h"
 
@@ -101,13 +101,13 @@ ModelInfo resnetInfo(const std::string& name, int64_t params) {
 
 }  // namespace
 
-ModelPtr buildResNet18(int64_t numClasses) {
-  return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, numClasses);
+std::vector<RegistryEntry> resnetEntries() {
+  return {
+      {resnetInfo("resnet18", 11689512),
+       [](int64_t n) { return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, n); }},
+      {resnetInfo("resnet50", 25557032),
+       [](int64_t n) { return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, n); }},
+  };
 }
-ModelPtr buildResNet50(int64_t numClasses) {
-  return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, numClasses);
-}
-ModelInfo resnet18Info() { return resnetInfo("resnet18", 11689512); }
-ModelInfo resnet50Info() { return resnetInfo("resnet50", 25557032); }
 
 }  // namespace thtl::models

@@ -84,8 +84,33 @@ int64_t Session::paramCount(bool trainableOnly) const {
   return n;
 }
 
+std::vector<Session::StateKey> Session::stateKeys() const {
+  std::set<const c10::TensorImpl*> params;
+  for (const auto& p : model_->parameters()) params.insert(p.unsafeGetTensorImpl());
+  std::vector<StateKey> out;
+  for (const auto& [name, t] : io::stateDict(*model_)) {
+    (void)t;
+    out.push_back({name, {}, false, false});
+  }
+  // stateDict() returns CPU copies; look the live tensors up for flags.
+  auto live = model_->named_parameters();
+  auto buffers = model_->named_buffers();
+  for (auto& k : out) {
+    if (const auto* p = live.find(k.name)) {
+      k.parameter = true;
+      k.trainable = p->requires_grad();
+      k.shape = p->sizes().vec();
+    } else if (const auto* b = buffers.find(k.name)) {
+      k.shape = b->sizes().vec();
+    }
+  }
+  return out;
+}
+
 io::LoadReport Session::loadWeights(const std::string& path) {
-  const io::NamedTensors tensors = io::readWeightFile(path);
+  io::NamedTensors tensors = io::readWeightFile(path);
+  if (const auto& rename = entry_->info.legacyKeyName)
+    for (auto& item : tensors) item.first = rename(item.first);
   io::LoadReport report = io::loadStateDict(*model_, tensors, entry_->info.headPrefixes, path);
   return report;
 }
@@ -121,6 +146,15 @@ void Session::applyTrainable() {
               std::any_of(prefixes.begin(), prefixes.end(),
                           [&](const std::string& p) { return startsWith(item.key(), p); });
     item.value().set_requires_grad(on);
+  }
+}
+
+void Session::enterTrainMode() {
+  model_->train();
+  if (!frozenBnEval_) return;
+  for (const auto& m : model_->modules(/*include_self=*/false)) {
+    auto* bn = m->as<torch::nn::BatchNorm2d>();
+    if (bn && bn->weight.defined() && !bn->weight.requires_grad()) bn->eval();
   }
 }
 
@@ -170,7 +204,7 @@ EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector
 
   for (auto& group : optimizer_->param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(currentLr());
-  model_->train();
+  enterTrainMode();
   EpochStats st;
   st.lr = currentLr();
   double lossSum = 0;

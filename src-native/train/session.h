@@ -48,6 +48,13 @@ class Session {
   torch::Device device() const { return device_; }
   int64_t numClasses() const { return model_->numClasses(); }
   int64_t paramCount(bool trainableOnly) const;
+  struct StateKey {
+    std::string name;
+    std::vector<int64_t> shape;
+    bool parameter;  // false: a buffer (BatchNorm statistics, index tables)
+    bool trainable;
+  };
+  std::vector<StateKey> stateKeys() const;  // torchvision state_dict order
 
   // Loads a weight file; a head whose shape differs (another class count) is skipped.
   io::LoadReport loadWeights(const std::string& path);
@@ -56,6 +63,11 @@ class Session {
   // Throws UserError on an unknown group name.
   void setTrainableGroups(const std::vector<std::string>& groups);
   std::vector<std::string> trainableGroups() const { return trainable_; }
+  // BatchNorm layers whose parameters are frozen: keep updating running statistics in
+  // train mode (false, the default, as plain PyTorch requires_grad_(False) code does) or
+  // run them in eval mode (true: statistics fixed).
+  void setFrozenBatchNormEval(bool eval) { frozenBnEval_ = eval; }
+  bool frozenBatchNormEval() const { return frozenBnEval_; }
   void configureOptimizer(const OptimConfig& cfg);
   double currentLr() const;
 
@@ -76,6 +88,7 @@ class Session {
  private:
   void rebuildOptimizer();
   void applyTrainable();
+  void enterTrainMode();
   void checkLabels(const data::ImageCache& images, const std::vector<int32_t>& labels) const;
 
   const models::RegistryEntry* entry_;
@@ -83,6 +96,7 @@ class Session {
   torch::Device device_;
   std::vector<std::string> trainable_;  // empty: all
   OptimConfig optim_;
+  bool frozenBnEval_ = false;
   int64_t schedulerEpoch_ = 0;  // epochs stepped by StepLR
   std::unique_ptr<torch::optim::Adam> optimizer_;
 };

@@ -78,9 +78,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         env, "Session",
         {StaticMethod("create", &SessionWrap::Create),
          InstanceMethod("info", &SessionWrap::Info),
+         InstanceMethod("stateKeys", &SessionWrap::StateKeys),
          InstanceMethod("loadWeights", &SessionWrap::LoadWeights),
          InstanceMethod("replaceHead", &SessionWrap::ReplaceHead),
          InstanceMethod("setTrainableGroups", &SessionWrap::SetTrainableGroups),
+         InstanceMethod("setFrozenBatchNorm", &SessionWrap::SetFrozenBatchNorm),
          InstanceMethod("configureOptimizer", &SessionWrap::ConfigureOptimizer),
          InstanceMethod("trainEpoch", &SessionWrap::TrainEpoch),
          InstanceMethod("evaluate", &SessionWrap::Evaluate),
@@ -134,6 +136,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("params", Napi::Number::New(env, static_cast<double>(session_->paramCount(false))));
     o.Set("trainableParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(true))));
     o.Set("lr", Napi::Number::New(env, session_->currentLr()));
+    o.Set("frozenBatchNorm", session_->frozenBatchNormEval() ? "eval" : "train");
     auto groups = Napi::Array::New(env);
     for (size_t i = 0; i < mi.groups.size(); ++i) groups.Set(static_cast<uint32_t>(i), mi.groups[i].name);
     o.Set("groups", groups);
@@ -142,6 +145,25 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     for (size_t i = 0; i < tg.size(); ++i) trainable.Set(static_cast<uint32_t>(i), tg[i]);
     o.Set("trainableGroups", trainable);
     return o;
+  }
+
+  Napi::Value StateKeys(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    const auto keys = guard(env, "stateKeys", [&] { return session_->stateKeys(); });
+    auto out = Napi::Array::New(env, keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", keys[i].name);
+      auto shape = Napi::Array::New(env, keys[i].shape.size());
+      for (size_t d = 0; d < keys[i].shape.size(); ++d)
+        shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(keys[i].shape[d])));
+      o.Set("shape", shape);
+      o.Set("parameter", Napi::Boolean::New(env, keys[i].parameter));
+      o.Set("trainable", Napi::Boolean::New(env, keys[i].trainable));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
   }
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
@@ -178,6 +200,16 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     auto groups = stringArray(info.Length() > 0 ? info[0] : info.Env().Undefined(), "groups");
     std::lock_guard<std::mutex> lock(session_->mutex);
     guard(info.Env(), "setTrainableGroups", [&] { session_->setTrainableGroups(groups); });
+    return info.Env().Undefined();
+  }
+
+  // setFrozenBatchNorm('train' | 'eval')
+  Napi::Value SetFrozenBatchNorm(const Napi::CallbackInfo& info) {
+    const std::string mode = stringArg(info, 0, "frozen BatchNorm mode");
+    if (mode != "train" && mode != "eval")
+      throw Napi::TypeError::New(info.Env(), "frozen BatchNorm mode must be 'train' or 'eval', got '" + mode + "'");
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    session_->setFrozenBatchNormEval(mode == "eval");
     return info.Env().Undefined();
   }
 

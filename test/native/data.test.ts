@@ -1,5 +1,6 @@
 // The image data path: decode (JPEG/PNG) + PIL-compatible resize, encode, ImageSet.
 import { execFileSync } from 'node:child_process';
+import { runChecked } from '../helpers/process.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,8 +27,8 @@ function havePil(): boolean {
 const PIL = havePil();
 
 type Job = Record<string, unknown>;
-function pil(jobs: Job[]): void {
-  execFileSync(PYTHON, [HELPER], { input: JSON.stringify(jobs), stdio: ['pipe', 'inherit', 'inherit'] });
+async function pil(jobs: Job[]): Promise<void> {
+  await runChecked(PYTHON, [HELPER], { input: JSON.stringify(jobs) });
 }
 
 /** A deterministic test picture, interleaved RGB (HWC): smooth structure plus mild texture. */
@@ -79,9 +80,9 @@ afterAll(() => {
 });
 
 /** PIL's convert('RGB').resize((s, s), BILINEAR) of `src`, as CHW. */
-function pilResized(src: string, size: number): Uint8Array {
+async function pilResized(src: string, size: number): Promise<Uint8Array> {
   const out = `${src}.pil-${size}.raw`;
-  pil([{ op: 'resize', src, size, out }]);
+  await pil([{ op: 'resize', src, size, out }]);
   return hwcToChw(new Uint8Array(readFileSync(out)), size, size);
 }
 
@@ -141,22 +142,22 @@ describe.skipIf(!PIL)('resize matches PIL Image.resize(BILINEAR)', () => {
     [64, 64, 64], // no-op
   ];
   for (const [w, h, s] of cases) {
-    it(`PNG ${w}x${h} -> ${s}: max abs diff <= 1`, () => {
+    it(`PNG ${w}x${h} -> ${s}: max abs diff <= 1`, async () => {
       const file = join(dir, `pil-${w}x${h}.png`);
       native().encodeImage(file, picture(w, h, w + h), w, h);
       const ours = native().decodeResized(file, s);
-      const ref = pilResized(file, s);
+      const ref = await pilResized(file, s);
       expect(diffStats(ours, ref).max).toBeLessThanOrEqual(1);
     });
   }
 
-  it('large JPEG (1024x768 -> 224, DCT-scaled) is close to a full decode + resize', () => {
+  it('large JPEG (1024x768 -> 224, DCT-scaled) is close to a full decode + resize', async () => {
     const w = 1024;
     const h = 768;
     const file = join(dir, 'large.jpg');
     native().encodeImage(file, picture(w, h, 9), w, h, 90);
     const ours = native().decodeResized(file, 224);
-    const ref = pilResized(file, 224);
+    const ref = await pilResized(file, 224);
     const { mean } = diffStats(ours, ref);
     expect(mean).toBeLessThan(2);
   });
@@ -174,23 +175,23 @@ describe.skipIf(!PIL)('colour layouts', () => {
 
   const pngModes = ['L', 'LA', 'RGBA', 'P', '1', 'RGB'];
   for (const mode of pngModes) {
-    it(`PNG mode ${mode} matches PIL`, () => {
+    it(`PNG mode ${mode} matches PIL`, async () => {
       const out = join(dir, `layout-${mode}.png`);
-      pil([{ op: 'convert', raw, width: w, height: h, mode, out }]);
+      await pil([{ op: 'convert', raw, width: w, height: h, mode, out }]);
       const ours = native().decodeResized(out, s);
-      expect(diffStats(ours, pilResized(out, s)).max).toBeLessThanOrEqual(1);
+      expect(diffStats(ours, await pilResized(out, s)).max).toBeLessThanOrEqual(1);
       expect(diffStats(native().decodeResized(out, w), native().decodeResized(out, w)).max).toBe(0);
     });
   }
 
   for (const mode of ['L', 'CMYK']) {
-    it(`JPEG mode ${mode} is close to PIL`, () => {
+    it(`JPEG mode ${mode} is close to PIL`, async () => {
       const out = join(dir, `layout-${mode}.jpg`);
-      pil([{ op: 'convert', raw, width: w, height: h, mode, out, params: { quality: 95 } }]);
+      await pil([{ op: 'convert', raw, width: w, height: h, mode, out, params: { quality: 95 } }]);
       // No DCT scaling at this size (120x90 -> 90 keeps 8/8): PIL and we decode the same way.
       const size = 90;
       const ours = native().decodeResized(out, size);
-      const { mean, max } = diffStats(ours, pilResized(out, size));
+      const { mean, max } = diffStats(ours, await pilResized(out, size));
       expect(mean).toBeLessThan(0.5);
       expect(max).toBeLessThanOrEqual(2);
       if (mode === 'L') {
@@ -201,10 +202,10 @@ describe.skipIf(!PIL)('colour layouts', () => {
     });
   }
 
-  it('progressive JPEG decodes like PIL, and a truncated one is reported', () => {
+  it('progressive JPEG decodes like PIL, and a truncated one is reported', async () => {
     const out = join(dir, 'progressive.jpg');
-    pil([{ op: 'convert', raw, width: w, height: h, mode: 'RGB', out, params: { quality: 90, progressive: true } }]);
-    const { mean, max } = diffStats(native().decodeResized(out, 90), pilResized(out, 90));
+    await pil([{ op: 'convert', raw, width: w, height: h, mode: 'RGB', out, params: { quality: 90, progressive: true } }]);
+    const { mean, max } = diffStats(native().decodeResized(out, 90), await pilResized(out, 90));
     expect(mean).toBeLessThan(0.5);
     expect(max).toBeLessThanOrEqual(2);
     const bytes = readFileSync(out);
@@ -213,11 +214,11 @@ describe.skipIf(!PIL)('colour layouts', () => {
     expect(() => native().decodeResized(cut, 32)).toThrow(/progressive-cut\.jpg.*corrupt JPEG/);
   });
 
-  it('16-bit interlaced PNG keeps the high byte', () => {
+  it('16-bit interlaced PNG keeps the high byte', async () => {
     const pw = 37;
     const out = join(dir, 'interlaced16.png');
     const expected = join(dir, 'interlaced16.raw');
-    pil([{ op: 'png16', width: pw, height: pw, out, expected }]);
+    await pil([{ op: 'png16', width: pw, height: pw, out, expected }]);
     const ours = native().decodeResized(out, pw);
     expect(ours).toEqual(hwcToChw(new Uint8Array(readFileSync(expected)), pw, pw));
   });

@@ -93,6 +93,19 @@ describe('Session', () => {
     expect(Buffer.from(after.get('bn1.running_mean')!.data.buffer).equals(Buffer.from(before.get('bn1.running_mean')!.data.buffer))).toBe(false);
   });
 
+  it("--frozen-bn eval: frozen BatchNorm statistics stay fixed during a head-only epoch", async () => {
+    const s = await resnet18();
+    s.setTrainableGroups(['fc']);
+    s.setFrozenBatchNorm('eval');
+    expect(s.info().frozenBatchNorm).toBe('eval');
+    const before = await weights(s);
+    await s.trainEpoch(images, labels, { batchSize: 8, seed: 5 });
+    const after = await weights(s);
+    for (const [name, b] of before)
+      if (!name.startsWith('fc.')) expect(Buffer.from(after.get(name)!.data.buffer).equals(Buffer.from(b.data.buffer)), name).toBe(true);
+    expect(() => s.setFrozenBatchNorm('sometimes' as 'eval')).toThrow(/'train' or 'eval'/);
+  });
+
   it('rejects an unknown group name', async () => {
     const s = await resnet18();
     expect(() => s.setTrainableGroups(['layer9'])).toThrow(/no group 'layer9'.*layer4/);

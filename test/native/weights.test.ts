@@ -1,6 +1,7 @@
 // Weight files: .pth (zip pickle) and .safetensors reading, writing, and loading
 // into a module. Fixtures come from test/fixtures/make_weights.py (needs torch).
 import { execFileSync } from 'node:child_process';
+import { runChecked } from '../helpers/process.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -26,9 +27,9 @@ let dir = '';
 let expected: ExpectedSets;
 const fx = (name: string) => join(dir, name);
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'thtl-weights-'));
-  execFileSync(PYTHON, [SCRIPT, 'make', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await runChecked(PYTHON, [SCRIPT, 'make', dir]);
   expected = JSON.parse(readFileSync(fx('expected.json'), 'utf8')) as ExpectedSets;
 });
 
@@ -57,10 +58,10 @@ function asInputs(entries: WeightEntry[]): WeightInput[] {
   }));
 }
 
-function pythonCheck(file: string, want: Expected[], tmpName: string): string {
+async function pythonCheck(file: string, want: Expected[], tmpName: string): Promise<string> {
   const wantFile = join(dir, tmpName);
   writeFileSync(wantFile, JSON.stringify(want));
-  return execFileSync(PYTHON, [SCRIPT, 'check', file, wantFile], { encoding: 'utf8' }).trim();
+  return (await runChecked(PYTHON, [SCRIPT, 'check', file, wantFile])).trim();
 }
 
 function errorOf(fn: () => unknown): Error {
@@ -120,15 +121,15 @@ describe('readWeights: .safetensors', () => {
 });
 
 describe('writeSafetensors', () => {
-  it('round-trips a state_dict, and Python can parse the file we wrote', () => {
+  it('round-trips a state_dict, and Python can parse the file we wrote', async () => {
     const out = fx('roundtrip.safetensors');
     native().writeSafetensors(out, asInputs(native().readWeights(fx('ordered.pth'))));
     expectEntries(native().readWeights(out), expected.small);
-    expect(pythonCheck(out, expected.small, 'want_small.json')).toBe('OK');
+    expect(await pythonCheck(out, expected.small, 'want_small.json')).toBe('OK');
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('round-trips every dtype it is asked to store', () => {
+  it('round-trips every dtype it is asked to store', async () => {
     const first = native().readWeights(fx('dtypes.pth'));
     const out = fx('dtypes.safetensors');
     native().writeSafetensors(out, asInputs(first));
@@ -137,7 +138,7 @@ describe('writeSafetensors', () => {
     for (let i = 0; i < first.length; i++) expect(Array.from(again[i]!.data)).toEqual(Array.from(first[i]!.data));
     // Python sees the same (float64 passed through float32 here, so compare the float32 values).
     const want = first.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, values: Array.from(e.data) }));
-    expect(pythonCheck(out, want, 'want_dtypes.json')).toBe('OK');
+    expect(await pythonCheck(out, want, 'want_dtypes.json')).toBe('OK');
   });
 
   it('defaults to float32 and overwrites an existing file atomically', () => {
