@@ -25,12 +25,6 @@ constexpr int64_t kBnSize = 4;
 constexpr int64_t kInitFeatures = 64;
 constexpr int64_t kMinSize = 29;  // five stride-2 stages must leave at least one pixel
 
-std::string shapeOf(const torch::Tensor& x) {
-  std::ostringstream s;
-  s << x.sizes();
-  return s.str();
-}
-
 // _DenseLayer: BN-ReLU-Conv1x1 (bottleneck, bn_size * growth) then BN-ReLU-Conv3x3 (growth).
 // drop_rate is 0 in torchvision's densenet121/169, so there is no dropout.
 struct DenseLayerImpl : torch::nn::Module {

@@ -23,25 +23,6 @@ constexpr double kAuxWeight = 0.4;
 constexpr int64_t kMinEvalSize = 75;    // smallest input the main path takes (torchvision's min_size)
 constexpr int64_t kMinTrainSize = 299;  // the auxiliary branch needs a 17x17 Mixed_6e map
 
-std::string shapeOf(const torch::Tensor& x) {
-  std::ostringstream s;
-  s << x.sizes();
-  return s.str();
-}
-
-// torch.nn.init.trunc_normal_(t, mean, std, a, b) with absolute bounds a, b: inverse-CDF
-// sampling of the truncated normal, as PyTorch does it.
-void truncNormal(torch::Tensor t, double mean, double std, double a, double b) {
-  torch::NoGradGuard noGrad;
-  auto cdf = [](double v) { return (1.0 + std::erf(v / std::sqrt(2.0))) / 2.0; };
-  const double lo = cdf((a - mean) / std), hi = cdf((b - mean) / std);
-  t.uniform_(2 * lo - 1, 2 * hi - 1);
-  t.erfinv_();
-  t.mul_(std * std::sqrt(2.0));
-  t.add_(mean);
-  t.clamp_(a, b);
-}
-
 // torchvision's Inception3 initialisation of a Linear: weight trunc_normal(0, std, -2, 2)
 // (std 0.1, or the module's `stddev`: 0.001 for AuxLogits.fc); the bias keeps PyTorch's
 // default uniform init.
@@ -322,10 +303,14 @@ std::vector<RegistryEntry> inceptionEntries() {
   // The head group holds both classifiers: the main fc and the whole auxiliary branch
   // (AuxLogits.conv0/conv1/fc), which only serves training. The trunk stages follow the
   // paper's grids: Mixed_7 (8x8), Mixed_6 (17x17), Mixed_5 (35x35), then the stem convs.
+  // Head-only training trains exactly the two replaced Linears (the paper's "head").
+  // The auxiliary branch's convolutions hang off Mixed_6e, so they unfreeze with Mixed_6.
+  auto mixed6 = prefixes("Mixed_6", "abcde");
+  mixed6.insert(mixed6.end(), {"AuxLogits.conv0.", "AuxLogits.conv1."});
   info.groups = {
-      {"fc", {"fc.", "AuxLogits."}},
+      {"fc", {"fc.", "AuxLogits.fc."}},
       {"Mixed_7", prefixes("Mixed_7", "abc")},
-      {"Mixed_6", prefixes("Mixed_6", "abcde")},
+      {"Mixed_6", mixed6},
       {"Mixed_5", prefixes("Mixed_5", "bcd")},
       {"stem", {"Conv2d_1a_3x3.", "Conv2d_2a_3x3.", "Conv2d_2b_3x3.", "Conv2d_3b_1x1.", "Conv2d_4a_3x3."}},
   };

@@ -1,5 +1,8 @@
 #include "models/layers.h"
 
+#include <cmath>
+#include <string>
+
 namespace thtl::models {
 
 void initConvAndNorm(torch::nn::Module& root) {
@@ -27,6 +30,23 @@ torch::Tensor stochasticDepth(const torch::Tensor& x, double p, bool training) {
   torch::Tensor noise = torch::empty(shape, x.options()).bernoulli_(survival);
   if (survival > 0.0) noise.div_(survival);
   return x * noise;
+}
+
+void truncNormal(torch::Tensor t, double mean, double std, double a, double b) {
+  torch::NoGradGuard noGrad;
+  auto cdf = [](double v) { return (1.0 + std::erf(v / std::sqrt(2.0))) / 2.0; };
+  const double lo = cdf((a - mean) / std), hi = cdf((b - mean) / std);
+  t.uniform_(2 * lo - 1, 2 * hi - 1);
+  t.erfinv_();
+  t.mul_(std * std::sqrt(2.0));
+  t.add_(mean);
+  t.clamp_(a, b);
+}
+
+std::string shapeOf(const torch::Tensor& x) {
+  std::string s = "[";
+  for (int64_t i = 0; i < x.dim(); ++i) s += (i ? ", " : "") + std::to_string(x.size(i));
+  return s + "]";
 }
 
 }  // namespace thtl::models

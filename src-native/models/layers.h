@@ -32,4 +32,11 @@ namespace thtl::models {
 // residual branches with probability p in training, scaling survivors by 1/(1-p).
 torch::Tensor stochasticDepth(const torch::Tensor& x, double p, bool training);
 
+// nn.init.trunc_normal_(t, mean, std, a, b) as PyTorch does it (inverse-CDF sampling);
+// a and b are absolute bounds, as in PyTorch.
+void truncNormal(torch::Tensor t, double mean, double std, double a = -2.0, double b = 2.0);
+
+// "[1, 3, 224, 224]": a tensor's shape for error messages.
+std::string shapeOf(const torch::Tensor& x);
+
 }  // namespace thtl::models

@@ -32,12 +32,6 @@ constexpr int64_t kStemChannels = 64;
 constexpr int64_t kLastChannels = 512;
 constexpr double kInitStd = 0.02;
 
-std::string shapeOf(const torch::Tensor& x) {
-  std::string s = "[";
-  for (int64_t i = 0; i < x.dim(); ++i) s += (i ? ", " : "") + std::to_string(x.size(i));
-  return s + "]";
-}
-
 // conv(k=3, padding=1) output side, as torchvision's _get_conv_output_shape(n, 3, 2, 1).
 int64_t halve(int64_t n) { return (n - 1) / 2 + 1; }
 

@@ -106,12 +106,6 @@ class MobileNetV2 : public Model {
     return head;
   }
 
-  static std::string shapeOf(const torch::Tensor& x) {
-    std::string s = "[";
-    for (int64_t i = 0; i < x.dim(); ++i) s += (i ? ", " : "") + std::to_string(x.size(i));
-    return s + "]";
-  }
-
   torch::nn::Sequential features{nullptr};
   std::shared_ptr<torch::nn::Module> classifier;
   torch::nn::Linear fc{nullptr};

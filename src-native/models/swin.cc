@@ -11,19 +11,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-// nn.init.trunc_normal_(t, mean, std, a, b) as PyTorch does it (inverse-CDF sampling);
-// a and b are absolute bounds, as in PyTorch.
-void truncNormal(torch::Tensor t, double mean, double std, double a = -2.0, double b = 2.0) {
-  torch::NoGradGuard noGrad;
-  auto cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
-  const double l = cdf((a - mean) / std), u = cdf((b - mean) / std);
-  t.uniform_(2 * l - 1, 2 * u - 1);
-  t.erfinv_();
-  t.mul_(std * std::sqrt(2.0));
-  t.add_(mean);
-  t.clamp_(a, b);
-}
-
 // SwinTransformer's final initialisation of every Linear: trunc_normal(std 0.02), zero bias.
 void initLinear(torch::nn::LinearImpl& lin) {
   truncNormal(lin.weight, 0.0, 0.02);

@@ -19,12 +19,6 @@ constexpr int64_t kHidden = 4096;
 const std::vector<int64_t> kConfigE = {64,  64,  0,   128, 128, 0,   256, 256, 256, 256, 0,
                                        512, 512, 512, 512, 0,   512, 512, 512, 512, 0};
 
-std::string shapeOf(const torch::Tensor& x) {
-  std::ostringstream s;
-  s << x.sizes();
-  return s.str();
-}
-
 // torchvision's Linear init for VGG: weight N(0, 0.01), bias 0.
 torch::nn::Linear makeLinear(int64_t in, int64_t out) {
   torch::nn::Linear fc(in, out);

@@ -10,19 +10,6 @@
 namespace thtl::models {
 namespace {
 
-// nn.init.trunc_normal_(t, mean, std, a, b) as PyTorch does it (inverse-CDF sampling);
-// a and b are absolute bounds, as in PyTorch.
-void truncNormal(torch::Tensor t, double mean, double std, double a = -2.0, double b = 2.0) {
-  torch::NoGradGuard noGrad;
-  auto cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
-  const double l = cdf((a - mean) / std), u = cdf((b - mean) / std);
-  t.uniform_(2 * l - 1, 2 * u - 1);
-  t.erfinv_();
-  t.mul_(std * std::sqrt(2.0));
-  t.add_(mean);
-  t.clamp_(a, b);
-}
-
 constexpr int64_t kImage = 224;
 constexpr int64_t kPatch = 16;
 constexpr int64_t kHidden = 768;

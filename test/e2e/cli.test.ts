@@ -38,9 +38,12 @@ describe('thtl-native CLI', () => {
     expect(r.code).toBe(0);
   });
 
-  it('models lists resnet18 and resnet50 with torchvision parameter counts', async () => {
+  it('models lists the 11 models with torchvision parameter counts', async () => {
     const r = await cli(['models']);
     expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(12);
+    expect(r.stdout).toMatch(/maxvit_t\s+224\s+0\.0001\s+30,919,624/);
+    expect(r.stdout).toMatch(/efficientnet_v2_s\s+384\s+0\.0001\s+21,458,488/);
     expect(r.stdout).toMatch(/resnet18\s+224\s+0\.001\s+11,689,512/);
     expect(r.stdout).toMatch(/resnet50\s+224\s+0\.001\s+25,557,032/);
   });
@@ -85,6 +88,13 @@ describe('thtl-native CLI', () => {
     const saved = JSON.parse(readFileSync(join(dir, 'split.json'), 'utf8')) as Record<string, unknown>;
     const used = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8')) as Record<string, unknown>;
     for (const k of ['train', 'val', 'test', 'classes']) expect(used[k]).toEqual(saved[k]);
+  });
+
+  it('--input-size is refused where the architecture fixes it (ViT position embeddings)', async () => {
+    const data = vesselFolder(4, 40);
+    const r = await cli(['train', '--model', 'vit_b_16', '--data', data, '--out', join(tempDir('vit'), 'run'), ...TINY]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/vit_b_16 only takes 224x224 input/);
   });
 
   it('a missing data folder exits non-zero naming it', async () => {

@@ -1,6 +1,6 @@
 // The Python oracle (Debian's python3-torch / torchvision / sklearn), used by parity and
 // reference tests. Tests that need it skip visibly when it is missing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { runChecked } from './process.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,23 +17,10 @@ export function pythonOracleMissing(modules: string[] = ['torch', 'torchvision']
 }
 
 /**
- * Runs a fixture script once per content: the output folder is keyed by a hash of
- * the script and its arguments, under .cache/fixtures (reused across test runs).
+ * Runs a fixture script once per content: the output folder is keyed by a hash of the
+ * script and its arguments, under .cache/fixtures (reused across test runs). Async, so
+ * a slow oracle never blocks the test worker.
  */
-export function cachedFixture(script: string, args: string[], marker: string): string {
-  const scriptPath = join(ROOT, 'test', 'fixtures', script);
-  const key = createHash('sha256').update(readFileSync(scriptPath)).update(args.join('\0')).digest('hex').slice(0, 16);
-  const dir = join(ROOT, '.cache', 'fixtures', `${script.replace(/\.py$/, '')}-${key}`);
-  const done = join(dir, '.complete');
-  if (!existsSync(done) || !existsSync(join(dir, marker))) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync(PYTHON, [scriptPath, dir, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-    writeFileSync(done, new Date().toISOString());
-  }
-  return dir;
-}
-
-/** cachedFixture without blocking the event loop (use this one in tests). */
 export async function fixtureDir(script: string, args: string[], marker: string): Promise<string> {
   const scriptPath = join(ROOT, 'test', 'fixtures', script);
   const key = createHash('sha256').update(readFileSync(scriptPath)).update(args.join('\0')).digest('hex').slice(0, 16);

@@ -1,6 +1,6 @@
 // Every registry model against torchvision: torchvision-saved OrderedDict files load
-// unchanged, eval-mode logits at the model's input size agree within 1e-4, parameter
-// counts are torchvision's. Fixtures are generated once per model into .cache/fixtures.
+// unchanged, state_dict keys come in torchvision's order, eval-mode logits at the model's
+// input size agree within 1e-4, parameter counts are torchvision's. Fixtures are generated once per model into .cache/fixtures.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -44,9 +44,10 @@ describe.skipIf(missing !== '')('parity with torchvision', () => {
     it(`${info.name}: loads torchvision's state_dict file and matches its logits within ${TOLERANCE}`, async () => {
       native().setThreads(0);
       const dir = await fixture(info.name, info.inputSize);
-      const meta = JSON.parse(readFileSync(join(dir, `${info.name}.json`), 'utf8')) as { params: number; size: number };
+      const meta = JSON.parse(readFileSync(join(dir, `${info.name}.json`), 'utf8')) as { params: number; size: number; keys: string[] };
       const session = await native().Session.create({ model: info.name, numClasses: 1000, weights: join(dir, `${info.name}.pth`), device: 'cpu' });
       expect(session.info().params).toBe(meta.params);
+      expect(session.stateKeys().map((k) => k.name)).toEqual(meta.keys); // names and torchvision's order
       expect(meta.params).toBe(TORCHVISION_PARAMS[info.name]);
       const input = readFloat32(join(dir, `${info.name}.input.bin`));
       const expected = readFloat32(join(dir, `${info.name}.logits.bin`));
