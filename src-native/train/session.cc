@@ -149,6 +149,28 @@ void Session::applyTrainable() {
   }
 }
 
+torch::Tensor Session::batchOnDevice(const data::ImageCache& images, const std::vector<int64_t>& idx,
+                                     bool augment, std::mt19937_64& rng) const {
+  if (device_.is_cpu()) return data::makeBatch(images, idx, augment, rng);
+  // On a GPU: ship the uint8 pixels (a quarter of the float bytes) and normalise and
+  // flip there. The flips use the same draws as makeBatch (one rng() & 1 per image, in
+  // order), so a seed gives the same augmentation on every device.
+  std::vector<int64_t> flipped;
+  if (augment)
+    for (size_t i = 0; i < idx.size(); ++i)
+      if (rng() & 1) flipped.push_back(static_cast<int64_t>(i));
+  torch::Tensor u8 = images.pixels.index_select(0, torch::tensor(idx, torch::kLong)).pin_memory();
+  torch::Tensor x = u8.to(device_, /*non_blocking=*/true).to(torch::kFloat).div_(255.0);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  x.sub_(torch::tensor({0.485, 0.456, 0.406}, opts).view({1, 3, 1, 1}))
+      .div_(torch::tensor({0.229, 0.224, 0.225}, opts).view({1, 3, 1, 1}));
+  if (!flipped.empty()) {
+    torch::Tensor rows = torch::tensor(flipped, torch::kLong).to(device_);
+    x.index_copy_(0, rows, x.index_select(0, rows).flip({3}));
+  }
+  return x;
+}
+
 void Session::enterTrainMode() {
   model_->train();
   if (!frozenBnEval_) return;
@@ -212,7 +234,7 @@ EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t lo = b * batchSize, hi = std::min(usable, lo + batchSize);
     std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
-    torch::Tensor x = data::makeBatch(images, idx, /*augment=*/true, rng).to(device_);
+    torch::Tensor x = batchOnDevice(images, idx, /*augment=*/true, rng);
     torch::Tensor y = labelTensor(labels, idx).to(device_);
     optimizer_->zero_grad();
     auto outputs = model_->forwardTrain(x);
@@ -257,7 +279,7 @@ EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<i
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t lo = b * batchSize, hi = std::min(n, lo + batchSize);
     std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
-    torch::Tensor x = data::makeBatch(images, idx, /*augment=*/false, unused).to(device_);
+    torch::Tensor x = batchOnDevice(images, idx, /*augment=*/false, unused);
     torch::Tensor y = labelTensor(labels, idx).to(device_);
     torch::Tensor logits = model_->forward(x);
     lossSum += torch::nn::functional::cross_entropy(

@@ -89,6 +89,8 @@ class Session {
   void rebuildOptimizer();
   void applyTrainable();
   void enterTrainMode();
+  torch::Tensor batchOnDevice(const data::ImageCache& images, const std::vector<int64_t>& idx,
+                              bool augment, std::mt19937_64& rng) const;
   void checkLabels(const data::ImageCache& images, const std::vector<int32_t>& labels) const;
 
   const models::RegistryEntry* entry_;
