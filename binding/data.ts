@@ -13,11 +13,33 @@ export interface ImageSetBuildOptions {
   threads?: number;
   /** Record undecodable files (their images stay all-zero) instead of rejecting. */
   skipBad?: boolean;
-  /** Called on the main thread as files are decoded (throttled); always reaches (total, total). */
+  /**
+   * Called on the main thread as files are decoded (throttled); always reaches (total, total).
+   * With `cacheDir`, `done` starts at the number of images already in the cache.
+   */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Decode into a persistent, memory-mapped cache in this folder (created if missing),
+   * shared by every build of the same file list at the same size: unchanged files are
+   * not decoded again, an interrupted build resumes, changed files are re-decoded.
+   * Without it the images are decoded into memory.
+   */
+  cacheDir?: string;
 }
 
-/** Decoded, resized images (uint8 RGB, size x size), kept in native memory. */
+/** What a build did. */
+export interface ImageSetStats {
+  /** Images decoded by this build (including failures). */
+  decoded: number;
+  /** Images taken from the disk cache without decoding (including cached failures). */
+  reused: number;
+  /** Images that could not be decoded (= failures().length). */
+  failed: number;
+  /** The memory-mapped cache file, or null when the images are in memory. */
+  cacheFile: string | null;
+}
+
+/** Decoded, resized images (uint8 RGB, size x size), in native memory or a mapped disk cache. */
 export interface ImageSet {
   /** Number of files (including those that failed to decode). */
   readonly count: number;
@@ -25,6 +47,8 @@ export interface ImageSet {
   readonly size: number;
   /** Files that failed to decode (only with `skipBad: true`), sorted by index. */
   failures(): DecodeFailure[];
+  /** Decode / reuse counts of the build that made this set. */
+  stats(): ImageSetStats;
   /** A copy of image `index`: uint8, channel-major [3, size, size]. */
   pixels(index: number): Uint8Array;
   /**

@@ -73,6 +73,8 @@ export function buildCli(): Command {
     .option('--min-delta <x>', 'minimum improvement that resets patience', Number, d.minDelta)
     .addOption(new Option('--monitor <metric>', 'early-stopping metric').choices(['val_loss', 'val_accuracy']).default(d.monitor))
     .option('--skip-bad-images', 'skip unreadable images (listed in skipped-images.json) instead of failing', false)
+    .option('--cache-dir <dir>', 'decode cache folder (default: $THTL_CACHE_DIR or ~/.cache/thtl-native)')
+    .option('--no-cache', 'decode into memory for this run, without the disk cache')
     .requiredOption('--out <dir>', 'run folder to write')
     .action(async (o: Record<string, unknown>) => {
       if (!o.data && !o.splitFile) throw new Error('give --data (a dataset) or --split-file (a saved split)');
@@ -99,6 +101,8 @@ export function buildCli(): Command {
         minDelta: o.minDelta as number,
         monitor: o.monitor as Monitor,
         skipBadImages: o.skipBadImages as boolean,
+        cacheDir: o.cacheDir as string | undefined,
+        noCache: o.cache === false,
         out: o.out as string,
       };
       printResult(await trainRun(cfg));

@@ -1,4 +1,7 @@
 // A training run's settings. Defaults are the paper's recipe (SPEC §4).
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
 import type { Monitor } from './early-stopping.js';
 
 export interface TrainConfig {
@@ -34,6 +37,20 @@ export interface TrainConfig {
   stepSize: number;
   gamma: number;
   skipBadImages: boolean;
+  /** decode cache folder (default: defaultCacheDir()); shared by runs, models and epochs */
+  cacheDir?: string;
+  /** decode into memory for this run only, no disk cache */
+  noCache?: boolean;
+}
+
+/** The decode cache folder when none is given: $THTL_CACHE_DIR, else ~/.cache/thtl-native. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.THTL_CACHE_DIR || join(homedir(), '.cache', 'thtl-native');
+}
+
+/** Where a run keeps its decode cache; undefined with noCache (decode into memory). */
+export function resolveCacheDir(cfg: Pick<TrainConfig, 'cacheDir' | 'noCache'>): string | undefined {
+  return cfg.noCache ? undefined : cfg.cacheDir || defaultCacheDir();
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'model' | 'data' | 'out'> = {

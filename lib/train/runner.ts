@@ -13,7 +13,7 @@ import { consoleProgress, eta, formatDuration, type ProgressSink } from '../prog
 import { mixSeed } from '../rng.js';
 import { RunFolder } from '../runfolder.js';
 import { stratifiedSplit } from '../split.js';
-import type { TrainConfig } from './config.js';
+import { resolveCacheDir, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 
 export interface EpochRecord {
@@ -91,19 +91,26 @@ async function decodeSplit(
   progress: ProgressSink,
 ): Promise<ImageSet> {
   const t0 = Date.now();
+  let first = -1; // images already in the cache: the ETA counts only those decoded now
   const set = await native().ImageSet.build(
     items.map((i) => i.file),
     size,
     {
       threads: cfg.threads > 0 ? cfg.threads : undefined,
       skipBad: cfg.skipBadImages,
+      cacheDir: resolveCacheDir(cfg),
       onProgress: (done, total) => {
         const elapsed = (Date.now() - t0) / 1000;
-        progress.status(`decoding ${name}: ${done}/${total} images, ETA ${formatDuration(eta(elapsed, done, total))}`);
+        if (first < 0) first = done;
+        progress.status(`decoding ${name}: ${done}/${total} images, ETA ${formatDuration(eta(elapsed, done - first, total - first))}`);
       },
     },
   );
-  progress.line(`decoded ${name}: ${items.length} images at ${size}px in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  const { reused } = set.stats();
+  progress.line(
+    `decoded ${name}: ${items.length} images at ${size}px in ${((Date.now() - t0) / 1000).toFixed(1)}s` +
+      (reused > 0 ? ` (${reused} from the cache)` : ''),
+  );
   return set;
 }
 

@@ -89,6 +89,7 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
   std::sort(failures.begin(), failures.end(),
             [](const DecodeFailure& a, const DecodeFailure& b) { return a.index < b.index; });
   cache->failures = std::move(failures);
+  cache->decoded = n;
   return cache;
 }
 

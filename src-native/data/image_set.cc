@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/errors.h"
+#include "data/disk_cache.h"
 
 namespace thtl::data {
 namespace {
@@ -87,13 +88,15 @@ void deliverProgress(Napi::Env env, Napi::Function fn, ProgressState& state, siz
 class BuildWorker : public Napi::AsyncWorker {
  public:
   BuildWorker(Napi::Env env, Napi::Promise::Deferred deferred, std::vector<std::string> files,
-              int64_t size, int threads, bool skipBad, Napi::Function onProgress)
+              int64_t size, int threads, bool skipBad, std::string cacheDir,
+              Napi::Function onProgress)
       : Napi::AsyncWorker(env, "thtl.ImageSet.build"),
         deferred_(deferred),
         files_(std::move(files)),
         size_(size),
         threads_(threads),
-        skipBad_(skipBad) {
+        skipBad_(skipBad),
+        cacheDir_(std::move(cacheDir)) {
     if (!onProgress.IsEmpty()) {
       progressFn_ = Napi::Persistent(onProgress);
       state_ = std::make_shared<ProgressState>();
@@ -124,7 +127,9 @@ class BuildWorker : public Napi::AsyncWorker {
       };
     }
     try {
-      cache_ = buildCache(files_, size_, threads_, skipBad_, progress);
+      cache_ = cacheDir_.empty()
+                   ? buildCache(files_, size_, threads_, skipBad_, progress)
+                   : buildDiskCache(files_, size_, threads_, skipBad_, cacheDir_, progress);
     } catch (...) {
       SetError(currentExceptionMessage());
     }
@@ -160,6 +165,7 @@ class BuildWorker : public Napi::AsyncWorker {
   int64_t size_;
   int threads_;
   bool skipBad_;
+  std::string cacheDir_;  // empty: decode into memory
   Napi::FunctionReference progressFn_;
   std::shared_ptr<ProgressState> state_;
   Napi::ThreadSafeFunction tsfn_;
@@ -185,6 +191,7 @@ Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
     const int64_t size = intArg(info, 1, "ImageSet.build: size", 1, 16384);
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     bool skipBad = false;
+    std::string cacheDir;
     Napi::Function onProgress;
     if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
       if (!info[2].IsObject()) throw Napi::TypeError::New(env, "ImageSet.build: options must be an object");
@@ -201,6 +208,12 @@ Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
         if (!sb.IsBoolean()) throw Napi::TypeError::New(env, "ImageSet.build: options.skipBad must be a boolean");
         skipBad = sb.As<Napi::Boolean>().Value();
       }
+      Napi::Value cd = opts.Get("cacheDir");
+      if (!cd.IsUndefined() && !cd.IsNull()) {
+        if (!cd.IsString() || cd.As<Napi::String>().Utf8Value().empty())
+          throw Napi::TypeError::New(env, "ImageSet.build: options.cacheDir must be a non-empty string");
+        cacheDir = cd.As<Napi::String>().Utf8Value();
+      }
       Napi::Value cb = opts.Get("onProgress");
       if (!cb.IsUndefined()) {
         if (!cb.IsFunction())
@@ -209,7 +222,7 @@ Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
       }
     }
     auto worker = std::make_unique<BuildWorker>(env, deferred, std::move(files), size, threads,
-                                                 skipBad, onProgress);
+                                                 skipBad, std::move(cacheDir), onProgress);
     worker->Queue();
     worker.release();  // owned by the AsyncWorker machinery from here on; deletes itself
   } catch (const Napi::Error& e) {
@@ -232,6 +245,7 @@ Napi::Function ImageSet::Define(Napi::Env env) {
           InstanceAccessor("count", &ImageSet::Count, nullptr),
           InstanceAccessor("size", &ImageSet::Size, nullptr),
           InstanceMethod("failures", &ImageSet::Failures),
+          InstanceMethod("stats", &ImageSet::Stats),
           InstanceMethod("pixels", &ImageSet::Pixels),
           InstanceMethod("batch", &ImageSet::Batch),
       });
@@ -294,6 +308,19 @@ Napi::Value ImageSet::Failures(const Napi::CallbackInfo& info) {
     out.Set(k++, o);
   }
   return out;
+}
+
+Napi::Value ImageSet::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("decoded", Napi::Number::New(env, cache ? static_cast<double>(cache->decoded) : 0.0));
+  o.Set("reused", Napi::Number::New(env, cache ? static_cast<double>(cache->reused) : 0.0));
+  o.Set("failed", Napi::Number::New(env, cache ? static_cast<double>(cache->failures.size()) : 0.0));
+  if (cache && !cache->cacheFile.empty())
+    o.Set("cacheFile", Napi::String::New(env, cache->cacheFile));
+  else
+    o.Set("cacheFile", env.Null());
+  return o;
 }
 
 Napi::Value ImageSet::Pixels(const Napi::CallbackInfo& info) {

@@ -24,6 +24,7 @@ class ImageSet : public Napi::ObjectWrap<ImageSet> {
   Napi::Value Count(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Failures(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Pixels(const Napi::CallbackInfo& info);
   Napi::Value Batch(const Napi::CallbackInfo& info);
 };

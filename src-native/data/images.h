@@ -27,12 +27,17 @@ struct DecodeFailure {
   std::string reason;
 };
 
-// Decoded-and-resized images, kept for reuse across epochs.
+// Decoded-and-resized images, kept for reuse across epochs. `pixels` lives in memory, or
+// in a read-only memory-mapped disk cache file (data/disk_cache.h) that the tensor's
+// storage keeps mapped for as long as any tensor shares it.
 struct ImageCache {
   int64_t size = 0;
   std::vector<std::string> files;
-  torch::Tensor pixels;                // uint8 [N, 3, size, size]
+  torch::Tensor pixels;                // uint8 [N, 3, size, size]; read-only when mapped
   std::vector<DecodeFailure> failures; // files that could not be decoded
+  size_t decoded = 0;                  // slots decoded by this build (successes and failures)
+  size_t reused = 0;                   // slots taken from a disk cache without decoding
+  std::string cacheFile;               // the mapped pixel file; empty when in memory
 };
 
 // Decodes `files` on `threads` worker threads. `progress(done, total)` is called
