@@ -9,6 +9,7 @@
 // so the same seed gives the same eye at every level (only the lesions change)
 // and fundusGeometry() can recompute the layout without rendering.
 import { Rng, mixSeed } from '../rng.js';
+import { lerp, smoothstep, valueNoise, withSensorNoise } from './raster.js';
 
 export type FundusLevel = 0 | 1 | 2 | 3 | 4;
 export const FUNDUS_LEVELS: readonly FundusLevel[] = [0, 1, 2, 3, 4];
@@ -60,8 +61,6 @@ const STREAM = { layout: 1, retina: 2, vessels: 3, lesions: 4, noise: 5 } as con
 
 const stream = (seed: number, k: number): Rng => new Rng(mixSeed(seed, k));
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
-const smoothstep = (t: number): number => t * t * (3 - 2 * t);
-const lerp = (a: number, b: number, t: number): number => a + (b - a) * t;
 const mixRgb = (a: Rgb, b: Rgb, t: number): Rgb => [lerp(a[0], b[0], t), lerp(a[1], b[1], t), lerp(a[2], b[2], t)];
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.nextInt(xs.length)] as T;
 const angleDiff = (to: number, from: number): number => Math.atan2(Math.sin(to - from), Math.cos(to - from));
@@ -95,27 +94,6 @@ function aperture(g: FundusGeometry, x: number, y: number, edge: number): number
 }
 
 // ---- background ------------------------------------------------------------
-
-/** Smooth value noise in [-1, 1] over the image: random lattice, smoothstep-interpolated. */
-function valueNoise(size: number, cells: number, rng: Rng): Float32Array {
-  const n = cells + 1;
-  const lattice = Float32Array.from({ length: n * n }, () => rng.nextRange(-1, 1));
-  const out = new Float32Array(size * size);
-  for (let y = 0; y < size; y++) {
-    const fy = ((y + 0.5) / size) * cells;
-    const iy = Math.min(cells - 1, Math.floor(fy));
-    const ty = smoothstep(fy - iy);
-    for (let x = 0; x < size; x++) {
-      const fx = ((x + 0.5) / size) * cells;
-      const ix = Math.min(cells - 1, Math.floor(fx));
-      const tx = smoothstep(fx - ix);
-      const k = iy * n + ix;
-      const top = lerp(lattice[k]!, lattice[k + 1]!, tx);
-      out[y * size + x] = lerp(top, lerp(lattice[k + n]!, lattice[k + n + 1]!, tx), ty);
-    }
-  }
-  return out;
-}
 
 // Retinal pigmentation varies a lot between people: light orange to deep red-brown.
 const RETINA: readonly Rgb[] = [
@@ -557,21 +535,8 @@ function paintLesions(c: Canvas, rng: Rng, level: FundusLevel): void {
 
 // ---- public API --------------------------------------------------------------------
 
-// Sensor noise shared by the channels: the sum of two 16-bit uniforms from one
-// 32-bit draw is triangular (unit variance after scaling), cheap and Gaussian-looking.
-const TRIANGULAR = Math.sqrt(6) / 65536;
-
 function finish(c: Canvas, rng: Rng): Uint8Array {
-  const sigma = rng.nextRange(1.5, 4.5) * TRIANGULAR;
-  const out = new Uint8ClampedArray(c.rgb.length); // clamps and rounds for us
-  for (let i = 0; i < c.rgb.length; i += 3) {
-    const r = rng.nextUint32();
-    const noise = sigma * ((r >>> 16) + (r & 0xffff) - 65535);
-    out[i] = c.rgb[i]! + noise;
-    out[i + 1] = c.rgb[i + 1]! + noise;
-    out[i + 2] = c.rgb[i + 2]! + noise;
-  }
-  return new Uint8Array(out.buffer);
+  return withSensorNoise(c.rgb, rng.nextRange(1.5, 4.5), rng);
 }
 
 /** Interleaved RGB (size*size*3) DR-like fundus photo of severity `level`; deterministic in (level, size, seed). */

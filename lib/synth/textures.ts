@@ -5,6 +5,7 @@
 // which is what makes the learned low-level filters transferable.
 // Edges are anti-aliased through signed distances in pixels: t = clamp(d + 0.5).
 import { Rng } from '../rng.js';
+import { lerp, sensorNoise, valueNoise } from './raster.js';
 
 export const SOURCE_CLASSES = [
   'stripes', 'checker', 'dots', 'rings', 'waves', 'grid',
@@ -23,8 +24,6 @@ interface Img {
 type Field = (x: number, y: number) => number;
 
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
-const lerp = (a: number, b: number, t: number): number => a + (b - a) * t;
-const smoothstep = (t: number): number => t * t * (3 - 2 * t);
 const frac = (v: number): number => v - Math.floor(v);
 const luma = (c: Rgb): number => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
 
@@ -162,26 +161,6 @@ function grid(img: Img, rng: Rng): void {
 
 // ---- noise-based ---------------------------------------------------------------------
 
-/** Smooth value noise in [-1, 1]: random lattice values, smoothstep-interpolated. */
-function valueNoise(size: number, cells: number, rng: Rng): Float32Array {
-  const n = cells + 1;
-  const lattice = Float32Array.from({ length: n * n }, () => rng.nextRange(-1, 1));
-  const out = new Float32Array(size * size);
-  for (let y = 0; y < size; y++) {
-    const fy = ((y + 0.5) / size) * cells;
-    const iy = Math.min(cells - 1, Math.floor(fy));
-    const ty = smoothstep(fy - iy);
-    for (let x = 0; x < size; x++) {
-      const fx = ((x + 0.5) / size) * cells;
-      const ix = Math.min(cells - 1, Math.floor(fx));
-      const tx = smoothstep(fx - ix);
-      const k = iy * n + ix;
-      out[y * size + x] = lerp(lerp(lattice[k]!, lattice[k + 1]!, tx), lerp(lattice[k + n]!, lattice[k + n + 1]!, tx), ty);
-    }
-  }
-  return out;
-}
-
 /** Organic blobs: smooth noise thresholded with a crisp edge (camouflage-like). */
 function blobs(img: Img, rng: Rng): void {
   const s = img.size;
@@ -286,21 +265,17 @@ const PAINTERS: Record<SourceClass, (img: Img, rng: Rng) => void> = {
 
 // ---- public API ---------------------------------------------------------------------------
 
-// Luminance noise: two 16-bit uniforms from one 32-bit draw sum to a triangular variate.
-const TRIANGULAR = Math.sqrt(6) / 65536;
-
 /** Mild uneven lighting and sensor noise, the same in every class, then clamp to bytes. */
 function finish(img: Img, rng: Rng): Uint8Array {
   const s = img.size;
   const [gx, gy] = [rng.nextRange(-0.12, 0.12) / s, rng.nextRange(-0.12, 0.12) / s];
-  const sigma = rng.nextRange(1.5, 6) * TRIANGULAR;
+  const sigma = rng.nextRange(1.5, 6);
   const out = new Uint8ClampedArray(img.rgb.length);
   for (let y = 0; y < s; y++) {
     for (let x = 0; x < s; x++) {
       const i = (y * s + x) * 3;
       const light = 1 + gx * (x - s / 2) + gy * (y - s / 2);
-      const r = rng.nextUint32();
-      const n = sigma * ((r >>> 16) + (r & 0xffff) - 65535);
+      const n = sensorNoise(sigma, rng);
       for (let ch = 0; ch < 3; ch++) out[i + ch] = img.rgb[i + ch]! * light + n;
     }
   }

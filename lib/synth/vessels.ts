@@ -7,6 +7,7 @@
 // Drawing is pure TS: polylines are rasterised by distance-to-segment
 // coverage into a mask and composited, which gives anti-aliased strokes.
 import { Rng, mixSeed } from '../rng.js';
+import { lerp, smoothstep, withSensorNoise } from './raster.js';
 
 export type VesselKind = 'benign' | 'malignant';
 export const VESSEL_KINDS: readonly VesselKind[] = ['benign', 'malignant'];
@@ -70,14 +71,6 @@ function smoothField(size: number, cells: number, rng: Rng): Float32Array {
     }
   }
   return out;
-}
-
-function smoothstep(t: number): number {
-  return t * t * (3 - 2 * t);
-}
-
-function lerp(a: number, b: number, t: number): number {
-  return a + (b - a) * t;
 }
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
@@ -359,24 +352,8 @@ function deepVessels(c: Canvas, rng: Rng): void {
 
 // ---- public API -------------------------------------------------------------------
 
-// Sensor noise, per pixel and shared by the channels (luminance noise). One
-// 32-bit draw gives two 16-bit uniforms whose sum is a triangular variate
-// (unit variance after scaling): Gaussian-looking and far cheaper than
-// Box–Muller, which dominated the render time.
-const TRIANGULAR_SCALE = Math.sqrt(6) / 65536;
-
 function finish(c: Canvas, rng: Rng): Uint8Array {
-  const sigma = rng.nextRange(2, 6) * TRIANGULAR_SCALE;
-  // A clamped array does the clip-and-round to 0..255 for us (ties to even).
-  const out = new Uint8ClampedArray(c.rgb.length);
-  for (let i = 0; i < c.rgb.length; i += 3) {
-    const r = rng.nextUint32();
-    const noise = sigma * ((r >>> 16) + (r & 0xffff) - 65535);
-    out[i] = c.rgb[i]! + noise;
-    out[i + 1] = c.rgb[i + 1]! + noise;
-    out[i + 2] = c.rgb[i + 2]! + noise;
-  }
-  return new Uint8Array(out.buffer);
+  return withSensorNoise(c.rgb, rng.nextRange(2, 6), rng);
 }
 
 /** Interleaved RGB (size*size*3) synthetic CE-NBI-like image; deterministic in (kind, size, seed). */
