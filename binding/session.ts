@@ -24,6 +24,10 @@ export interface SessionInfo {
   groups: string[];
   /** empty: every parameter trains */
   trainableGroups: string[];
+  /** LayerCAM's default layers (the registry's camLayers; group names) */
+  camLayers: string[];
+  /** every layer name layerCam accepts (the groups with a spatial output), forward order */
+  camLayerChoices: string[];
 }
 
 export interface EpochStats {
@@ -58,6 +62,71 @@ export interface StateKey {
   trainable: boolean;
 }
 
+export interface LoraOptions {
+  /** group names of info().groups; the head group (groups[0]) is never adapted */
+  groups: string[];
+  /** default 8 */
+  rank?: number;
+  /** default 16; the update is scaled by alpha / rank */
+  alpha?: number;
+}
+
+export interface LoraReport {
+  /** full module names that got lora_A / lora_B adapters */
+  adapted: string[];
+  /** modules of the named groups left alone, e.g. "grouped convolution (groups=32)" */
+  skipped: { name: string; reason: string }[];
+  /** parameters added by the adapters */
+  loraParams: number;
+  /** after applying: head + adapters */
+  trainableParams: number;
+  totalParams: number;
+}
+
+/** Result of the internal `_testLoraConv` hook: one conv's output three ways. */
+export interface TestLoraConvResult {
+  /** conv with the refreshed weight W + scaling * B.A */
+  viaDelta: Float32Array;
+  /** conv(x, W) + scaling * B(A(x)) */
+  viaAdapters: Float32Array;
+  /** after merge() */
+  merged: Float32Array;
+  /** conv(x, W) without the adapter */
+  base: Float32Array;
+  /** parameter names after merge() */
+  keys: string[];
+}
+
+/** LayerCAM options (see docs/ARCHITECTURE.md, "LayerCAM"). */
+export interface LayerCamOptions {
+  /** group names (info().camLayerChoices); default info().camLayers */
+  layers?: string[];
+  /**
+   * The class explained, per image (-1 = the predicted class, the default); a single
+   * number applies to every image. The score is the class's logit (before softmax).
+   */
+  classes?: Int32Array | number[] | number;
+  /** also combine the normalised layer maps per pixel: 'max' or 'mean' (default 'none') */
+  fusion?: 'none' | 'max' | 'mean';
+}
+
+export interface LayerCamResult {
+  /** the layers of `maps`, in the order asked for */
+  layers: string[];
+  /** float [n, layers.length, height, width], each map min-max normalised to [0, 1] per image */
+  maps: Float32Array;
+  /** float [n, height, width] with fusion 'max' / 'mean', else null */
+  fused: Float32Array | null;
+  /** the class explained per image (the predicted one where -1 was asked) */
+  classes: Int32Array;
+  /** float [n, numClasses] softmax probabilities of the same forward pass */
+  probs: Float32Array;
+  n: number;
+  height: number;
+  width: number;
+  numClasses: number;
+}
+
 export interface NativeSession {
   info(): SessionInfo;
   /** the model's state_dict keys in torchvision order, with shapes and flags */
@@ -80,12 +149,51 @@ export interface NativeSession {
     options: { batchSize: number; onProgress?: BatchProgress },
   ): Promise<EvalResult>;
   predict(input: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }>;
+  /**
+   * LayerCAM of a batch (eval mode; one forward and one backward pass for the batch).
+   * `input` is float [n, 3, size, size] normalised as evaluation does: RGB / 255, minus
+   * ImageNet mean [0.485, 0.456, 0.406], divided by std [0.229, 0.224, 0.225] -- exactly
+   * what `imageSet.batch(indices, false, 0)` returns. Use layerCamImages to skip the copy.
+   * Rejects on an unknown layer (listing the valid ones), a class outside -1..numClasses-1
+   * or an input size the model cannot take.
+   */
+  layerCam(input: Float32Array, options: LayerCamOptions & { n: number; size: number }): Promise<LayerCamResult>;
+  /** LayerCAM of images of an image set, batched exactly as evaluate() batches them. */
+  layerCamImages(images: ImageSet, indices: number[] | Int32Array, options?: LayerCamOptions): Promise<LayerCamResult>;
   saveCheckpoint(path: string, metaJson: string): Promise<void>;
   /** resolves with the metadata JSON string saved with the checkpoint */
   loadCheckpoint(path: string): Promise<string>;
-  saveWeights(path: string): Promise<void>;
+  /**
+   * With LoRA adapters: merged weights under the plain model's keys (default), or with
+   * mergeLora false the raw base weights plus the lora_A / lora_B keys.
+   */
+  saveWeights(path: string, options?: { mergeLora?: boolean }): Promise<void>;
+  /**
+   * LoRA adapters on the Conv2d/Linear modules of `groups` (grouped convs are skipped).
+   * Afterwards only the head group and the adapters train. Call it before loadCheckpoint
+   * of a checkpoint saved with adapters, with the same settings. saveWeights writes merged
+   * weights (plain model keys).
+   */
+  applyLora(options: LoraOptions): LoraReport;
+  /** folds the adapters into the base weights and removes them; no-op without adapters */
+  mergeLora(): void;
 }
 
 export interface SessionApi {
   Session: { create(options: SessionOptions): Promise<NativeSession> };
+  /** test hook (nn/lora): throws for groups > 1 */
+  _testLoraConv(options: {
+    inChannels: number;
+    outChannels: number;
+    kernel: number;
+    stride?: number;
+    padding?: number;
+    dilation?: number;
+    groups?: number;
+    rank?: number;
+    alpha?: number;
+    seed?: number;
+    size?: number;
+    bias?: boolean;
+  }): TestLoraConvResult;
 }

@@ -92,6 +92,9 @@ class DenseNet : public Model {
     norm5 = features->register_module("norm5", batchNorm(channels));
     channels_ = channels;
     classifier = register_module("classifier", makeHead(numClasses));
+    std::vector<std::string> taps{"stem"};
+    for (size_t i = 0; i < blockConfig.size(); ++i) taps.push_back("denseblock" + std::to_string(i + 1));
+    declareTaps(taps);
 
     // torchvision's init: conv kaiming_normal_ (fan_in, gain sqrt(2)), BatchNorm 1/0; the
     // Linear keeps PyTorch's default weight init with a zero bias (makeHead).
@@ -112,12 +115,16 @@ class DenseNet : public Model {
     if (x.size(2) < kMinSize || x.size(3) < kMinSize)
       throw UserError(name_ + " takes inputs of at least " + std::to_string(kMinSize) + "x" +
                       std::to_string(kMinSize) + " (224x224 is what it was trained at), got " + shapeOf(x));
-    x = torch::max_pool2d(norm0(conv0(x)).relu_(), 3, 2, 1);
+    // Taps: a group's output is what its last module hands on; denseblock4 (with norm5)
+    // is tapped after the final ReLU, the features the classifier pools.
+    static const char* const kBlockNames[4] = {"denseblock1", "denseblock2", "denseblock3", "denseblock4"};
+    x = torch::max_pool2d(tap("stem", norm0(conv0(x)).relu_()), 3, 2, 1);
     for (size_t i = 0; i < blocks_.size(); ++i) {
       x = blocks_[i](x);
+      if (i + 1 < blocks_.size()) x = tap(kBlockNames[i], x);
       if (i < transitions_.size()) x = transitions_[i](x);
     }
-    x = norm5(x).relu_();
+    x = tap(kBlockNames[blocks_.size() - 1], norm5(x).relu_());
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     return classifier(x);
   }

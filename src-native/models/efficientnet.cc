@@ -142,12 +142,21 @@ class EfficientNetV2 : public Model {
     classifier = register_module("classifier", std::make_shared<torch::nn::Module>());
     fc = classifier->register_module("1", makeHead(numClasses));  // "0" is the Dropout
     initConvAndNorm(*this);
+    declareTaps({"stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6"});
   }
 
   torch::Tensor forward(torch::Tensor x) override {
     if (x.dim() != 4 || x.size(1) != 3)
       throw UserError("efficientnet_v2_s expects input [N, 3, H, W], got " + shapeOf(x));
-    x = features->forward(x);
+    // features one by one (as Sequential::forward does): stem, stages 1-6, the last 1x1
+    // conv (part of stage6).
+    static const char* const kTaps[8] = {"stem", "stage1", "stage2", "stage3", "stage4", "stage5", nullptr, "stage6"};
+    size_t i = 0;
+    for (auto& module : *features) {
+      x = module.forward(x);
+      if (i < 8 && kTaps[i]) x = tap(kTaps[i], x);
+      ++i;
+    }
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     x = torch::dropout(x, kDropout, is_training());
     return fc(x);

@@ -202,6 +202,7 @@ class Inception3 : public Model {
     Mixed_7b = register_module("Mixed_7b", InceptionE(1280));
     Mixed_7c = register_module("Mixed_7c", InceptionE(2048));
     fc = register_module("fc", makeHead(numClasses));
+    declareTaps({"stem", "Mixed_5", "Mixed_6", "Mixed_7"});
 
     // torchvision's init: every conv trunc_normal(0, 0.1, -2, 2), BatchNorm 1/0 (the two
     // Linear layers were initialised by makeLinear).
@@ -263,12 +264,12 @@ class Inception3 : public Model {
                    1);
     x = Conv2d_2b_3x3(Conv2d_2a_3x3(Conv2d_1a_3x3(x)));
     x = torch::max_pool2d(x, 3, 2);
-    x = Conv2d_4a_3x3(Conv2d_3b_1x1(x));
+    x = tap("stem", Conv2d_4a_3x3(Conv2d_3b_1x1(x)));
     x = torch::max_pool2d(x, 3, 2);
-    x = Mixed_5d(Mixed_5c(Mixed_5b(x)));
-    x = Mixed_6e(Mixed_6d(Mixed_6c(Mixed_6b(Mixed_6a(x)))));
+    x = tap("Mixed_5", Mixed_5d(Mixed_5c(Mixed_5b(x))));
+    x = tap("Mixed_6", Mixed_6e(Mixed_6d(Mixed_6c(Mixed_6b(Mixed_6a(x))))));
     if (aux) *aux = AuxLogits(x);
-    x = Mixed_7c(Mixed_7b(Mixed_7a(x)));
+    x = tap("Mixed_7", Mixed_7c(Mixed_7b(Mixed_7a(x))));
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     x = torch::dropout(x, kDropout, is_training());
     return fc(x);

@@ -248,8 +248,12 @@ class MaxVit : public Model {
         ++layerId;
       }
       blockList->push_back(block);
+      stageEnds_.push_back(layers_.size());
       in = channels[s];
     }
+    std::vector<std::string> taps{"stem"};
+    for (size_t s = 0; s < channels.size(); ++s) taps.push_back("blocks." + std::to_string(s));
+    declareTaps(taps);
 
     // classifier: "0" AdaptiveAvgPool2d, "1" Flatten, "2" LayerNorm, "3" Linear, "4" Tanh, "5" Linear.
     classifier = register_module("classifier", std::make_shared<torch::nn::Module>());
@@ -261,8 +265,12 @@ class MaxVit : public Model {
 
   torch::Tensor forward(torch::Tensor x) override {
     checkInput(x);
-    x = stemConv(stem0(x));
-    for (auto& layer : layers_) x = layer(x);
+    // Taps (NCHW): the stem, then each stage ("blocks.s") after its last layer.
+    x = tap("stem", stemConv(stem0(x)));
+    for (size_t i = 0, stage = 0; i < layers_.size(); ++i) {
+      x = layers_[i](x);
+      if (stage < stageEnds_.size() && i + 1 == stageEnds_[stage]) x = tap(camLayerNames()[1 + stage++], x);
+    }
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     return head(torch::tanh(preLogits(norm(x))));
   }
@@ -319,6 +327,7 @@ class MaxVit : public Model {
   ConvNormGelu stem0{nullptr};
   torch::nn::Conv2d stemConv{nullptr};
   std::vector<MaxVitLayer> layers_;
+  std::vector<size_t> stageEnds_;  // layers_ index one past each stage's last layer
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear preLogits{nullptr}, head{nullptr};
 };

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,22 @@ struct ModelInfo {
   std::function<std::string(const std::string&)> legacyKeyName;
 };
 
+// How a tapped feature map is laid out (LayerCAM turns every layout into [N, C, H, W]).
+enum class FeatureLayout {
+  NCHW,    // convolutional feature maps
+  NHWC,    // channels-last (SwinV2)
+  Tokens,  // [N, 1 + H*W, C]: a class token, then a square grid of patch tokens (ViT)
+};
+
+// A tensor recorded by Model::tap during a capturing forward pass.
+struct Tapped {
+  torch::Tensor tensor;  // the tensor the forward pass used (part of the autograd graph)
+  FeatureLayout layout = FeatureLayout::NCHW;
+};
+// Group name -> tapped tensor. The keys present before the forward pass select what is
+// recorded; their values are filled in by tap().
+using TapMap = std::map<std::string, Tapped>;
+
 // Every architecture derives from Model; parameter names equal torchvision's keys.
 class Model : public torch::nn::Module {
  public:
@@ -43,6 +60,38 @@ class Model : public torch::nn::Module {
   // Replace the classification head(s) with freshly initialised ones for `numClasses`.
   virtual void replaceHead(int64_t numClasses) = 0;
   virtual int64_t numClasses() const = 0;
+
+  // Activation capture without module hooks (LayerCAM). While a TapMap is attached, the
+  // forward pass records, for every key already in the map, the tensor at that group's
+  // output. Outputs are unchanged (taps return their input; no extra copies).
+  // camLayerNames(): the groups this model can tap, in forward order (every group with
+  // a spatial output; the classifier groups have none).
+  const std::vector<std::string>& camLayerNames() const { return tapNames_; }
+  void attachTaps(TapMap* taps) { taps_ = taps; }
+  void detachTaps() { taps_ = nullptr; }
+
+ protected:
+  // Declares the tap names (constructor of each family, forward order).
+  void declareTaps(std::vector<std::string> names) { tapNames_ = std::move(names); }
+  // Records x under `group` when a TapMap asking for it is attached; returns x. A tensor
+  // outside the autograd graph (every parameter before it frozen, input without grad)
+  // becomes a leaf that requires grad, so gradients of the class score still reach it;
+  // its values are the same (a detached alias, no copy).
+  torch::Tensor tap(const char* group, torch::Tensor x, FeatureLayout layout = FeatureLayout::NCHW) {
+    if (!taps_) return x;
+    auto it = taps_->find(group);
+    if (it == taps_->end()) return x;
+    if (!x.requires_grad() && torch::GradMode::is_enabled()) x = x.detach().requires_grad_(true);
+    it->second = {x, layout};
+    return x;
+  }
+  torch::Tensor tap(const std::string& group, torch::Tensor x, FeatureLayout layout = FeatureLayout::NCHW) {
+    return tap(group.c_str(), std::move(x), layout);
+  }
+
+ private:
+  std::vector<std::string> tapNames_;
+  TapMap* taps_ = nullptr;
 };
 using ModelPtr = std::shared_ptr<Model>;
 

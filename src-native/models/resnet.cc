@@ -63,11 +63,13 @@ class ResNet : public Model {
     }
     fc = register_module("fc", torch::nn::Linear(512 * expansion_, numClasses));
     initConvAndNorm(*this);
+    declareTaps({"stem", "layer1", "layer2", "layer3", "layer4"});
   }
 
   torch::Tensor forward(torch::Tensor x) override {
-    x = torch::max_pool2d(torch::relu(bn1(conv1(x))), 3, 2, 1);
-    for (auto& layer : layers_) x = layer->forward(x);
+    static const char* const kLayerNames[4] = {"layer1", "layer2", "layer3", "layer4"};
+    x = torch::max_pool2d(tap("stem", torch::relu(bn1(conv1(x)))), 3, 2, 1);
+    for (int i = 0; i < 4; ++i) x = tap(kLayerNames[i], layers_[i]->forward(x));
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     return fc(x);
   }

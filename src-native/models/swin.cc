@@ -233,6 +233,9 @@ class SwinTransformerV2 : public Model {
     for (auto& m : modules(/*include_self=*/false)) {
       if (auto* lin = m->as<torch::nn::Linear>()) initLinear(*lin);
     }
+    std::vector<std::string> taps{"stem"};
+    for (size_t s = 0; s < stages; ++s) taps.push_back("stage" + std::to_string(s + 1));
+    declareTaps(taps);
   }
 
   torch::Tensor forward(torch::Tensor x) override {
@@ -243,9 +246,11 @@ class SwinTransformerV2 : public Model {
       throw UserError(name_ + " takes [N, 3, H, W] input with H and W at least 4 (256x256 is its native size; "
                       "other sizes are padded to 8x8 windows as torchvision does); got an input of shape " + got);
     }
-    x = embed_(x);
+    // Taps (channels-last maps): stage k = the patch merging before it + its blocks.
+    x = tap("stem", embed_(x), FeatureLayout::NHWC);
     for (size_t s = 0; s < stages_.size(); ++s) {
       for (auto& block : stages_[s]) x = block(x);
+      x = tap(camLayerNames()[s + 1], x, FeatureLayout::NHWC);
       if (s < merges_.size()) x = merges_[s](x);
     }
     x = norm(x).mean({1, 2});

@@ -144,6 +144,7 @@ class VisionTransformer : public Model {
     truncNormal(conv_proj->weight, 0.0, std::sqrt(1.0 / static_cast<double>(3 * kPatch * kPatch)));
     torch::NoGradGuard noGrad;
     torch::nn::init::zeros_(conv_proj->bias);
+    declareTaps({"stem", "layers0-2", "layers3-5", "layers6-8", "layers9-11"});
   }
 
   torch::Tensor forward(torch::Tensor x) override {
@@ -158,7 +159,14 @@ class VisionTransformer : public Model {
     x = conv_proj(x);                                        // [N, 768, 14, 14]
     x = x.reshape({n, kHidden, -1}).permute({0, 2, 1});      // [N, 196, 768]
     x = torch::cat({class_token.expand({n, -1, -1}), x}, 1);  // [N, 197, 768]
-    x = encoder(x);
+    // The encoder's steps (Encoder::forward), tapping every third block's output.
+    static const char* const kGroupNames[4] = {"layers0-2", "layers3-5", "layers6-8", "layers9-11"};
+    x = tap("stem", encoder->drop(x + encoder->pos_embedding), FeatureLayout::Tokens);
+    for (size_t i = 0; i < encoder->blocks.size(); ++i) {
+      x = encoder->blocks[i](x);
+      if (i % 3 == 2 && i / 3 < 3) x = tap(kGroupNames[i / 3], x, FeatureLayout::Tokens);
+    }
+    x = tap(kGroupNames[3], encoder->ln(x), FeatureLayout::Tokens);
     return head(x.select(1, 0));
   }
 

@@ -111,7 +111,23 @@ io::LoadReport Session::loadWeights(const std::string& path) {
   io::NamedTensors tensors = io::readWeightFile(path);
   if (const auto& rename = entry_->info.legacyKeyName)
     for (auto& item : tensors) item.first = rename(item.first);
+  // With LoRA adapters: a plain weight file loads into the base weights; the adapters
+  // keep their values (their keys are added from the model itself).
+  std::set<std::string> keptAdapters;
+  if (hasLora()) {
+    std::set<std::string> inFile;
+    for (const auto& item : tensors) inFile.insert(item.first);
+    for (const auto& [name, t] : io::stateDict(*model_))
+      if (nn::isLoraKey(name) && !inFile.count(name)) {
+        tensors.emplace_back(name, t.clone());
+        keptAdapters.insert(name);
+      }
+  }
   io::LoadReport report = io::loadStateDict(*model_, tensors, entry_->info.headPrefixes, path);
+  if (!keptAdapters.empty())
+    report.loaded.erase(std::remove_if(report.loaded.begin(), report.loaded.end(),
+                                       [&](const std::string& k) { return keptAdapters.count(k) > 0; }),
+                        report.loaded.end());
   return report;
 }
 
@@ -142,7 +158,7 @@ void Session::applyTrainable() {
     if (std::find(trainable_.begin(), trainable_.end(), g.name) != trainable_.end())
       prefixes.insert(prefixes.end(), g.prefixes.begin(), g.prefixes.end());
   for (auto& item : model_->named_parameters()) {
-    bool on = trainable_.empty() ||
+    bool on = trainable_.empty() || nn::isLoraKey(item.key()) ||  // LoRA adapters always train
               std::any_of(prefixes.begin(), prefixes.end(),
                           [&](const std::string& p) { return startsWith(item.key(), p); });
     item.value().set_requires_grad(on);
@@ -237,6 +253,7 @@ EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector
     torch::Tensor x = batchOnDevice(images, idx, /*augment=*/true, rng);
     torch::Tensor y = labelTensor(labels, idx).to(device_);
     optimizer_->zero_grad();
+    lora_.refresh();  // adapters changed at the last step: base + delta, with graph
     auto outputs = model_->forwardTrain(x);
     torch::Tensor loss = torch::zeros({}, x.options());
     for (auto& [logits, weight] : outputs) loss = loss + weight * torch::nn::functional::cross_entropy(logits, y);
@@ -271,6 +288,7 @@ EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<i
   const int64_t batches = (n + batchSize - 1) / batchSize;
   torch::NoGradGuard noGrad;
   model_->eval();
+  lora_.refresh();  // no-grad: merged weights without graph
   std::mt19937_64 unused(0);
   EvalResult r;
   r.numClasses = numClasses();
@@ -301,6 +319,7 @@ EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<i
 torch::Tensor Session::predict(const torch::Tensor& input) {
   torch::NoGradGuard noGrad;
   model_->eval();
+  lora_.refresh();
   return model_->forward(input.to(device_, torch::kFloat)).to(torch::kCPU);
 }
 
@@ -324,6 +343,12 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
   archive.write("step_size", c10::IValue(optim_.stepSize));
   archive.write("gamma", c10::IValue(optim_.gamma));
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
+  // LoRA adapters (rank 0: none); their weights are under model/ like any parameter.
+  std::string loraGroups;
+  for (const auto& g : loraGroups_) loraGroups += (loraGroups.empty() ? "" : ",") + g;
+  archive.write("lora_rank", c10::IValue(hasLora() ? lora_.rank() : int64_t{0}));
+  archive.write("lora_alpha", c10::IValue(hasLora() ? lora_.alpha() : 0.0));
+  archive.write("lora_groups", c10::IValue(loraGroups));
   writeAtomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
@@ -344,6 +369,31 @@ std::string Session::loadCheckpoint(const std::string& path) {
   const std::string modelName = readValue("model_name").toStringRef();
   if (modelName != entry_->info.name)
     throw UserError("checkpoint " + path + " holds a " + modelName + ", not a " + entry_->info.name);
+  {
+    // Checkpoints older than LoRA support have no lora_* entries: no adapters.
+    c10::IValue v;
+    const int64_t ckRank = archive.try_read("lora_rank", v) ? v.toInt() : 0;
+    const double ckAlpha = ckRank > 0 && archive.try_read("lora_alpha", v) ? v.toDouble() : 0.0;
+    const std::string ckGroups = ckRank > 0 && archive.try_read("lora_groups", v) ? v.toStringRef() : "";
+    std::string groups;
+    for (const auto& g : loraGroups_) groups += (groups.empty() ? "" : ",") + g;
+    auto describe = [](int64_t r, double a, const std::string& g) {
+      std::ostringstream os;
+      os << "rank " << r << ", alpha " << a << ", groups " << g;
+      return os.str();
+    };
+    if (ckRank > 0 && !hasLora())
+      throw UserError("checkpoint " + path + " holds LoRA adapters (" + describe(ckRank, ckAlpha, ckGroups) +
+                      ") but this session has none; call applyLora with these settings before loadCheckpoint");
+    if (ckRank == 0 && hasLora())
+      throw UserError("checkpoint " + path + " has no LoRA adapters but this session has (" +
+                      describe(lora_.rank(), lora_.alpha(), groups) +
+                      "); load it into a session without applyLora");
+    if (ckRank > 0 && (ckRank != lora_.rank() || ckAlpha != lora_.alpha() || ckGroups != groups))
+      throw UserError("checkpoint " + path + " holds LoRA adapters (" + describe(ckRank, ckAlpha, ckGroups) +
+                      ") that differ from this session's (" + describe(lora_.rank(), lora_.alpha(), groups) +
+                      "); call applyLora with the checkpoint's settings on a fresh session");
+  }
   const int64_t classes = readValue("num_classes").toInt();
   if (classes != numClasses()) replaceHead(classes);
 
@@ -378,6 +428,109 @@ std::string Session::loadCheckpoint(const std::string& path) {
   return readValue("meta").toStringRef();
 }
 
-void Session::saveWeights(const std::string& path) { io::writeSafetensors(path, io::stateDict(*model_)); }
+void Session::saveWeights(const std::string& path, bool mergeAdapters) {
+  // With LoRA adapters: the merged weights (base + delta) under the plain model's keys, so
+  // the file loads into a model without adapters; the session itself is not modified.
+  io::NamedTensors state = io::stateDict(*model_);
+  if (hasLora() && mergeAdapters) state = lora_.mergedState(state);
+  io::writeSafetensors(path, state);
+}
+
+nn::LoraReport Session::applyLora(const std::vector<std::string>& groups, int64_t rank, double alpha) {
+  const auto& all = entry_->info.groups;
+  std::string known;
+  for (const auto& x : all) known += (known.empty() ? "" : ", ") + x.name;
+  for (const auto& g : groups)
+    if (std::none_of(all.begin(), all.end(), [&](const models::Group& x) { return x.name == g; }))
+      throw UserError("model " + entry_->info.name + " has no group '" + g + "' (groups: " + known + ")");
+  if (rank < 1) throw UserError("LoRA rank must be at least 1, got " + std::to_string(rank));
+  if (!(alpha > 0) || !std::isfinite(alpha)) {
+    std::ostringstream os;
+    os << "LoRA alpha must be a positive number, got " << alpha;
+    throw UserError(os.str());
+  }
+  if (hasLora()) {
+    std::string g;
+    for (const auto& x : loraGroups_) g += (g.empty() ? "" : ",") + x;
+    throw UserError("LoRA adapters are already applied (groups " + g + "); call mergeLora() first");
+  }
+  const models::Group& head = all.front();
+  std::vector<std::string> prefixes, adaptedGroups;
+  for (const auto& g : all) {  // info().groups order, duplicates collapse
+    if (std::find(groups.begin(), groups.end(), g.name) == groups.end()) continue;
+    prefixes.insert(prefixes.end(), g.prefixes.begin(), g.prefixes.end());
+    if (&g != &head) adaptedGroups.push_back(g.name);
+  }
+  if (adaptedGroups.empty())
+    throw UserError("applyLora: name at least one group other than the head '" + head.name +
+                    "' (the head trains fully and is never adapted; groups: " + known + ")");
+  // The head group (if named) and any head prefix are reported as skipped.
+  std::vector<std::string> exclude = head.prefixes;
+  exclude.insert(exclude.end(), entry_->info.headPrefixes.begin(), entry_->info.headPrefixes.end());
+  nn::LoraSet fresh;
+  nn::LoraReport report = fresh.attach(*model_, prefixes, rank, alpha, exclude, "head (trains fully)");
+  if (report.adapted.empty()) {
+    std::string why;
+    for (const auto& sk : report.skipped) why += "; " + sk.name + ": " + sk.reason;
+    throw UserError("applyLora: no Conv2d or Linear module of the named groups can be adapted" +
+                    (why.empty() ? std::string() : " (" + why.substr(2) + ")"));
+  }
+  lora_ = std::move(fresh);
+  loraGroups_ = adaptedGroups;
+  trainable_ = {head.name};  // base frozen except the head; adapters train (applyTrainable)
+  applyTrainable();
+  rebuildOptimizerKeepingState();
+  return report;
+}
+
+void Session::mergeLora() {
+  if (!hasLora()) return;
+  lora_.merge();
+  loraGroups_.clear();
+  applyTrainable();
+  rebuildOptimizerKeepingState();
+}
+
+void Session::rebuildOptimizerKeepingState() {
+  auto old = std::move(optimizer_);
+  rebuildOptimizer();
+  if (!old) return;
+  auto& from = old->state();
+  auto& to = optimizer_->state();
+  for (const auto& p : model_->parameters()) {
+    auto it = from.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    if (it != from.end()) to[it->first] = std::move(it->second);
+  }
+}
+
+cam::CamResult Session::layerCam(const torch::Tensor& input, const std::vector<std::string>& layers,
+                                 const std::vector<int64_t>& classes, const std::string& fusion) {
+  model_->eval();
+  {
+    // Adapted weights without a graph: LayerCAM needs gradients of activations only
+    // (Model::tap makes an activation without a graph a leaf that requires grad).
+    torch::NoGradGuard noGrad;
+    refreshAdapters();
+  }
+  return cam::layerCam(*model_, device_, input, layers.empty() ? entry_->info.camLayers : layers, classes,
+                       fusion, entry_->info.name);
+}
+
+cam::CamResult Session::layerCamImages(const data::ImageCache& images, const std::vector<int64_t>& indices,
+                                       const std::vector<std::string>& layers,
+                                       const std::vector<int64_t>& classes, const std::string& fusion) {
+  if (indices.empty()) throw UserError("layerCamImages needs at least one image index");
+  const auto count = static_cast<int64_t>(images.files.size());
+  for (int64_t i : indices) {
+    if (i < 0 || i >= count)
+      throw UserError("image index " + std::to_string(i) + " is outside 0.." + std::to_string(count - 1));
+    for (const auto& f : images.failures)
+      if (static_cast<int64_t>(f.index) == i)
+        throw UserError("image " + std::to_string(i) + " (" + f.file + ") could not be decoded: " + f.reason);
+  }
+  std::mt19937_64 unused(0);
+  torch::Tensor x = batchOnDevice(images, indices, /*augment=*/false, unused);  // as evaluate() does
+  return layerCam(x, layers, classes, fusion);
+}
 
 }  // namespace thtl::train

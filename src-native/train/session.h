@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "cam/layercam.h"
 #include "data/images.h"
 #include "io/weights.h"
 #include "models/model.h"
+#include "nn/lora.h"
 
 namespace thtl::train {
 
@@ -77,11 +79,43 @@ class Session {
                       int64_t batchSize, const BatchProgress& progress);
   // Eval-mode logits for a float input [N, 3, H, W] (CPU tensor in, CPU tensor out).
   torch::Tensor predict(const torch::Tensor& input);
+  // LayerCAM (cam/layercam.h) of a normalised float batch [N, 3, H, W] (CPU tensor in,
+  // CPU tensors out); empty `layers`: info().camLayers. Throws UserError on unknown
+  // layers (listing the valid ones), out-of-range classes or an unknown fusion.
+  cam::CamResult layerCam(const torch::Tensor& input, const std::vector<std::string>& layers,
+                          const std::vector<int64_t>& classes, const std::string& fusion);
+  // The same for images of an image set, batched exactly as evaluate() batches them
+  // (ImageNet normalisation, no flip). Throws UserError on an index outside the set or
+  // an image that failed to decode.
+  // Every layer name layerCam accepts (the model's tappable groups, forward order).
+  const std::vector<std::string>& camLayerNames() const { return model_->camLayerNames(); }
+  cam::CamResult layerCamImages(const data::ImageCache& images, const std::vector<int64_t>& indices,
+                                const std::vector<std::string>& layers, const std::vector<int64_t>& classes,
+                                const std::string& fusion);
 
   // Checkpoint: model, optimiser, scheduler, epoch counter, RNG state and a JSON string.
   void saveCheckpoint(const std::string& path, const std::string& metaJson);
   std::string loadCheckpoint(const std::string& path);  // returns the JSON string
-  void saveWeights(const std::string& path);              // .safetensors state dict
+  // .safetensors state dict. With LoRA adapters: merged weights under the plain model's
+  // keys (default), or with mergeAdapters false the raw base weights plus the adapters'
+  // lora_A / lora_B keys.
+  void saveWeights(const std::string& path, bool mergeAdapters = true);
+
+  // LoRA (nn/lora.h): adapters on the Conv2d/Linear modules of `groups` (group names of
+  // info().groups; the head group, groups[0], is never adapted and trains fully). After
+  // it, base parameters are frozen except the head group's; the adapters train. Throws
+  // UserError on an unknown group, rank < 1, alpha <= 0, or when adapters already exist.
+  // Call it before loadCheckpoint of a checkpoint saved with adapters (same settings).
+  nn::LoraReport applyLora(const std::vector<std::string>& groups, int64_t rank, double alpha);
+  // Folds the adapters into the base weights and removes them (state keys as the plain
+  // model's again); the trainable groups stay as they were (the head).
+  void mergeLora();
+  bool hasLora() const { return !lora_.empty(); }
+  const nn::LoraSet& lora() const { return lora_; }
+  std::vector<std::string> loraGroups() const { return loraGroups_; }
+  // Sets adapted modules' weights to base + delta; call right before any model forward
+  // (under that forward's grad mode). A no-op without adapters.
+  void refreshAdapters() { lora_.refresh(); }
 
   std::mutex mutex;  // one native call at a time per session
 
@@ -101,6 +135,10 @@ class Session {
   bool frozenBnEval_ = false;
   int64_t schedulerEpoch_ = 0;  // epochs stepped by StepLR
   std::unique_ptr<torch::optim::Adam> optimizer_;
+  nn::LoraSet lora_;
+  std::vector<std::string> loraGroups_;  // adapted groups, in info().groups order
+  // rebuildOptimizer(), keeping Adam's state of parameters that are still there.
+  void rebuildOptimizerKeepingState();
 };
 
 }  // namespace thtl::train

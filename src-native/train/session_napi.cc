@@ -69,6 +69,72 @@ Napi::Int32Array intArray(Napi::Env env, const std::vector<int32_t>& v) {
   return out;
 }
 
+Napi::Array stringList(Napi::Env env, const std::vector<std::string>& v) {
+  auto out = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) out.Set(static_cast<uint32_t>(i), v[i]);
+  return out;
+}
+
+// LayerCAM options shared by layerCam and layerCamImages: {layers?, classes?, fusion?}.
+// classes: a number (every image), number[] or Int32Array (one per image; -1 = predicted).
+struct CamArgs {
+  std::vector<std::string> layers;  // empty: the model's default camLayers
+  std::vector<int64_t> classes;     // empty: predicted for every image
+  std::string fusion = "none";
+};
+
+CamArgs camArgs(const Napi::Object& o, size_t n) {
+  Napi::Env env = o.Env();
+  CamArgs a;
+  Napi::Value layers = o.Get("layers");
+  if (!layers.IsUndefined() && !layers.IsNull()) a.layers = stringArray(layers, "options.layers");
+  a.fusion = stringOr(o, "fusion", "none");
+  Napi::Value c = o.Get("classes");
+  auto integer = [&](double v) {
+    if (v != static_cast<double>(static_cast<int64_t>(v)))
+      throw Napi::TypeError::New(env, "options.classes must hold integers (-1 = the predicted class)");
+    return static_cast<int64_t>(v);
+  };
+  if (c.IsUndefined() || c.IsNull()) return a;
+  if (c.IsNumber()) {
+    a.classes.assign(n, integer(c.As<Napi::Number>().DoubleValue()));
+  } else if (c.IsTypedArray() && c.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto arr = c.As<Napi::Int32Array>();
+    a.classes.assign(arr.Data(), arr.Data() + arr.ElementLength());
+  } else if (c.IsArray()) {
+    auto arr = c.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsNumber()) throw Napi::TypeError::New(env, "options.classes must be numbers");
+      a.classes.push_back(integer(v.As<Napi::Number>().DoubleValue()));
+    }
+  } else {
+    throw Napi::TypeError::New(env, "options.classes must be a number, number[] or Int32Array");
+  }
+  if (a.classes.size() != n)
+    throw Napi::RangeError::New(env, "options.classes has " + std::to_string(a.classes.size()) +
+                                         " entries for " + std::to_string(n) + " images (one per image)");
+  return a;
+}
+
+Napi::Value camResultObject(Napi::Env env, const cam::CamResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("layers", stringList(env, r.layers));
+  o.Set("maps", floatArray(env, r.maps.data_ptr<float>(), static_cast<size_t>(r.maps.numel())));
+  if (r.fused.defined())
+    o.Set("fused", floatArray(env, r.fused.data_ptr<float>(), static_cast<size_t>(r.fused.numel())));
+  else
+    o.Set("fused", env.Null());
+  std::vector<int32_t> classes(r.classes.begin(), r.classes.end());
+  o.Set("classes", intArray(env, classes));
+  o.Set("probs", floatArray(env, r.probs.data_ptr<float>(), static_cast<size_t>(r.probs.numel())));
+  o.Set("n", Napi::Number::New(env, static_cast<double>(r.maps.size(0))));
+  o.Set("height", Napi::Number::New(env, static_cast<double>(r.maps.size(2))));
+  o.Set("width", Napi::Number::New(env, static_cast<double>(r.maps.size(3))));
+  o.Set("numClasses", Napi::Number::New(env, static_cast<double>(r.probs.size(1))));
+  return o;
+}
+
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
  public:
   static Napi::FunctionReference* ctor;
@@ -87,8 +153,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
          InstanceMethod("trainEpoch", &SessionWrap::TrainEpoch),
          InstanceMethod("evaluate", &SessionWrap::Evaluate),
          InstanceMethod("predict", &SessionWrap::Predict),
+         InstanceMethod("layerCam", &SessionWrap::LayerCam),
+         InstanceMethod("layerCamImages", &SessionWrap::LayerCamImages),
          InstanceMethod("saveCheckpoint", &SessionWrap::SaveCheckpoint),
          InstanceMethod("loadCheckpoint", &SessionWrap::LoadCheckpoint),
+         InstanceMethod("applyLora", &SessionWrap::ApplyLora),
+         InstanceMethod("mergeLora", &SessionWrap::MergeLora),
          InstanceMethod("saveWeights", &SessionWrap::SaveWeights)});
     ctor = new Napi::FunctionReference(Napi::Persistent(fn));  // lives as long as the process
     return fn;
@@ -144,6 +214,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     auto tg = session_->trainableGroups();
     for (size_t i = 0; i < tg.size(); ++i) trainable.Set(static_cast<uint32_t>(i), tg[i]);
     o.Set("trainableGroups", trainable);
+    o.Set("camLayers", stringList(env, mi.camLayers));
+    o.Set("camLayerChoices", stringList(env, session_->camLayerNames()));
     return o;
   }
 
@@ -320,6 +392,69 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         });
   }
 
+  // layerCam(input: Float32Array [n, 3, size, size] normalised, {n, size, layers?, classes?, fusion?})
+  //   -> Promise<{layers, maps, fused, classes, probs, n, height, width, numClasses}>
+  Napi::Value LayerCam(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "layerCam(input: Float32Array, {n, size, layers?, classes?, fusion?})");
+    auto input = info[0].As<Napi::Float32Array>();
+    Napi::Object o = info[1].As<Napi::Object>();
+    const double n = numberOr(o, "n", 0), size = numberOr(o, "size", 0);
+    if (!(n >= 1) || !(size >= 1) || n != static_cast<double>(static_cast<int64_t>(n)) ||
+        size != static_cast<double>(static_cast<int64_t>(size)))
+      throw Napi::TypeError::New(env, "layerCam: options.n and options.size must be positive integers");
+    const auto N = static_cast<int64_t>(n), S = static_cast<int64_t>(size);
+    if (static_cast<double>(input.ElementLength()) != n * 3 * size * size)
+      throw Napi::RangeError::New(env, "layerCam: input has " + std::to_string(input.ElementLength()) +
+                                           " values, expected n * 3 * size * size = " +
+                                           std::to_string(N * 3 * S * S));
+    const CamArgs args = camArgs(o, static_cast<size_t>(N));
+    auto x = std::make_shared<torch::Tensor>(torch::from_blob(input.Data(), {N, 3, S, S}, torch::kFloat).clone());
+    auto s = session_;
+    auto out = std::make_shared<cam::CamResult>();
+    return AsyncTask::run(
+        env, "layerCam",
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *out = s->layerCam(*x, args.layers, args.classes, args.fusion);
+        },
+        [=](Napi::Env env) -> Napi::Value { return camResultObject(env, *out); });
+  }
+
+  // layerCamImages(images: ImageSet, indices: number[] | Int32Array, {layers?, classes?, fusion?})
+  //   -> the same as layerCam; the batch is built as evaluate() builds it.
+  Napi::Value LayerCamImages(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto cache = data::ImageSet::cacheOf(info.Length() > 0 ? info[0] : env.Undefined(), "images");
+    std::vector<int64_t> indices;
+    Napi::Value iv = info.Length() > 1 ? info[1] : env.Undefined();
+    if (iv.IsTypedArray() && iv.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+      auto arr = iv.As<Napi::Int32Array>();
+      indices.assign(arr.Data(), arr.Data() + arr.ElementLength());
+    } else if (iv.IsArray()) {
+      auto arr = iv.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value v = arr.Get(i);
+        if (!v.IsNumber()) throw Napi::TypeError::New(env, "layerCamImages: indices must be numbers");
+        indices.push_back(v.As<Napi::Number>().Int64Value());
+      }
+    } else {
+      throw Napi::TypeError::New(env, "layerCamImages(images, indices: number[] | Int32Array, options?)");
+    }
+    const CamArgs args = camArgs(optionsArg(info, 2), indices.size());
+    auto s = session_;
+    auto out = std::make_shared<cam::CamResult>();
+    return AsyncTask::run(
+        env, "layerCamImages",
+        [=](Progress&) {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          *out = s->layerCamImages(*cache, indices, args.layers, args.classes, args.fusion);
+        },
+        [=](Napi::Env env) -> Napi::Value { return camResultObject(env, *out); });
+  }
+
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
     const std::string path = stringArg(info, 0, "checkpoint path");
     const std::string meta = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "{}";
@@ -346,16 +481,56 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         [=](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *meta); });
   }
 
+  // saveWeights(path, {mergeLora = true}): with LoRA adapters, merged weights by default.
   Napi::Value SaveWeights(const Napi::CallbackInfo& info) {
     const std::string path = stringArg(info, 0, "weights path");
+    Napi::Object o = optionsArg(info, 1);
+    const bool mergeLora = !o.Get("mergeLora").IsBoolean() || o.Get("mergeLora").As<Napi::Boolean>().Value();
     auto s = session_;
     return AsyncTask::run(
         info.Env(), "saving weights " + path,
         [=](Progress&) {
           std::lock_guard<std::mutex> lock(s->mutex);
-          s->saveWeights(path);
+          s->saveWeights(path, mergeLora);
         },
         [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+  }
+
+  // applyLora({groups, rank = 8, alpha = 16}) -> {adapted, skipped, loraParams, trainableParams, totalParams}
+  Napi::Value ApplyLora(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = optionsArg(info, 0);
+    auto groups = stringArray(o.Get("groups"), "options.groups");
+    const double rank = numberOr(o, "rank", 8);
+    if (rank != static_cast<double>(static_cast<int64_t>(rank)))
+      throw Napi::TypeError::New(env, "options.rank must be an integer");
+    const double alpha = numberOr(o, "alpha", 16);
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    const auto report = guard(env, "applyLora", [&] {
+      return session_->applyLora(groups, static_cast<int64_t>(rank), alpha);
+    });
+    Napi::Object r = Napi::Object::New(env);
+    auto adapted = Napi::Array::New(env, report.adapted.size());
+    for (size_t i = 0; i < report.adapted.size(); ++i) adapted.Set(static_cast<uint32_t>(i), report.adapted[i]);
+    r.Set("adapted", adapted);
+    auto skipped = Napi::Array::New(env, report.skipped.size());
+    for (size_t i = 0; i < report.skipped.size(); ++i) {
+      Napi::Object sk = Napi::Object::New(env);
+      sk.Set("name", report.skipped[i].name);
+      sk.Set("reason", report.skipped[i].reason);
+      skipped.Set(static_cast<uint32_t>(i), sk);
+    }
+    r.Set("skipped", skipped);
+    r.Set("loraParams", Napi::Number::New(env, static_cast<double>(report.loraParams)));
+    r.Set("trainableParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(true))));
+    r.Set("totalParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(false))));
+    return r;
+  }
+
+  Napi::Value MergeLora(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    guard(info.Env(), "mergeLora", [&] { session_->mergeLora(); });
+    return info.Env().Undefined();
   }
 
   SessionPtr session_;
@@ -365,8 +540,11 @@ Napi::FunctionReference* SessionWrap::ctor = nullptr;
 
 }  // namespace
 
+void registerLoraTest(Napi::Env env, Napi::Object exports);  // nn/lora_napi.cc
+
 void registerSession(Napi::Env env, Napi::Object exports) {
   exports.Set("Session", SessionWrap::Define(env));
+  registerLoraTest(env, exports);  // _testLoraConv
 }
 
 }  // namespace thtl
