@@ -1,10 +1,15 @@
 // The `thtl-native` command line.
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { native } from '../binding/index.js';
+import { registerCamCommand } from './commands/cam.js';
 import { registerDataCommands } from './commands/data.js';
+import { registerExperimentCommands } from './commands/experiment.js';
 import { registerSynthCommand } from './commands/synth.js';
-import { DEFAULT_DEMO, runDemo } from './demo.js';
+import { DEFAULT_DEMO, runDemo, type DemoOptions } from './demo.js';
+import { parseProtocols } from './experiment/study.js';
+import { formatDuration } from './progress.js';
 import { doctor } from './doctor.js';
 import { formatReport } from './report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
@@ -37,6 +42,18 @@ function printResult(r: RunResult): void {
   process.stdout.write(
     `epochs run ${r.epochsRun}, best epoch ${r.bestEpoch}, ${r.avgEpochSeconds.toFixed(1)} s/epoch\nrun folder: ${r.dir}\n`,
   );
+}
+
+/** tables.md without its per-table details blocks (mean ± std [interval]), for the terminal. */
+function mainTables(md: string): string {
+  const out: string[] = [];
+  let skip = false;
+  for (const line of md.split('\n')) {
+    if (line.startsWith('Details:')) skip = true;
+    else if (line.startsWith('## ')) skip = false;
+    if (!skip) out.push(line);
+  }
+  return out.join('\n');
 }
 
 export function buildCli(): Command {
@@ -75,6 +92,7 @@ export function buildCli(): Command {
     .option('--skip-bad-images', 'skip unreadable images (listed in skipped-images.json) instead of failing', false)
     .option('--cache-dir <dir>', 'decode cache folder (default: $THTL_CACHE_DIR or ~/.cache/thtl-native)')
     .option('--no-cache', 'decode into memory for this run, without the disk cache')
+    .option('--resume', 'continue the run folder: a finished run is kept, an interrupted one goes on from its last epoch', false)
     .requiredOption('--out <dir>', 'run folder to write')
     .action(async (o: Record<string, unknown>) => {
       if (!o.data && !o.splitFile) throw new Error('give --data (a dataset) or --split-file (a saved split)');
@@ -104,25 +122,31 @@ export function buildCli(): Command {
         cacheDir: o.cacheDir as string | undefined,
         noCache: o.cache === false,
         out: o.out as string,
+        resume: o.resume as boolean,
       };
       printResult(await trainRun(cfg));
     });
 
   program
     .command('demo')
-    .description('generate synthetic vessel images, train resnet18 on CPU and print the test metrics')
-    .option('--out <dir>', 'output folder (data/ and run/ inside)', DEFAULT_DEMO.out)
-    .option('--per-class <n>', 'images per class', int('--per-class'), DEFAULT_DEMO.perClass)
+    .description('the whole study on synthetic domains: pretrain resnet18 on a synthetic source, run protocols 1-4, SWFT and LoRA-SWFT, write tables and ROC figures')
+    .option('--out <dir>', 'output folder (data/, source-model/, study/ inside)', DEFAULT_DEMO.out)
+    .option('--source <n>', 'synthetic source images (12 classes)', int('--source'), DEFAULT_DEMO.source)
+    .option('--intermediate <n>', 'synthetic intermediate images (5 classes)', int('--intermediate'), DEFAULT_DEMO.intermediate)
+    .option('--target <n>', 'synthetic target images (2 classes)', int('--target'), DEFAULT_DEMO.target)
+    .option('--protocols <list>', 'protocols to run', (v: string) => parseProtocols(v), DEFAULT_DEMO.protocols)
     .option('--image-size <px>', 'size of the generated images', int('--image-size'), DEFAULT_DEMO.imageSize)
     .option('--input-size <px>', 'model input size', int('--input-size'), DEFAULT_DEMO.inputSize)
-    .option('--epochs <n>', 'maximum epochs', int('--epochs'), DEFAULT_DEMO.epochs)
+    .option('--epochs <n>', 'maximum epochs per run', int('--epochs'), DEFAULT_DEMO.epochs)
+    .option('--patience <n>', 'early-stopping patience', int('--patience'), DEFAULT_DEMO.patience)
     .option('--seed <n>', 'seed', int('--seed'), DEFAULT_DEMO.seed)
     .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), DEFAULT_DEMO.threads)
     .option('--device <device>', 'cpu | cuda | cuda:N | auto', DEFAULT_DEMO.device)
-    .action(async (o: typeof DEFAULT_DEMO) => {
-      const t0 = Date.now();
-      printResult(await runDemo(o));
-      process.stdout.write(`demo finished in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    .action(async (o: Partial<DemoOptions>) => {
+      const r = await runDemo({ ...DEFAULT_DEMO, ...o });
+      process.stdout.write(`${mainTables(r.tablesMarkdown)}\nreport (with std and 95% intervals): ${join(r.dir, 'report')}\n`);
+      if (r.cam) process.stdout.write(`LayerCAM figures: ${r.cam}\n`);
+      process.stdout.write(`demo finished in ${formatDuration(r.seconds)}\n`);
     });
 
   program
@@ -137,6 +161,8 @@ export function buildCli(): Command {
         );
     });
 
+  registerExperimentCommands(program);
+  registerCamCommand(program);
   registerDataCommands(program);
   registerSynthCommand(program);
 

@@ -42,7 +42,8 @@ function torchFromElsewhere() {
 }
 
 function systemPackages() {
-  const wanted = ['cmake', 'g++', 'make', 'libjpeg62-turbo-dev', 'libpng-dev', 'libopenblas0-pthread'];
+  // fonts-dejavu-core: the report's SVG figures name "DejaVu Sans"; sharp renders their text through fontconfig.
+  const wanted = ['cmake', 'g++', 'make', 'libjpeg62-turbo-dev', 'libpng-dev', 'libopenblas0-pthread', 'fonts-dejavu-core'];
   if (!torchFromElsewhere()) wanted.push('libtorch-dev');
   if (forTests) wanted.push('python3-torch', 'python3-torchvision', 'python3-sklearn', 'python3-numpy', 'python3-pil');
   if (!existsSync('/usr/bin/dpkg-query')) {

@@ -41,6 +41,14 @@ export interface TrainConfig {
   cacheDir?: string;
   /** decode into memory for this run only, no disk cache */
   noCache?: boolean;
+  /** train only these groups (SWFT step k = the first k groups); overrides headOnly */
+  trainableGroups?: string[];
+  /** LoRA adapters on the convolutions/linears of these groups; the head group trains fully, other weights are frozen */
+  lora?: { groups: string[]; rank: number; alpha: number };
+  /** continue a run folder: a finished run is returned as it is, an interrupted one goes on from its last epoch */
+  resume?: boolean;
+  /** keep best.ckpt (model + optimiser) after the run; weights.safetensors is always written */
+  keepCheckpoint?: boolean;
 }
 
 /** The decode cache folder when none is given: $THTL_CACHE_DIR, else ~/.cache/thtl-native. */
@@ -68,4 +76,5 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'model' | 'data' | 'out'> =
   stepSize: 5,
   gamma: 0.5,
   skipBadImages: false,
+  keepCheckpoint: true,
 };

@@ -1,5 +1,7 @@
 // One training run, start to finish: data -> split -> decode cache -> epochs with
 // early stopping -> best weights restored -> test metrics -> run folder.
+import { copyFileSync, existsSync, linkSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+
 import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
 import type { EvalResult, NativeSession } from '../../binding/session.js';
@@ -11,7 +13,7 @@ import { defaultRemainder, readSplitFile, toEntries, writeSplitFile, type SplitE
 import { classificationReport, type ClassificationReport } from '../metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../progress.js';
 import { mixSeed } from '../rng.js';
-import { RunFolder } from '../runfolder.js';
+import { RunFolder, writeFileAtomic } from '../runfolder.js';
 import { stratifiedSplit } from '../split.js';
 import { resolveCacheDir, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
@@ -33,8 +35,16 @@ export interface RunResult {
   epochsRun: number;
   bestEpoch: number;
   avgEpochSeconds: number;
+  /** validation metrics at the best epoch */
+  valAccuracy: number;
+  valLoss: number;
+  trainableParams: number;
+  totalParams: number;
+  /** null when the split has no test part (an intermediate-domain run) */
   test: ClassificationReport | null;
   testLoss: number | null;
+  /** true when a finished run folder was found and returned without training */
+  reused?: boolean;
 }
 
 export function findModelInfo(name: string): ModelInfo {
@@ -65,11 +75,12 @@ export async function buildSplit(cfg: TrainConfig): Promise<SplitFile> {
     const test = readImageFolder(cfg.testDir, data.classes);
     return { ...base, ratios: [], remainder: 'train', groupBy: null, train: toEntries(data.items), val: val.items, test: test.items };
   }
-  if (cfg.split.length !== 3) throw new Error(`--split needs three ratios (train,val,test), got ${cfg.split.join(',')}`);
+  if (cfg.split.length !== 3 && cfg.split.length !== 2)
+    throw new Error(`--split needs two (train,val) or three (train,val,test) ratios, got ${cfg.split.join(',')}`);
   const options = { ratios: cfg.split, seed: cfg.seed };
   const grouped = cfg.groupBy === 'patient' ? groupSplit(data.items, options) : null;
   const parts = grouped ?? stratifiedSplit(data.items, options);
-  for (const name of ['train', 'val', 'test'] as const)
+  for (const name of cfg.split.length === 3 ? (['train', 'val', 'test'] as const) : (['train', 'val'] as const))
     if (parts[name].length === 0) throw new Error(`the ${name} split of ${cfg.data} is empty: add images or change --split`);
   return {
     ...base,
@@ -125,7 +136,7 @@ export function probRows(r: EvalResult): number[][] {
   return rows;
 }
 
-async function createSession(cfg: TrainConfig, numClasses: number, lr: number): Promise<NativeSession> {
+async function createSession(cfg: TrainConfig, numClasses: number, lr: number, progress: ProgressSink): Promise<NativeSession> {
   const session = await native().Session.create({
     model: cfg.model,
     numClasses,
@@ -133,10 +144,52 @@ async function createSession(cfg: TrainConfig, numClasses: number, lr: number): 
     device: cfg.device,
     seed: cfg.seed,
   });
-  if (cfg.headOnly) session.setTrainableGroups([session.info().groups[0]]);
+  const groups = session.info().groups;
+  if (cfg.trainableGroups) {
+    const unknown = cfg.trainableGroups.filter((g) => !groups.includes(g));
+    if (unknown.length > 0) throw new Error(`${cfg.model} has no group ${unknown.map((g) => `'${g}'`).join(', ')} (groups, head first: ${groups.join(', ')})`);
+    session.setTrainableGroups(cfg.trainableGroups.length === groups.length ? [] : cfg.trainableGroups);
+  } else if (cfg.headOnly) session.setTrainableGroups([groups[0]!]);
+  if (cfg.lora) {
+    const r = session.applyLora(cfg.lora);
+    progress.line(
+      `LoRA rank ${cfg.lora.rank} alpha ${cfg.lora.alpha} on ${r.adapted.length} layer(s) of ${cfg.lora.groups.join(', ')}: ` +
+        `${r.loraParams.toLocaleString('en-US')} adapter parameters` +
+        (r.skipped.length > 0 ? `; ${r.skipped.length} layer(s) left without adapters (${r.skipped[0]!.name}: ${r.skipped[0]!.reason}${r.skipped.length > 1 ? ', ...' : ''})` : ''),
+    );
+  }
   session.setFrozenBatchNorm(cfg.frozenBn);
   session.configureOptimizer({ lr, stepSize: cfg.stepSize, gamma: cfg.gamma });
   return session;
+}
+
+/** The settings that make two runs the same run: a resumed folder must match them. */
+function identity(cfg: TrainConfig, lr: number, size: number): Record<string, unknown> {
+  return {
+    model: cfg.model, weights: cfg.weights ?? null, epochs: cfg.epochs, batchSize: cfg.batchSize, lr, inputSize: size,
+    headOnly: cfg.headOnly, trainableGroups: cfg.trainableGroups ?? null, lora: cfg.lora ?? null, frozenBn: cfg.frozenBn,
+    seed: cfg.seed, patience: cfg.patience, minDelta: cfg.minDelta, monitor: cfg.monitor, stepSize: cfg.stepSize, gamma: cfg.gamma,
+  };
+}
+
+function readJsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Points `to` at the same file as `from` (a hard link; a copy where links are not possible), atomically. */
+function linkAtomic(from: string, to: string): void {
+  const tmp = `${to}.tmp-${process.pid}`;
+  rmSync(tmp, { force: true });
+  try {
+    linkSync(from, tmp);
+  } catch {
+    copyFileSync(from, tmp);
+  }
+  renameSync(tmp, to);
 }
 
 async function runEpoch(
@@ -166,44 +219,74 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const lr = cfg.lr ?? info.defaultLr;
   if (!(cfg.epochs >= 1)) throw new Error(`--epochs must be at least 1, got ${cfg.epochs}`);
   if (!(cfg.batchSize >= 1)) throw new Error(`--batch-size must be at least 1, got ${cfg.batchSize}`);
-  const split = await buildSplit(cfg);
-  native().setThreads(cfg.threads);
 
   const run = new RunFolder(cfg.out);
-  run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes });
+  const id = identity(cfg, lr, size);
+  if (cfg.resume && existsSync(run.path('config.json'))) {
+    const before = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as { identity?: Record<string, unknown> };
+    if (JSON.stringify(before.identity) !== JSON.stringify(id))
+      throw new Error(
+        `${run.dir} holds a run with other settings (${JSON.stringify(before.identity)}); ` +
+          `use another --out or delete the folder (this run: ${JSON.stringify(id)})`,
+      );
+    if (existsSync(run.path('final.json'))) {
+      const done = JSON.parse(readFileSync(run.path('final.json'), 'utf8')) as RunResult;
+      progress.line(`${run.dir}: finished before, reusing its results`);
+      return { ...done, dir: run.dir, reused: true };
+    }
+  }
+  // a process killed in the middle of an atomic write leaves its temp file behind
+  for (const f of readdirSync(run.dir)) if (/\.tmp-\d+$/.test(f)) rmSync(run.path(f), { force: true });
+  const split = await buildSplit(cfg);
+  native().setThreads(cfg.threads);
+  run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
   writeSplitFile(run.path('split.json'), split);
   progress.line(
     `${cfg.model}: ${split.classes.length} classes (${split.classes.join(', ')}), ` +
       `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}` +
-      (cfg.headOnly ? ', head only' : ''),
+      (cfg.trainableGroups ? `, training ${cfg.trainableGroups.join(', ')}` : cfg.headOnly ? ', head only' : ''),
   );
 
   const sets = {
     train: await decodeSplit('train', split.train, size, cfg, progress),
     val: await decodeSplit('val', split.val, size, cfg, progress),
-    test: await decodeSplit('test', split.test, size, cfg, progress),
+    test: split.test.length > 0 ? await decodeSplit('test', split.test, size, cfg, progress) : null,
   };
   const skipped = [
     ...(split.skipped ?? []).map((e) => ({ split: 'dataset', ...e })),
-    ...Object.entries(sets).flatMap(([name, set]) => set.failures().map((f) => ({ split: name, file: f.file, reason: f.reason }))),
+    ...Object.entries(sets).flatMap(([name, set]) => (set ? set.failures().map((f) => ({ split: name, file: f.file, reason: f.reason })) : [])),
   ];
   if (skipped.length > 0) {
     run.writeJson('skipped-images.json', skipped);
     progress.line(`skipped ${skipped.length} unreadable image(s); listed in ${run.path('skipped-images.json')}`);
   }
 
-  const session = await createSession(cfg, split.classes.length, lr);
+  const session = await createSession(cfg, split.classes.length, lr, progress);
   const labels = { train: labelsOf(split.train), val: labelsOf(split.val), test: labelsOf(split.test) };
   const stopper = new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta);
   const bestPath = run.path('best.ckpt');
-  let epochsRun = 0;
-  let totalSeconds = 0;
-  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+  const lastPath = run.path('last.ckpt');
+  let history: EpochRecord[] = [];
+
+  // An interrupted run: the last epoch checkpoint holds model, optimiser, scheduler and
+  // RNG; metrics.jsonl is cut back to that epoch and replayed into the early stopper.
+  if (cfg.resume && existsSync(lastPath)) {
+    const meta = JSON.parse(await session.loadCheckpoint(lastPath)) as { epoch: number };
+    history = readJsonLines<EpochRecord>(run.path('metrics.jsonl')).filter((r) => r.epoch <= meta.epoch);
+    writeFileAtomic(run.path('metrics.jsonl'), history.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    for (const r of history) stopper.update(r.epoch, cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
+    if (stopper.bestEpoch === meta.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
+    progress.line(`resuming ${run.dir} after epoch ${meta.epoch} (best epoch so far ${stopper.bestEpoch})`);
+  } else {
+    rmSync(run.path('metrics.jsonl'), { force: true });
+  }
+
+  const first = history.length + 1;
+  for (let epoch = first; epoch <= cfg.epochs && !stopper.shouldStop; epoch++) {
     const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress);
     const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize });
     const valReport = classificationReport(Array.from(v.labels), probRows(v), split.classes);
     const improved = stopper.update(epoch, cfg.monitor === 'val_loss' ? v.loss : valReport.accuracy);
-    if (improved) await session.saveCheckpoint(bestPath, JSON.stringify({ epoch, val_loss: v.loss, val_accuracy: valReport.accuracy }));
     const record: EpochRecord = {
       epoch,
       lr: t.lr,
@@ -214,31 +297,45 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
       seconds: t.seconds + v.seconds,
       best: improved,
     };
+    // Order matters for resuming: the metrics line, then the epoch checkpoint, then best.
     run.appendJsonLine('metrics.jsonl', record);
-    epochsRun = epoch;
-    totalSeconds += record.seconds;
+    await session.saveCheckpoint(lastPath, JSON.stringify({ epoch, val_loss: v.loss, val_accuracy: valReport.accuracy }));
+    if (improved) linkAtomic(lastPath, bestPath);
+    history.push(record);
     progress.line(
       `epoch ${String(epoch).padStart(3)}  train loss ${t.loss.toFixed(4)} acc ${t.accuracy.toFixed(4)}  ` +
         `val loss ${v.loss.toFixed(4)} acc ${valReport.accuracy.toFixed(4)}  ${record.seconds.toFixed(1)}s${improved ? '  *best' : ''}`,
     );
-    if (stopper.shouldStop) {
+    if (stopper.shouldStop)
       progress.line(`early stopping: no ${cfg.monitor} improvement for ${cfg.patience} epochs (best epoch ${stopper.bestEpoch})`);
-      break;
-    }
   }
 
   await session.loadCheckpoint(bestPath);
-  const testEval = await session.evaluate(sets.test, labels.test, { batchSize: cfg.batchSize });
-  const test = classificationReport(Array.from(testEval.labels), probRows(testEval), split.classes);
+  const best = history.find((r) => r.epoch === stopper.bestEpoch)!;
+  let test: ClassificationReport | null = null;
+  let testLoss: number | null = null;
+  if (sets.test) {
+    const testEval = await session.evaluate(sets.test, labels.test, { batchSize: cfg.batchSize });
+    test = classificationReport(Array.from(testEval.labels), probRows(testEval), split.classes);
+    testLoss = testEval.loss;
+  }
+  const sessionInfo = session.info();
+  await session.saveWeights(run.path('weights.safetensors'));
   const result: RunResult = {
     dir: run.dir,
     classes: split.classes,
-    epochsRun,
+    epochsRun: history.length,
     bestEpoch: stopper.bestEpoch,
-    avgEpochSeconds: totalSeconds / Math.max(epochsRun, 1),
+    avgEpochSeconds: history.reduce((a, r) => a + r.seconds, 0) / Math.max(history.length, 1),
+    valAccuracy: best.val_accuracy,
+    valLoss: best.val_loss,
+    trainableParams: sessionInfo.trainableParams,
+    totalParams: sessionInfo.params,
     test,
-    testLoss: testEval.loss,
+    testLoss,
   };
   run.writeJson('final.json', { model: cfg.model, ...result });
+  rmSync(lastPath, { force: true });
+  if (cfg.keepCheckpoint === false) rmSync(bestPath, { force: true });
   return result;
 }

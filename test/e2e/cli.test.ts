@@ -23,7 +23,7 @@ function noTempFiles(dir: string): void {
 
 describe('thtl-native CLI', () => {
   it('every command has --help', async () => {
-    for (const cmd of [[], ['train'], ['demo'], ['models'], ['doctor'], ['data'], ['data', 'inspect'], ['data', 'split'], ['synth']]) {
+    for (const cmd of [[], ['train'], ['demo'], ['models'], ['doctor'], ['data'], ['data', 'inspect'], ['data', 'split'], ['synth'], ['experiment'], ['reproduce'], ['report'], ['weights'], ['weights', 'fetch'], ['weights', 'list'], ['cam']]) {
       const r = await cli([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: thtl-native/);
@@ -48,14 +48,32 @@ describe('thtl-native CLI', () => {
     expect(r.stdout).toMatch(/resnet50\s+224\s+0\.001\s+25,557,032/);
   });
 
-  it('demo at tiny settings trains on synthetic vessels and prints test metrics', async () => {
+  it('demo at tiny settings runs the whole study and writes tables, ROC figures and LayerCAM figures; report rebuilds them', async () => {
     const out = tempDir('demo');
-    const r = await cli(['demo', '--out', out, '--per-class', '12', '--image-size', '40', '--input-size', '32', '--epochs', '2']);
+    const r = await cli([
+      'demo', '--out', out, '--source', '24', '--intermediate', '20', '--target', '24', '--image-size', '40', '--input-size', '32',
+      '--epochs', '1', '--patience', '1', '--threads', '1',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/accuracy \d\.\d{4}/);
-    expect(r.stdout).toMatch(/benign/);
-    for (const f of ['config.json', 'split.json', 'metrics.jsonl', 'best.ckpt', 'final.json']) expect(existsSync(join(out, 'run', f)), f).toBe(true);
-  });
+    for (const t of ['Table 3', 'Table 4', 'Table 5', 'Table 6']) expect(r.stdout, t).toContain(t);
+    const report = join(out, 'study', 'report');
+    const files = readdirSync(report).sort();
+    for (const f of ['tables.md', 'tables.json', 'table3.csv', 'table4.csv', 'table5.csv', 'table6.csv']) expect(files, f).toContain(f);
+    for (const ext of ['svg', 'png']) expect(files.filter((f) => f.startsWith('roc-') && f.endsWith(ext)).length, ext).toBeGreaterThanOrEqual(4);
+    // 15 trainings: source, +, **, ^, *, ++, SWFT 2-6, LoRA 2-6
+    const table6 = readFileSync(join(report, 'table6.csv'), 'utf8').trim().split('\n');
+    expect(table6).toHaveLength(1 + 12);
+    const cam = JSON.parse(readFileSync(join(out, 'study', 'cam', 'cam.json'), 'utf8')) as { images: { label: string; figure: string; models: unknown[] }[] };
+    expect(cam.images.map((i) => i.label).sort()).toEqual(['benign', 'malignant']);
+    for (const i of cam.images) {
+      expect(i.models).toHaveLength(2);
+      expect(existsSync(join(out, 'study', 'cam', i.figure))).toBe(true);
+    }
+    const before = files.map((f) => [f, readFileSync(join(report, f))] as const);
+    const again = await cli(['report', join(out, 'study')]);
+    expect(again.code, again.stderr).toBe(0);
+    for (const [f, bytes] of before) expect(readFileSync(join(report, f)).equals(bytes), f).toBe(true);
+  }, 600_000);
 
   it('train on a folder of JPEGs writes a complete run folder', async () => {
     const data = vesselFolder(15, 48);

@@ -1,0 +1,203 @@
+// `thtl-native cam`: LayerCAM maps of a trained model (SPEC §7) for chosen images,
+// written as figures (PNG: image, then one jet overlay per layer with a colour bar),
+// raw maps (.npy) and a JSON summary. `--compare RUN2` adds a second model's row under
+// the first, as the paper compares ** and ++ models.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+
+import { native } from '../binding/index.js';
+import type { ImageSet } from '../binding/data.js';
+import type { LayerCamResult, NativeSession } from '../binding/session.js';
+import { readSplitFile, type SplitEntry } from './data/split-file.js';
+import { consoleProgress, type ProgressSink } from './progress.js';
+import type { CamRow } from './report/cam-figure.js';
+import { writeNpy } from './report/npy.js';
+import { writeFileAtomic, writeJsonAtomic } from './runfolder.js';
+
+export interface CamOptions {
+  /** run folder (config.json + weights.safetensors or best.ckpt) */
+  run?: string;
+  /** a weights file (.safetensors, .pth) or checkpoint (.ckpt); model and classes from config.json beside it, or given */
+  checkpoint?: string;
+  model?: string;
+  classes?: string[];
+  inputSize?: number;
+  /** image files */
+  images?: string[];
+  /** or images of the run's split (round robin over classes, so --limit 2 gives one of each of 2 classes) */
+  split?: 'train' | 'val' | 'test';
+  limit: number;
+  layers?: string[];
+  /** 'pred', a class name or a class index */
+  cls: string;
+  fusion: 'none' | 'max' | 'mean';
+  compare?: string;
+  out: string;
+  device: string;
+  threads: number;
+}
+
+interface LoadedModel {
+  label: string;
+  model: string;
+  classes: string[];
+  inputSize: number;
+  session: NativeSession;
+  split?: string;
+}
+
+interface RunConfig {
+  model: string;
+  classes: string[];
+  inputSize: number;
+}
+
+function readRunConfig(dir: string): RunConfig | null {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) return null;
+  const c = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunConfig>;
+  if (!c.model || !c.classes || !c.inputSize) throw new Error(`${path} lacks model, classes or inputSize: not a run folder's config`);
+  return c as RunConfig;
+}
+
+async function loadModel(o: { run?: string; checkpoint?: string; model?: string; classes?: string[]; inputSize?: number; device: string }): Promise<LoadedModel> {
+  let file: string;
+  let cfg: RunConfig | null;
+  if (o.run) {
+    const dir = resolve(o.run);
+    cfg = readRunConfig(dir);
+    if (!cfg) throw new Error(`${dir} is not a run folder (no config.json)`);
+    file = [join(dir, 'weights.safetensors'), join(dir, 'best.ckpt')].find(existsSync) ?? '';
+    if (!file) throw new Error(`${dir} has no weights.safetensors or best.ckpt: has the run finished?`);
+  } else if (o.checkpoint) {
+    file = resolve(o.checkpoint);
+    if (!existsSync(file)) throw new Error(`checkpoint ${file} does not exist`);
+    cfg = readRunConfig(dirname(file));
+  } else throw new Error('give --run DIR or --checkpoint FILE');
+  const model = o.model ?? cfg?.model;
+  const classes = o.classes ?? cfg?.classes;
+  if (!model || !classes) throw new Error(`${file}: no config.json beside it, so give --model and --classes`);
+  const inputSize = o.inputSize ?? cfg?.inputSize ?? native().models().find((m) => m.name === model)?.inputSize ?? 224;
+  const ckpt = extname(file) === '.ckpt';
+  const session = await native().Session.create({ model, numClasses: classes.length, device: o.device, ...(ckpt ? {} : { weights: file }) });
+  if (ckpt) await session.loadCheckpoint(file);
+  const where = o.run ? resolve(o.run) : dirname(file);
+  return { label: `${model} (${basename(where)})`, model, classes, inputSize, session, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}) };
+}
+
+/** Round robin over classes in split order: the first n images cover the classes evenly. */
+export function pickImages(entries: readonly SplitEntry[], n: number): SplitEntry[] {
+  const byClass = new Map<number, SplitEntry[]>();
+  for (const e of entries) byClass.set(e.label, [...(byClass.get(e.label) ?? []), e]);
+  const queues = [...byClass.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+  const out: SplitEntry[] = [];
+  for (let i = 0; out.length < n && queues.some((q) => i < q.length); i++) for (const q of queues) if (i < q.length && out.length < n) out.push(q[i]!);
+  return out;
+}
+
+function classIndex(cls: string, classes: string[]): number {
+  if (cls === 'pred') return -1;
+  const named = classes.indexOf(cls);
+  if (named >= 0) return named;
+  const n = Number(cls);
+  if (Number.isInteger(n) && n >= 0 && n < classes.length) return n;
+  throw new Error(`--class '${cls}' is not 'pred', a class name (${classes.join(', ')}) or an index 0..${classes.length - 1}`);
+}
+
+/** CHW uint8 -> HWC uint8 for the figure. */
+function toHwc(chw: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(size * size * 3);
+  const plane = size * size;
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = chw[c * plane + p]!;
+  return out;
+}
+
+async function camAll(m: LoadedModel, set: ImageSet, count: number, cls: number, o: CamOptions): Promise<LayerCamResult[]> {
+  const out: LayerCamResult[] = [];
+  const batch = 16;
+  for (let i = 0; i < count; i += batch) {
+    const idx = Array.from({ length: Math.min(batch, count - i) }, (_, k) => i + k);
+    out.push(await m.session.layerCamImages(set, idx, { ...(o.layers ? { layers: o.layers } : {}), classes: cls, fusion: o.fusion }));
+  }
+  return out;
+}
+
+function imageOf(results: LayerCamResult[], i: number): { r: LayerCamResult; k: number } {
+  let k = i;
+  for (const r of results) {
+    if (k < r.n) return { r, k };
+    k -= r.n;
+  }
+  throw new Error(`image ${i} out of range`);
+}
+
+export interface CamSummary {
+  image: string;
+  label: string | null;
+  figure: string;
+  models: { label: string; layers: string[]; class: string; probability: number; maps: string }[];
+}
+
+export async function runCam(o: CamOptions, progress: ProgressSink = consoleProgress()): Promise<CamSummary[]> {
+  if (o.threads) native().setThreads(o.threads);
+  const main = await loadModel({ ...o, device: o.device });
+  const models = [main];
+  if (o.compare) {
+    const other = await loadModel({ run: o.compare, device: o.device });
+    if (other.inputSize !== main.inputSize) throw new Error(`--compare ${o.compare} takes ${other.inputSize}px input, the first model ${main.inputSize}px`);
+    if (other.classes.join() !== main.classes.join()) throw new Error(`--compare ${o.compare} has classes ${other.classes.join(', ')}, the first model ${main.classes.join(', ')}`);
+    models.push(other);
+  }
+  let items: { file: string; label: number | null }[];
+  if (o.images && o.images.length > 0) items = o.images.map((f) => ({ file: resolve(f), label: null }));
+  else {
+    const splitPath = main.split;
+    if (!splitPath || !existsSync(splitPath)) throw new Error('give --images FILES, or --run DIR (whose split.json provides --split)');
+    const split = readSplitFile(splitPath);
+    items = pickImages(split[o.split ?? 'test'], o.limit).map((e) => ({ file: e.file, label: e.label }));
+  }
+  if (o.limit > 0) items = items.slice(0, o.limit);
+  if (items.length === 0) throw new Error('no images to explain');
+  const set = await native().ImageSet.build(items.map((i) => i.file), main.inputSize, {});
+  if (set.failures().length > 0) throw new Error(`cannot read ${set.failures()[0]!.file}: ${set.failures()[0]!.reason}`);
+  const cls = classIndex(o.cls, main.classes);
+  const t0 = Date.now();
+  const results = [];
+  for (const m of models) results.push(await camAll(m, set, items.length, cls, o));
+  const seconds = (Date.now() - t0) / 1000;
+  const layers = results[0]![0]!.layers.length;
+  progress.line(`LayerCAM: ${items.length} image(s) x ${layers} layer(s) x ${models.length} model(s) in ${seconds.toFixed(2)}s`);
+
+  const { renderCamFigure } = await import('./report/cam-figure.js'); // sharp loads only when figures are drawn
+  const out = resolve(o.out);
+  mkdirSync(out, { recursive: true });
+  const summary: CamSummary[] = [];
+  const stems = new Map<string, number>();
+  for (const [i, item] of items.entries()) {
+    let stem = basename(item.file, extname(item.file));
+    const seen = stems.get(stem) ?? 0;
+    stems.set(stem, seen + 1);
+    if (seen > 0) stem = `${stem}-${seen + 1}`;
+    const image = { width: set.size, height: set.size, rgb: toHwc(set.pixels(i), set.size) };
+    const rows: CamRow[] = [];
+    const entry: CamSummary = { image: item.file, label: item.label === null ? null : main.classes[item.label]!, figure: `${stem}.png`, models: [] };
+    for (const [j, m] of models.entries()) {
+      const { r, k } = imageOf(results[j]!, i);
+      const plane = r.height * r.width;
+      const c = r.classes[k]!;
+      const probability = r.probs[k * r.numClasses + c]!;
+      const maps = r.maps.subarray(k * r.layers.length * plane, (k + 1) * r.layers.length * plane);
+      const mapsFile = `${stem}${j === 0 ? '' : `.compare`}.npy`;
+      writeNpy(join(out, mapsFile), maps, [r.layers.length, r.height, r.width]);
+      const panels = r.layers.map((layer, l) => ({ layer, map: maps.subarray(l * plane, (l + 1) * plane) }));
+      if (r.fused) panels.push({ layer: `fused (${o.fusion})`, map: r.fused.subarray(k * plane, (k + 1) * plane) });
+      rows.push({ label: m.label, image, panels, className: m.classes[c]!, probability });
+      entry.models.push({ label: m.label, layers: r.layers, class: m.classes[c]!, probability, maps: mapsFile });
+    }
+    const fig = await renderCamFigure(rows, { title: `${basename(item.file)}${entry.label ? ` (true class: ${entry.label})` : ''}` });
+    writeFileAtomic(join(out, `${stem}.png`), fig.png);
+    summary.push(entry);
+  }
+  writeJsonAtomic(join(out, 'cam.json'), { seconds, images: summary });
+  return summary;
+}

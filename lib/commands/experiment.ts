@@ -1,0 +1,157 @@
+// `thtl-native experiment`, `reproduce`, `report` and `weights`: the paper's study
+// (protocols, SWFT, LoRA, repeated runs) and its tables and figures. See lib/experiment/.
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
+import { collectRecords, parseProtocols, PROTOCOLS, readStudyFile, runStudy, writeStudyReport } from '../experiment/study.js';
+import { fetchWeights, IMAGENET_WEIGHT_FILES, WEIGHTS_BASE_URL } from '../experiment/weights.js';
+import { consoleProgress, formatDuration } from '../progress.js';
+import type { Recipe } from '../experiment/study.js';
+
+function int(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got '${value}'`);
+    return n;
+  };
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function numbers(value: string): number[] {
+  const parts = value.split(',').map(Number);
+  if (parts.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`expected numbers separated by commas, got '${value}'`);
+  return parts;
+}
+
+/** Flags shared by `experiment` and `reproduce`; each overrides the config file and the paper's recipe. */
+function studyOptions(cmd: Command): Command {
+  return cmd
+    .option('--target <spec>', 'target dataset (CE-NBI spreadsheet/folder, ImageFolder, manifest or JSON spec)')
+    .option('--intermediate <spec>', 'intermediate dataset (DR trainLabels.csv, ImageFolder, ...); protocols 4, swft, lora-swft')
+    .option('--weights-dir <dir>', "folder with torchvision's published ImageNet .pth files (see `thtl-native weights list`)")
+    .option('--runs <n>', 'runs per configuration (default 3)', int('--runs'))
+    .option('--seed <n>', 'base seed: splits use it, run r trains with a seed derived from it (default 123)', int('--seed'))
+    .option('--target-split <ratios>', 'target train,val,test ratios (default 0.7,0.2,0.1)', numbers)
+    .option('--intermediate-split <ratios>', 'intermediate train,val ratios (default 0.7,0.3)', numbers)
+    .addOption(new Option('--group-by <key>', 'keep every patient in one split of the target').choices(['patient']))
+    .option('--lora-rank <n>', 'LoRA rank (default 8)', int('--lora-rank'))
+    .option('--lora-alpha <x>', 'LoRA alpha (default 16)', Number)
+    .option('--epochs <n>', 'maximum epochs (default 70)', int('--epochs'))
+    .option('--batch-size <n>', 'batch size (default 32)', int('--batch-size'))
+    .option('--lr <x>', "learning rate for every model (default: each model's, from the paper)", Number)
+    .option('--input-size <px>', "square input size (default: each model's)", int('--input-size'))
+    .option('--patience <n>', 'early-stopping patience (default 10)', int('--patience'))
+    .addOption(new Option('--monitor <metric>', 'early-stopping metric (default val_loss)').choices(['val_loss', 'val_accuracy']))
+    .addOption(new Option('--frozen-bn <mode>', 'BatchNorm of frozen groups (default train)').choices(['train', 'eval']))
+    .option('--device <device>', 'cpu | cuda | cuda:N | auto (default auto)')
+    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'))
+    .option('--cache-dir <dir>', 'decode cache folder (default: $THTL_CACHE_DIR or ~/.cache/thtl-native)')
+    .option('--skip-bad-images', 'skip unreadable images instead of failing')
+    .option('--out <dir>', 'study folder (runs/, splits/, report/, study.json)');
+}
+
+function flagsToStudy(o: Record<string, unknown>): PartialStudy {
+  const recipe: Partial<Recipe> = {
+    epochs: o.epochs as number | undefined,
+    batchSize: o.batchSize as number | undefined,
+    lr: o.lr as number | undefined,
+    inputSize: o.inputSize as number | undefined,
+    patience: o.patience as number | undefined,
+    monitor: o.monitor as Recipe['monitor'] | undefined,
+    frozenBn: o.frozenBn as Recipe['frozenBn'] | undefined,
+    device: o.device as string | undefined,
+    threads: o.threads as number | undefined,
+    cacheDir: o.cacheDir as string | undefined,
+    skipBadImages: o.skipBadImages as boolean | undefined,
+  };
+  const lora = o.loraRank !== undefined || o.loraAlpha !== undefined ? { rank: (o.loraRank as number) ?? 8, alpha: (o.loraAlpha as number) ?? 16 } : undefined;
+  return {
+    target: o.target as string | undefined,
+    intermediate: o.intermediate as string | undefined,
+    weightsDir: o.weightsDir as string | undefined,
+    runs: o.runs as number | undefined,
+    seed: o.seed as number | undefined,
+    targetSplit: o.targetSplit as number[] | undefined,
+    intermediateSplit: o.intermediateSplit as number[] | undefined,
+    groupBy: o.groupBy as 'patient' | undefined,
+    lora,
+    out: o.out as string | undefined,
+    recipe,
+  };
+}
+
+async function runAndPrint(parts: PartialStudy[]): Promise<void> {
+  const cfg = mergeStudy(...parts);
+  const r = await runStudy(cfg);
+  process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
+}
+
+export function registerExperimentCommands(program: Command): void {
+  studyOptions(
+    program
+      .command('experiment')
+      .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures')
+      .option('--protocol <list>', `protocols, comma-separated: ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} = ${v}`).join('; ')}`)
+      .option('--models <list>', 'model names, comma-separated', list)
+      .option('--steps <list>', 'SWFT/LoRA steps to run (default: all)', numbers)
+      .option('--config <file>', 'study config JSON; flags override it'),
+  ).action(async (o: Record<string, unknown>) => {
+    const file = o.config ? readStudyConfig(o.config as string) : {};
+    const flags = flagsToStudy(o);
+    if (o.protocol || o.models) {
+      if (!o.protocol || !o.models) throw new Error('give --protocol and --models together');
+      flags.experiments = [{ protocols: parseProtocols(o.protocol as string), models: o.models as string[], ...(o.steps ? { steps: o.steps as number[] } : {}) }];
+    }
+    await runAndPrint([file, flags]);
+  });
+
+  studyOptions(
+    program
+      .command('reproduce')
+      .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
+      .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+  ).action(async (o: Record<string, unknown>) => {
+    await runAndPrint([readStudyConfig(o.config as string), flagsToStudy(o)]);
+  });
+
+  program
+    .command('report')
+    .description('rebuild the tables (Markdown, CSV, JSON) and ROC figures of a study folder from its finished runs')
+    .argument('<dir>', 'study folder')
+    .action(async (dir: string) => {
+      const study = readStudyFile(dir);
+      const { records, missing } = collectRecords(dir, study);
+      if (missing.length > 0)
+        process.stderr.write(`${missing.length} planned run(s) have not finished and are left out (first: ${missing[0]!.dir}); run the study command again to finish them\n`);
+      const files = await writeStudyReport(resolve(dir), study, records);
+      process.stdout.write(`${records.length} report row(s) -> ${files.join(', ')}\n`);
+    });
+
+  const weights = program.command('weights').description("torchvision's published ImageNet weight files");
+  weights
+    .command('list')
+    .description('the file each model needs in --weights-dir, and where it is published')
+    .action(() => {
+      for (const [model, file] of Object.entries(IMAGENET_WEIGHT_FILES)) process.stdout.write(`${model.padEnd(20)}${file.padEnd(36)}${WEIGHTS_BASE_URL}${file}\n`);
+    });
+  weights
+    .command('fetch')
+    .description('download the published ImageNet weights of models (checks the SHA-256 prefix in the file name)')
+    .argument('<models...>', 'model names, or "all"')
+    .option('--dir <dir>', 'folder to put them in', 'imagenet-weights')
+    .action(async (models: string[], o: { dir: string }) => {
+      const names = models.includes('all') ? Object.keys(IMAGENET_WEIGHT_FILES) : models;
+      const progress = consoleProgress();
+      for (const model of names) {
+        const r = await fetchWeights(model, {
+          dir: o.dir,
+          onProgress: (bytes, total) => progress.status(`${model}: ${(bytes / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`),
+        });
+        progress.line(`${model}: ${r.downloaded ? 'downloaded and verified' : 'already there, verified'} ${r.path}`);
+      }
+    });
+}

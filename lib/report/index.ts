@@ -1,0 +1,82 @@
+// The study report: paper-shaped tables (Markdown, CSV, JSON) and ROC figures (SVG, PNG)
+// from the finished runs' RunRecords. Pure TypeScript; docs/REPORTS.md describes it.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import type { RunRecord } from '../experiment/types.js';
+import { writeFileAtomic } from '../runfolder.js';
+import { buildRocFigures, renderRoc, type RocFigure } from './roc.js';
+import { buildTables, tablesToMarkdown, tableToCsv, type PaperTable } from './tables.js';
+
+export { summarize, tCritical95, type Summary } from './aggregate.js';
+export { renderCamFigure, camFigureLayout, jet, overlayJet, type CamRow, type CamFigureOptions, type CamLayout } from './cam-figure.js';
+export { encodeNpy, writeNpy } from './npy.js';
+export { buildRocFigures, renderRoc, rocSpec, selectRocRun, type RocFigure, type RocCurveEntry } from './roc.js';
+export { buildTable, buildTables, tablesToMarkdown, tableToCsv, tableToMarkdown, type PaperTable, type TableRow, type TableId } from './tables.js';
+
+export interface ReportOptions {
+  /** models in this order first, the rest alphabetically */
+  modelOrder?: string[];
+  /** heading of tables.md and a subtitle line on each figure */
+  title?: string;
+}
+
+/** tables.json: the tables with every Summary (per-run values included) and the run chosen for each ROC curve. */
+export interface ReportJson {
+  title: string;
+  runs: number;
+  tables: PaperTable[];
+  roc: {
+    figure: string;
+    title: string;
+    curves: { label: string; model: string; step: number | null; run: number; seed: number; dir: string; accuracy: number; meanAccuracy: number; groupSize: number; auc: number }[];
+  }[];
+}
+
+function reportJson(title: string, records: readonly RunRecord[], tables: PaperTable[], figures: RocFigure[]): ReportJson {
+  return {
+    title,
+    runs: records.length,
+    tables: tables.filter((t) => t.rows.length > 0),
+    roc: figures.map((f) => ({
+      figure: `roc-${f.name}`,
+      title: f.title,
+      curves: f.curves.map(({ fpr: _fpr, tpr: _tpr, ...rest }) => rest),
+    })),
+  };
+}
+
+/**
+ * All report files, keyed by file name relative to the report folder, in a fixed order:
+ * tables.md, tables.json, table3..6.csv (tables with rows only), then roc-<figure>.svg and
+ * .png for each figure with a curve. The same records give the same bytes.
+ */
+export async function buildReport(records: RunRecord[], opts: ReportOptions = {}): Promise<Map<string, string | Buffer>> {
+  const title = opts.title ?? 'Results';
+  const tables = buildTables(records, { modelOrder: opts.modelOrder });
+  const figures = buildRocFigures(records, { modelOrder: opts.modelOrder, title: opts.title });
+  const files = new Map<string, string | Buffer>();
+  files.set('tables.md', tablesToMarkdown(tables, title));
+  files.set('tables.json', `${JSON.stringify(reportJson(title, records, tables, figures), null, 2)}\n`);
+  for (const t of tables) if (t.rows.length > 0) files.set(`${t.id}.csv`, tableToCsv(t));
+  for (const f of figures) {
+    const { svg, png } = await renderRoc(f);
+    files.set(`roc-${f.name}.svg`, svg);
+    files.set(`roc-${f.name}.png`, png);
+  }
+  return files;
+}
+
+/** Builds the report and writes each file atomically into `outDir` (created if missing); returns the paths written. */
+export async function writeReport(outDir: string, records: RunRecord[], opts: ReportOptions = {}): Promise<string[]> {
+  const files = await buildReport(records, opts);
+  const dir = resolve(outDir);
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  for (const [name, data] of files) {
+    const path = join(dir, name);
+    writeFileAtomic(path, data);
+    written.push(path);
+  }
+  return written;
+}
