@@ -82,7 +82,16 @@ async function loadModel(o: { run?: string; checkpoint?: string; model?: string;
   const session = await native().Session.create({ model, numClasses: classes.length, device: o.device, ...(ckpt ? {} : { weights: file }) });
   if (ckpt) await session.loadCheckpoint(file);
   const where = o.run ? resolve(o.run) : dirname(file);
-  return { label: `${model} (${basename(where)})`, model, classes, inputSize, session, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}) };
+  return { label: runLabel(model, basename(where)), model, classes, inputSize, session, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}) };
+}
+
+const STUDY_UNITS: Record<string, string> = { expt1: '**', expt2: '^', expt3: '*', plus: '+', plusplus: '++' };
+
+/** "resnet18** (expt1)" for a study's run folders (the paper's marks), else "model (folder)". */
+export function runLabel(model: string, folder: string): string {
+  const step = /^(swft|lora)-step-(\d+)$/.exec(folder);
+  if (step) return `${model}++ step ${step[2]}${step[1] === 'lora' ? ' (LoRA)' : ''}`;
+  return `${model}${STUDY_UNITS[folder] ?? ''} (${folder})`;
 }
 
 /** Round robin over classes in split order: the first n images cover the classes evenly. */
