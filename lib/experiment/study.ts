@@ -9,7 +9,7 @@ import { native } from '../../binding/index.js';
 import { consoleProgress, formatDuration, type ProgressSink } from '../progress.js';
 import { mixSeed } from '../rng.js';
 import { writeJsonAtomic } from '../runfolder.js';
-import { writeSplitFile } from '../data/split-file.js';
+import { readSplitFile, writeSplitFile } from '../data/split-file.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
 import type { Monitor } from '../train/early-stopping.js';
 import { buildSplit, findModelInfo, trainRun, type RunResult } from '../train/runner.js';
@@ -280,7 +280,16 @@ async function studySplits(cfg: StudyConfig, needIntermediate: boolean, progress
   const out = resolve(cfg.out);
   const make = async (name: 'target' | 'intermediate', data: string, ratios: number[]): Promise<string> => {
     const path = join(out, 'splits', `${name}.json`);
-    if (!existsSync(path)) {
+    if (existsSync(path)) {
+      const before = readSplitFile(path);
+      const same = before.seed === cfg.seed && before.ratios.join() === ratios.join() && before.dataset === data &&
+        (before.groupBy ?? null) === (name === 'target' ? (cfg.groupBy ?? null) : null);
+      if (!same)
+        throw new Error(
+          `${path} was made from ${before.dataset} with ratios ${before.ratios.join(',')}, seed ${before.seed}` +
+            `${before.groupBy ? `, grouped by ${before.groupBy}` : ''}; this study asks for ${data} with ${ratios.join(',')}, seed ${cfg.seed}: use another --out`,
+        );
+    } else {
       const split = await buildSplit({
         ...DEFAULT_TRAIN_CONFIG, model: '', out, data, split: ratios, seed: cfg.seed, skipBadImages: cfg.recipe.skipBadImages,
         ...(name === 'target' && cfg.groupBy ? { groupBy: cfg.groupBy } : {}),

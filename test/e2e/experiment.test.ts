@@ -140,5 +140,8 @@ describe('thtl-native experiment', () => {
     const b = await cli([...base, '--epochs', '2']);
     expect(b.code).not.toBe(0);
     expect(b.stderr).toMatch(/holds a run with other settings.*"epochs":1.*"epochs":2/);
+    const c = await cli([...base, '--epochs', '1', '--target-split', '0.6,0.2,0.2']);
+    expect(c.code).not.toBe(0);
+    expect(c.stderr).toMatch(/splits\/target\.json was made from .* with ratios 0\.7,0\.2,0\.1, seed 123; this study asks for .* with 0\.6,0\.2,0\.2/);
   });
 });
