@@ -13,7 +13,9 @@ import { readSplitFile, writeSplitFile } from '../data/split-file.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
 import type { Monitor } from '../train/early-stopping.js';
 import { buildSplit, findModelInfo, trainRun, type RunResult } from '../train/runner.js';
-import type { ProtocolId, RunRecord, Stage } from './types.js';
+import type { PlanEntry, ProtocolId, RunRecord, Stage } from './types.js';
+
+export type { PlanEntry } from './types.js';
 import { findImagenetWeights } from './weights.js';
 
 export const PROTOCOLS: Readonly<Record<ProtocolId, string>> = {
@@ -124,15 +126,6 @@ export interface Unit {
   lora?: string[];
   /** unit dir whose weights.safetensors this one starts from */
   after?: string;
-}
-
-export interface PlanEntry {
-  stage: Stage;
-  model: string;
-  run: number;
-  seed: number;
-  step?: number;
-  dir: string;
 }
 
 export interface Plan {

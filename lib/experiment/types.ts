@@ -16,9 +16,8 @@ export type Stage =
   | 'swft' //  SWFT step k on the + model
   | 'lora'; //  LoRA step k on the + model
 
-/** One finished training run (one seed) as the report sees it: final.json of its run folder plus its place in the plan. */
-export interface RunRecord
-  extends Pick<RunResult, 'classes' | 'epochsRun' | 'bestEpoch' | 'avgEpochSeconds' | 'valAccuracy' | 'valLoss' | 'trainableParams' | 'totalParams' | 'test'> {
+/** One row of the report in the study plan: which run folder fills it. */
+export interface PlanEntry {
   stage: Stage;
   model: string;
   /** 1-based repetition index; the seed is derived from the base seed and this index */
@@ -26,6 +25,11 @@ export interface RunRecord
   seed: number;
   /** SWFT / LoRA step (1..number of groups); absent for other stages */
   step?: number;
-  /** run folder, relative to the study folder */
+  /** run folder, relative to the study folder (several entries may share one) */
   dir: string;
 }
+
+/** One finished training run (one seed) as the report sees it: final.json of its run folder plus its place in the plan. */
+export interface RunRecord
+  extends PlanEntry,
+    Pick<RunResult, 'classes' | 'epochsRun' | 'bestEpoch' | 'avgEpochSeconds' | 'valAccuracy' | 'valLoss' | 'trainableParams' | 'totalParams' | 'test'> {}
