@@ -371,8 +371,9 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
     const tag = `[${i + 1}/${plan.units.length}] ${unit.dir}`;
     progress.line(`${tag}: ${describe(unit)}`);
     const r = await trainRun(unitConfig(cfg, unit, splits), prefixed(progress, tag));
+    if (r.reused) continue; // the runner has said so
     const summary = r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
-    progress.line(`${tag}: ${r.reused ? 'already finished' : `${r.epochsRun} epochs`}, ${summary} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
+    progress.line(`${tag}: ${r.epochsRun} epochs, ${summary} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
   }
   const { records } = collectRecords(out, study);
   const reportFiles = await writeStudyReport(out, study, records);

@@ -1,6 +1,6 @@
 // The study report: paper-shaped tables (Markdown, CSV, JSON) and ROC figures (SVG, PNG)
 // from the finished runs' RunRecords. Pure TypeScript; docs/REPORTS.md describes it.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
@@ -67,11 +67,19 @@ export async function buildReport(records: RunRecord[], opts: ReportOptions = {}
   return files;
 }
 
-/** Builds the report and writes each file atomically into `outDir` (created if missing); returns the paths written. */
+/** Names this module writes; a report file of an earlier build that the new one lacks is removed. */
+const REPORT_FILE = /^(tables\.md|tables\.json|table[3-6]\.csv|roc-.+\.(svg|png))$/;
+
+/**
+ * Builds the report and writes each file atomically into `outDir` (created if missing);
+ * report files left from an earlier build that this one does not produce are deleted, so
+ * the folder always matches the runs. Returns the paths written.
+ */
 export async function writeReport(outDir: string, records: RunRecord[], opts: ReportOptions = {}): Promise<string[]> {
   const files = await buildReport(records, opts);
   const dir = resolve(outDir);
   mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(dir)) if (REPORT_FILE.test(f) && !files.has(f)) rmSync(join(dir, f), { force: true });
   const written: string[] = [];
   for (const [name, data] of files) {
     const path = join(dir, name);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -107,5 +107,15 @@ describe('ROC figures', () => {
     expect(readFileSync(join(out, 'table5.csv'), 'utf8').split('\n')[0]).toBe(
       'expt,stage,model,step,label,runs,seeds,epoch,epochs_mean,epochs_std,epochs_ci_lo,epochs_ci_hi,epochs_n,val_accuracy_mean,val_accuracy_std,val_accuracy_ci_lo,val_accuracy_ci_hi,val_accuracy_n,avg_epoch_seconds_mean,avg_epoch_seconds_std,avg_epoch_seconds_ci_lo,avg_epoch_seconds_ci_hi,avg_epoch_seconds_n',
     );
+  });
+
+  it('writeReport removes report files an earlier build made that this one does not, and nothing else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'thtl-report-'));
+    dirs.push(dir);
+    const out = join(dir, 'report');
+    await writeReport(out, records.filter((r) => r.stage === 'expt1' || r.stage === 'expt3'));
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    await writeReport(out, records.filter((r) => r.stage === 'expt3'));
+    expect(readdirSync(out).sort()).toEqual(['notes.txt', 'roc-expt3.png', 'roc-expt3.svg', 'table4.csv', 'tables.json', 'tables.md']);
   });
 });
