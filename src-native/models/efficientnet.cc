@@ -148,15 +148,10 @@ class EfficientNetV2 : public Model {
   torch::Tensor forward(torch::Tensor x) override {
     if (x.dim() != 4 || x.size(1) != 3)
       throw UserError("efficientnet_v2_s expects input [N, 3, H, W], got " + shapeOf(x));
-    // features one by one (as Sequential::forward does): stem, stages 1-6, the last 1x1
-    // conv (part of stage6).
-    static const char* const kTaps[8] = {"stem", "stage1", "stage2", "stage3", "stage4", "stage5", nullptr, "stage6"};
-    size_t i = 0;
-    for (auto& module : *features) {
-      x = module.forward(x);
-      if (i < 8 && kTaps[i]) x = tap(kTaps[i], x);
-      ++i;
-    }
+    // stem, stages 1-6; stage6 is tapped after the last 1x1 conv (features.7, part of it)
+    static const SequentialTaps kTaps = {{0, "stem"},   {1, "stage1"}, {2, "stage2"}, {3, "stage3"},
+                                         {4, "stage4"}, {5, "stage5"}, {7, "stage6"}};
+    x = forwardTapped(features, x, kTaps);
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     x = torch::dropout(x, kDropout, is_training());
     return fc(x);

@@ -85,20 +85,10 @@ class MobileNetV2 : public Model {
   torch::Tensor forward(torch::Tensor x) override {
     if (x.dim() != 4 || x.size(1) != 3)
       throw UserError("mobilenet_v2 expects input [N, 3, H, W], got " + shapeOf(x));
-    // features one by one (as Sequential::forward does), tapping each stage's last block.
-    size_t i = 0;
-    for (auto& module : *features) {
-      x = module.forward(x);
-      switch (i++) {
-        case 0: x = tap("stem", x); break;
-        case 1: x = tap("stage1", x); break;
-        case 3: x = tap("stage2", x); break;
-        case 6: x = tap("stage3", x); break;
-        case 13: x = tap("stage4", x); break;
-        case 18: x = tap("stage5", x); break;
-        default: break;
-      }
-    }
+    // each stage tapped at its last block (features index -> stage)
+    static const SequentialTaps kTaps = {{0, "stem"},   {1, "stage1"},  {3, "stage2"},
+                                         {6, "stage3"}, {13, "stage4"}, {18, "stage5"}};
+    x = forwardTapped(features, x, kTaps);
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     x = torch::dropout(x, kDropout, is_training());
     return fc(x);

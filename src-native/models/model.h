@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace thtl::models {
@@ -73,6 +74,20 @@ class Model : public torch::nn::Module {
  protected:
   // Declares the tap names (constructor of each family, forward order).
   void declareTaps(std::vector<std::string> names) { tapNames_ = std::move(names); }
+  // A group that ends at a child of a Sequential: the child's index and the tap name.
+  using SequentialTaps = std::vector<std::pair<size_t, std::string>>;
+  // Runs `seq` child by child, as Sequential::forward does, tapping the output of each
+  // child listed in `taps` (ascending indices) under its name.
+  torch::Tensor forwardTapped(torch::nn::Sequential& seq, torch::Tensor x, const SequentialTaps& taps) {
+    size_t i = 0;
+    auto next = taps.begin();
+    for (auto& module : *seq) {
+      x = module.forward(x);
+      if (next != taps.end() && next->first == i) x = tap(next++->second, x);
+      ++i;
+    }
+    return x;
+  }
   // Records x under `group` when a TapMap asking for it is attached; returns x. A tensor
   // outside the autograd graph (every parameter before it frozen, input without grad)
   // becomes a leaf that requires grad, so gradients of the class score still reach it;

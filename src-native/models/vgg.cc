@@ -35,7 +35,9 @@ class VGG : public Model {
     int64_t in = 3;
     for (int64_t v : kConfigE) {
       if (v == 0) {
-        blockEnds_.push_back(f->size() - 1);  // the ReLU before this max-pool
+        // block k is tapped at its last ReLU, just before its max-pool (the block's
+        // highest-resolution map)
+        blockTaps_.emplace_back(f->size() - 1, "block" + std::to_string(blockTaps_.size() + 1));
         f->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2).stride(2)));
       } else {
         f->push_back(conv(in, v, 3, 1, 1, /*bias=*/true));
@@ -58,15 +60,7 @@ class VGG : public Model {
     if (x.size(2) < kMinSize || x.size(3) < kMinSize)
       throw UserError("vgg19 takes inputs of at least " + std::to_string(kMinSize) + "x" +
                       std::to_string(kMinSize) + " (224x224 is what it was trained at), got " + shapeOf(x));
-    // features one by one (as Sequential::forward does); block k is tapped at its last
-    // ReLU, just before its max-pool (the highest-resolution map of the block).
-    static const char* const kBlockNames[5] = {"block1", "block2", "block3", "block4", "block5"};
-    size_t i = 0, block = 0;
-    for (auto& module : *features) {
-      x = module.forward(x);
-      if (block < blockEnds_.size() && i == blockEnds_[block]) x = tap(kBlockNames[block++], x);
-      ++i;
-    }
+    x = forwardTapped(features, x, blockTaps_);
     x = torch::adaptive_avg_pool2d(x, {7, 7}).flatten(1);
     x = torch::dropout(fc0(x).relu_(), kDropout, is_training());
     x = torch::dropout(fc3(x).relu_(), kDropout, is_training());
@@ -81,7 +75,7 @@ class VGG : public Model {
 
  private:
   torch::nn::Sequential features{nullptr};
-  std::vector<size_t> blockEnds_;  // features index of each block's last ReLU
+  SequentialTaps blockTaps_;  // each block's last ReLU
   std::shared_ptr<torch::nn::Module> classifier;
   torch::nn::Linear fc0{nullptr}, fc3{nullptr}, fc6{nullptr};
 };
