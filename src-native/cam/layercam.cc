@@ -9,12 +9,6 @@
 namespace thtl::cam {
 namespace {
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 // Detaches the taps however the forward pass ends.
 struct TapScope {
   TapScope(models::Model& m, models::TapMap* taps) : model(m) { model.attachTaps(taps); }
@@ -61,10 +55,10 @@ CamResult layerCam(models::Model& model, const torch::Device& device, const torc
                    const std::vector<std::string>& layers, const std::vector<int64_t>& classes,
                    const std::string& fusion, const std::string& modelName) {
   const auto& valid = model.camLayerNames();
-  if (layers.empty()) throw UserError("LayerCAM needs at least one layer (layers of " + modelName + ": " + joined(valid) + ")");
+  if (layers.empty()) throw UserError("LayerCAM needs at least one layer (layers of " + modelName + ": " + joinNames(valid) + ")");
   for (const auto& l : layers)
     if (std::find(valid.begin(), valid.end(), l) == valid.end())
-      throw UserError("unknown LayerCAM layer '" + l + "' for " + modelName + " (valid layers: " + joined(valid) + ")");
+      throw UserError("unknown LayerCAM layer '" + l + "' for " + modelName + " (valid layers: " + joinNames(valid) + ")");
   if (fusion != "none" && fusion != "max" && fusion != "mean")
     throw UserError("unknown LayerCAM fusion '" + fusion + "' (expected none, max or mean)");
   if (input.dim() != 4 || input.size(1) != 3 || input.size(0) < 1) {

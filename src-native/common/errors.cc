@@ -16,6 +16,12 @@ std::string currentExceptionMessage() {
   }
 }
 
+std::string joinNames(const std::vector<std::string>& names, const char* sep) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : sep) + n;
+  return out;
+}
+
 void rethrowWithContext(const std::string& context) {
   throw UserError(context + ": " + currentExceptionMessage());
 }

@@ -5,6 +5,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace thtl {
 
@@ -16,6 +17,9 @@ struct UserError : std::runtime_error {
 // The message of the exception in flight, without LibTorch's C++ backtrace
 // (c10::Error::what() appends one; msg() does not).
 std::string currentExceptionMessage();
+
+// "a, b, c": names joined for a message (or a stored list, with sep ",").
+std::string joinNames(const std::vector<std::string>& names, const char* sep = ", ");
 
 // Prefix `context` to the exception in flight and rethrow as UserError.
 [[noreturn]] void rethrowWithContext(const std::string& context);

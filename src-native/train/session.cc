@@ -139,15 +139,21 @@ void Session::replaceHead(int64_t numClasses) {
   rebuildOptimizer();
 }
 
+std::vector<std::string> Session::groupNames() const {
+  std::vector<std::string> names;
+  for (const auto& g : entry_->info.groups) names.push_back(g.name);
+  return names;
+}
+
+void Session::checkGroupNames(const std::vector<std::string>& groups) const {
+  const auto names = groupNames();
+  for (const auto& g : groups)
+    if (std::find(names.begin(), names.end(), g) == names.end())
+      throw UserError("model " + entry_->info.name + " has no group '" + g + "' (groups: " + joinNames(names) + ")");
+}
+
 void Session::setTrainableGroups(const std::vector<std::string>& groups) {
-  for (const auto& g : groups) {
-    const auto& all = entry_->info.groups;
-    if (std::none_of(all.begin(), all.end(), [&](const models::Group& x) { return x.name == g; })) {
-      std::string known;
-      for (const auto& x : all) known += (known.empty() ? "" : ", ") + x.name;
-      throw UserError("model " + entry_->info.name + " has no group '" + g + "' (groups: " + known + ")");
-    }
-  }
+  checkGroupNames(groups);
   trainable_ = groups;
   applyTrainable();
 }
@@ -335,20 +341,16 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
   torch::serialize::OutputArchive optim;
   optimizer_->save(optim);
   archive.write("optimizer", optim);
-  std::string groups;
-  for (const auto& g : trainable_) groups += (groups.empty() ? "" : ",") + g;
-  archive.write("trainable_groups", c10::IValue(groups));
+  archive.write("trainable_groups", c10::IValue(joinNames(trainable_, ",")));
   archive.write("scheduler_epoch", c10::IValue(schedulerEpoch_));
   archive.write("lr", c10::IValue(optim_.lr));
   archive.write("step_size", c10::IValue(optim_.stepSize));
   archive.write("gamma", c10::IValue(optim_.gamma));
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
   // LoRA adapters (rank 0: none); their weights are under model/ like any parameter.
-  std::string loraGroups;
-  for (const auto& g : loraGroups_) loraGroups += (loraGroups.empty() ? "" : ",") + g;
   archive.write("lora_rank", c10::IValue(hasLora() ? lora_.rank() : int64_t{0}));
   archive.write("lora_alpha", c10::IValue(hasLora() ? lora_.alpha() : 0.0));
-  archive.write("lora_groups", c10::IValue(loraGroups));
+  archive.write("lora_groups", c10::IValue(joinNames(loraGroups_, ",")));
   writeAtomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 
@@ -375,8 +377,7 @@ std::string Session::loadCheckpoint(const std::string& path) {
     const int64_t ckRank = archive.try_read("lora_rank", v) ? v.toInt() : 0;
     const double ckAlpha = ckRank > 0 && archive.try_read("lora_alpha", v) ? v.toDouble() : 0.0;
     const std::string ckGroups = ckRank > 0 && archive.try_read("lora_groups", v) ? v.toStringRef() : "";
-    std::string groups;
-    for (const auto& g : loraGroups_) groups += (groups.empty() ? "" : ",") + g;
+    const std::string groups = joinNames(loraGroups_, ",");
     auto describe = [](int64_t r, double a, const std::string& g) {
       std::ostringstream os;
       os << "rank " << r << ", alpha " << a << ", groups " << g;
@@ -437,23 +438,16 @@ void Session::saveWeights(const std::string& path, bool mergeAdapters) {
 }
 
 nn::LoraReport Session::applyLora(const std::vector<std::string>& groups, int64_t rank, double alpha) {
+  checkGroupNames(groups);
   const auto& all = entry_->info.groups;
-  std::string known;
-  for (const auto& x : all) known += (known.empty() ? "" : ", ") + x.name;
-  for (const auto& g : groups)
-    if (std::none_of(all.begin(), all.end(), [&](const models::Group& x) { return x.name == g; }))
-      throw UserError("model " + entry_->info.name + " has no group '" + g + "' (groups: " + known + ")");
   if (rank < 1) throw UserError("LoRA rank must be at least 1, got " + std::to_string(rank));
   if (!(alpha > 0) || !std::isfinite(alpha)) {
     std::ostringstream os;
     os << "LoRA alpha must be a positive number, got " << alpha;
     throw UserError(os.str());
   }
-  if (hasLora()) {
-    std::string g;
-    for (const auto& x : loraGroups_) g += (g.empty() ? "" : ",") + x;
-    throw UserError("LoRA adapters are already applied (groups " + g + "); call mergeLora() first");
-  }
+  if (hasLora())
+    throw UserError("LoRA adapters are already applied (groups " + joinNames(loraGroups_, ",") + "); call mergeLora() first");
   const models::Group& head = all.front();
   std::vector<std::string> prefixes, adaptedGroups;
   for (const auto& g : all) {  // info().groups order, duplicates collapse
@@ -463,7 +457,7 @@ nn::LoraReport Session::applyLora(const std::vector<std::string>& groups, int64_
   }
   if (adaptedGroups.empty())
     throw UserError("applyLora: name at least one group other than the head '" + head.name +
-                    "' (the head trains fully and is never adapted; groups: " + known + ")");
+                    "' (the head trains fully and is never adapted; groups: " + joinNames(groupNames()) + ")");
   // The head group (if named) and any head prefix are reported as skipped.
   std::vector<std::string> exclude = head.prefixes;
   exclude.insert(exclude.end(), entry_->info.headPrefixes.begin(), entry_->info.headPrefixes.end());

@@ -120,6 +120,9 @@ class Session {
   std::mutex mutex;  // one native call at a time per session
 
  private:
+  std::vector<std::string> groupNames() const;  // info().groups, head first
+  // Throws UserError naming the first unknown group and listing the model's groups.
+  void checkGroupNames(const std::vector<std::string>& groups) const;
   void rebuildOptimizer();
   void applyTrainable();
   void enterTrainMode();

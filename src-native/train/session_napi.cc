@@ -75,6 +75,27 @@ Napi::Array stringList(Napi::Env env, const std::vector<std::string>& v) {
   return out;
 }
 
+// number[] (of integers) or Int32Array -> integers; anything else is a TypeError naming `what`.
+std::vector<int64_t> integerList(const Napi::Value& v, const std::string& what) {
+  Napi::Env env = v.Env();
+  std::vector<int64_t> out;
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto arr = v.As<Napi::Int32Array>();
+    out.assign(arr.Data(), arr.Data() + arr.ElementLength());
+  } else if (v.IsArray()) {
+    auto arr = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value x = arr.Get(i);
+      const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : 0.5;
+      if (d != static_cast<double>(static_cast<int64_t>(d))) throw Napi::TypeError::New(env, what + " must hold integers");
+      out.push_back(static_cast<int64_t>(d));
+    }
+  } else {
+    throw Napi::TypeError::New(env, what + " must be a number[] or an Int32Array");
+  }
+  return out;
+}
+
 // LayerCAM options shared by layerCam and layerCamImages: {layers?, classes?, fusion?}.
 // classes: a number (every image), number[] or Int32Array (one per image; -1 = predicted).
 struct CamArgs {
@@ -90,26 +111,14 @@ CamArgs camArgs(const Napi::Object& o, size_t n) {
   if (!layers.IsUndefined() && !layers.IsNull()) a.layers = stringArray(layers, "options.layers");
   a.fusion = stringOr(o, "fusion", "none");
   Napi::Value c = o.Get("classes");
-  auto integer = [&](double v) {
-    if (v != static_cast<double>(static_cast<int64_t>(v)))
-      throw Napi::TypeError::New(env, "options.classes must hold integers (-1 = the predicted class)");
-    return static_cast<int64_t>(v);
-  };
   if (c.IsUndefined() || c.IsNull()) return a;
   if (c.IsNumber()) {
-    a.classes.assign(n, integer(c.As<Napi::Number>().DoubleValue()));
-  } else if (c.IsTypedArray() && c.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    auto arr = c.As<Napi::Int32Array>();
-    a.classes.assign(arr.Data(), arr.Data() + arr.ElementLength());
-  } else if (c.IsArray()) {
-    auto arr = c.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsNumber()) throw Napi::TypeError::New(env, "options.classes must be numbers");
-      a.classes.push_back(integer(v.As<Napi::Number>().DoubleValue()));
-    }
+    const double v = c.As<Napi::Number>().DoubleValue();
+    if (v != static_cast<double>(static_cast<int64_t>(v)))
+      throw Napi::TypeError::New(env, "options.classes must hold integers (-1 = the predicted class)");
+    a.classes.assign(n, static_cast<int64_t>(v));
   } else {
-    throw Napi::TypeError::New(env, "options.classes must be a number, number[] or Int32Array");
+    a.classes = integerList(c, "options.classes (-1 = the predicted class)");
   }
   if (a.classes.size() != n)
     throw Napi::RangeError::New(env, "options.classes has " + std::to_string(a.classes.size()) +
@@ -428,21 +437,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value LayerCamImages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto cache = data::ImageSet::cacheOf(info.Length() > 0 ? info[0] : env.Undefined(), "images");
-    std::vector<int64_t> indices;
-    Napi::Value iv = info.Length() > 1 ? info[1] : env.Undefined();
-    if (iv.IsTypedArray() && iv.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-      auto arr = iv.As<Napi::Int32Array>();
-      indices.assign(arr.Data(), arr.Data() + arr.ElementLength());
-    } else if (iv.IsArray()) {
-      auto arr = iv.As<Napi::Array>();
-      for (uint32_t i = 0; i < arr.Length(); ++i) {
-        Napi::Value v = arr.Get(i);
-        if (!v.IsNumber()) throw Napi::TypeError::New(env, "layerCamImages: indices must be numbers");
-        indices.push_back(v.As<Napi::Number>().Int64Value());
-      }
-    } else {
-      throw Napi::TypeError::New(env, "layerCamImages(images, indices: number[] | Int32Array, options?)");
-    }
+    const std::vector<int64_t> indices =
+        integerList(info.Length() > 1 ? info[1] : env.Undefined(), "layerCamImages(images, indices, options?): indices");
     const CamArgs args = camArgs(optionsArg(info, 2), indices.size());
     auto s = session_;
     auto out = std::make_shared<cam::CamResult>();
