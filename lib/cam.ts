@@ -6,12 +6,13 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 
 import { native } from '../binding/index.js';
-import type { ImageSet } from '../binding/data.js';
 import type { LayerCamResult, NativeSession } from '../binding/session.js';
 import { readSplitFile, type SplitEntry } from './data/split-file.js';
+import type { Stage } from './experiment/types.js';
 import { consoleProgress, type ProgressSink } from './progress.js';
 import type { CamRow } from './report/cam-figure.js';
 import { writeNpy } from './report/npy.js';
+import { STAGE_SUFFIX } from './report/tables.js';
 import { writeFileAtomic, writeJsonAtomic } from './runfolder.js';
 
 export interface CamOptions {
@@ -85,13 +86,12 @@ async function loadModel(o: { run?: string; checkpoint?: string; model?: string;
   return { label: runLabel(model, basename(where)), model, classes, inputSize, session, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}) };
 }
 
-const STUDY_UNITS: Record<string, string> = { expt1: '**', expt2: '^', expt3: '*', plus: '+', plusplus: '++' };
-
 /** "resnet18** (expt1)" for a study's run folders (the paper's marks), else "model (folder)". */
 export function runLabel(model: string, folder: string): string {
   const step = /^(swft|lora)-step-(\d+)$/.exec(folder);
   if (step) return `${model}++ step ${step[2]}${step[1] === 'lora' ? ' (LoRA)' : ''}`;
-  return `${model}${STUDY_UNITS[folder] ?? ''} (${folder})`;
+  // a study's other run folders are named after their stage
+  return `${model}${Object.hasOwn(STAGE_SUFFIX, folder) ? STAGE_SUFFIX[folder as Stage] : ''} (${folder})`;
 }
 
 /** Round robin over classes in split order: the first n images cover the classes evenly. */
@@ -121,25 +121,6 @@ function toHwc(chw: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-async function camAll(m: LoadedModel, set: ImageSet, count: number, cls: number, o: CamOptions): Promise<LayerCamResult[]> {
-  const out: LayerCamResult[] = [];
-  const batch = 16;
-  for (let i = 0; i < count; i += batch) {
-    const idx = Array.from({ length: Math.min(batch, count - i) }, (_, k) => i + k);
-    out.push(await m.session.layerCamImages(set, idx, { ...(o.layers ? { layers: o.layers } : {}), classes: cls, fusion: o.fusion }));
-  }
-  return out;
-}
-
-function imageOf(results: LayerCamResult[], i: number): { r: LayerCamResult; k: number } {
-  let k = i;
-  for (const r of results) {
-    if (k < r.n) return { r, k };
-    k -= r.n;
-  }
-  throw new Error(`image ${i} out of range`);
-}
-
 export interface CamSummary {
   image: string;
   label: string | null;
@@ -149,7 +130,7 @@ export interface CamSummary {
 
 export async function runCam(o: CamOptions, progress: ProgressSink = consoleProgress()): Promise<CamSummary[]> {
   if (o.threads) native().setThreads(o.threads);
-  const main = await loadModel({ ...o, device: o.device });
+  const main = await loadModel(o);
   const models = [main];
   if (o.compare) {
     const other = await loadModel({ run: o.compare, device: o.device });
@@ -170,43 +151,50 @@ export async function runCam(o: CamOptions, progress: ProgressSink = consoleProg
   const set = await native().ImageSet.build(items.map((i) => i.file), main.inputSize, {});
   if (set.failures().length > 0) throw new Error(`cannot read ${set.failures()[0]!.file}: ${set.failures()[0]!.reason}`);
   const cls = classIndex(o.cls, main.classes);
-  const t0 = Date.now();
-  const results = [];
-  for (const m of models) results.push(await camAll(m, set, items.length, cls, o));
-  const seconds = (Date.now() - t0) / 1000;
-  const layers = results[0]![0]!.layers.length;
-  progress.line(`LayerCAM: ${items.length} image(s) x ${layers} layer(s) x ${models.length} model(s) in ${seconds.toFixed(2)}s`);
-
   const { renderCamFigure } = await import('./report/cam-figure.js'); // sharp loads only when figures are drawn
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   const summary: CamSummary[] = [];
   const stems = new Map<string, number>();
-  for (const [i, item] of items.entries()) {
-    let stem = basename(item.file, extname(item.file));
-    const seen = stems.get(stem) ?? 0;
-    stems.set(stem, seen + 1);
-    if (seen > 0) stem = `${stem}-${seen + 1}`;
-    const image = { width: set.size, height: set.size, rgb: toHwc(set.pixels(i), set.size) };
-    const rows: CamRow[] = [];
-    const entry: CamSummary = { image: item.file, label: item.label === null ? null : main.classes[item.label]!, figure: `${stem}.png`, models: [] };
-    for (const [j, m] of models.entries()) {
-      const { r, k } = imageOf(results[j]!, i);
-      const plane = r.height * r.width;
-      const c = r.classes[k]!;
-      const probability = r.probs[k * r.numClasses + c]!;
-      const maps = r.maps.subarray(k * r.layers.length * plane, (k + 1) * r.layers.length * plane);
-      const mapsFile = `${stem}${j === 0 ? '' : `.compare`}.npy`;
-      writeNpy(join(out, mapsFile), maps, [r.layers.length, r.height, r.width]);
-      const panels = r.layers.map((layer, l) => ({ layer, map: maps.subarray(l * plane, (l + 1) * plane) }));
-      if (r.fused) panels.push({ layer: `fused (${o.fusion})`, map: r.fused.subarray(k * plane, (k + 1) * plane) });
-      rows.push({ label: m.label, image, panels, className: m.classes[c]!, probability });
-      entry.models.push({ label: m.label, layers: r.layers, class: m.classes[c]!, probability, maps: mapsFile });
+  let seconds = 0;
+  let layers = 0;
+  const batch = 16;
+  for (let start = 0; start < items.length; start += batch) {
+    const indices = Array.from({ length: Math.min(batch, items.length - start) }, (_, k) => start + k);
+    const t0 = Date.now();
+    const results: LayerCamResult[] = [];
+    for (const m of models)
+      results.push(await m.session.layerCamImages(set, indices, { ...(o.layers ? { layers: o.layers } : {}), classes: cls, fusion: o.fusion }));
+    seconds += (Date.now() - t0) / 1000;
+    layers = results[0]!.layers.length;
+    for (const [k, i] of indices.entries()) {
+      const item = items[i]!;
+      let stem = basename(item.file, extname(item.file));
+      const seen = stems.get(stem) ?? 0;
+      stems.set(stem, seen + 1);
+      if (seen > 0) stem = `${stem}-${seen + 1}`;
+      const image = { width: set.size, height: set.size, rgb: toHwc(set.pixels(i), set.size) };
+      const rows: CamRow[] = [];
+      const entry: CamSummary = { image: item.file, label: item.label === null ? null : main.classes[item.label]!, figure: `${stem}.png`, models: [] };
+      for (const [j, m] of models.entries()) {
+        const r = results[j]!;
+        const plane = r.height * r.width;
+        const c = r.classes[k]!;
+        const probability = r.probs[k * r.numClasses + c]!;
+        const maps = r.maps.subarray(k * r.layers.length * plane, (k + 1) * r.layers.length * plane);
+        const mapsFile = `${stem}${j === 0 ? '' : `.compare`}.npy`;
+        writeNpy(join(out, mapsFile), maps, [r.layers.length, r.height, r.width]);
+        const panels = r.layers.map((layer, l) => ({ layer, map: maps.subarray(l * plane, (l + 1) * plane) }));
+        if (r.fused) panels.push({ layer: `fused (${o.fusion})`, map: r.fused.subarray(k * plane, (k + 1) * plane) });
+        rows.push({ label: m.label, image, panels, className: m.classes[c]!, probability });
+        entry.models.push({ label: m.label, layers: r.layers, class: m.classes[c]!, probability, maps: mapsFile });
+      }
+      const fig = await renderCamFigure(rows, { title: `${basename(item.file)}${entry.label ? ` (true class: ${entry.label})` : ''}` });
+      writeFileAtomic(join(out, `${stem}.png`), fig.png);
+      summary.push(entry);
     }
-    const fig = await renderCamFigure(rows, { title: `${basename(item.file)}${entry.label ? ` (true class: ${entry.label})` : ''}` });
-    writeFileAtomic(join(out, `${stem}.png`), fig.png);
-    summary.push(entry);
   }
+  progress.line(`LayerCAM: ${items.length} image(s) x ${layers} layer(s) x ${models.length} model(s) in ${seconds.toFixed(2)}s`);
   writeJsonAtomic(join(out, 'cam.json'), { seconds, images: summary });
   return summary;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { native } from '../binding/index.js';
+import { int } from './commands/args.js';
 import { registerCamCommand } from './commands/cam.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerExperimentCommands } from './commands/experiment.js';
@@ -15,14 +16,6 @@ import { formatReport } from './report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
 import { trainRun, type RunResult } from './train/runner.js';
 import type { Monitor } from './train/early-stopping.js';
-
-function int(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got '${value}'`);
-    return n;
-  };
-}
 
 function positiveNumber(value: string): number {
   const n = Number(value);

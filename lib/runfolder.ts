@@ -1,7 +1,7 @@
 // Run folders: config.json, split.json, metrics.jsonl, checkpoints, final.json.
 // Whole-file writes are atomic (temp file + rename), so a killed run never leaves a
 // half-written file; metrics.jsonl grows by whole lines.
-import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
@@ -37,5 +37,20 @@ export class RunFolder {
 
   appendJsonLine(name: string, value: unknown): void {
     appendFileSync(this.path(name), `${JSON.stringify(value)}\n`);
+  }
+
+  /** The values of a JSON-lines file; none when it does not exist. */
+  readJsonLines<T>(name: string): T[] {
+    const path = this.path(name);
+    if (!existsSync(path)) return [];
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as T);
+  }
+
+  /** Replaces a JSON-lines file with `values`, atomically. */
+  writeJsonLines(name: string, values: readonly unknown[]): void {
+    writeFileAtomic(this.path(name), values.map((v) => `${JSON.stringify(v)}\n`).join(''));
   }
 }

@@ -1,17 +1,8 @@
 // `thtl-native cam`: LayerCAM figures and raw maps of a trained model. See lib/cam.ts.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
 import { runCam, type CamOptions } from '../cam.js';
-
-function int(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got '${value}'`);
-    return n;
-  };
-}
-
-const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+import { int, list } from './args.js';
 
 export function registerCamCommand(program: Command): void {
   program
@@ -21,16 +12,16 @@ export function registerCamCommand(program: Command): void {
     .option('--checkpoint <file>', 'weights (.safetensors/.pth) or checkpoint (.ckpt); model/classes from a config.json beside it, or --model/--classes')
     .option('--model <name>', 'model name (with --checkpoint outside a run folder)')
     .option('--classes <list>', 'class names in label order (with --checkpoint outside a run folder)', list)
-    .option('--input-size <px>', 'input size (default: the run\'s)', int('--input-size'))
+    .option('--input-size <px>', 'input size (default: the run\'s)', int('--input-size', true))
     .option('--images <files...>', 'image files to explain')
     .addOption(new Option('--split <name>', "images of the run's split (classes in turn)").choices(['train', 'val', 'test']).default('test'))
-    .option('--limit <n>', 'at most this many images', int('--limit'), 4)
+    .option('--limit <n>', 'at most this many images', int('--limit', true), 4)
     .option('--layers <list>', "layers (group names; default the model's camLayers, e.g. layer1..layer4 for ResNet)", list)
     .option('--class <c>', "class explained: 'pred' (predicted), a class name or an index", 'pred')
     .addOption(new Option('--fusion <mode>', 'also fuse the layer maps per pixel').choices(['none', 'max', 'mean']).default('none'))
     .option('--compare <dir>', "a second run folder: its maps in a row under the first model's")
     .option('--device <device>', 'cpu | cuda | cuda:N | auto', 'auto')
-    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), 0)
+    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads', true), 0)
     .requiredOption('--out <dir>', 'folder for <image>.png, <image>.npy and cam.json')
     .action(async (o: Record<string, unknown>) => {
       const summary = await runCam({ ...(o as unknown as CamOptions), cls: o.class as string });

@@ -3,23 +3,12 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { int, list } from './args.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { collectRecords, parseProtocols, PROTOCOLS, readStudyFile, runStudy, writeStudyReport } from '../experiment/study.js';
 import { fetchWeights, IMAGENET_WEIGHT_FILES, WEIGHTS_BASE_URL } from '../experiment/weights.js';
 import { consoleProgress, formatDuration } from '../progress.js';
 import type { Recipe } from '../experiment/study.js';
-
-function int(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got '${value}'`);
-    return n;
-  };
-}
-
-function list(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
-}
 
 function numbers(value: string): number[] {
   const parts = value.split(',').map(Number);

@@ -228,7 +228,6 @@ export function unitConfig(cfg: StudyConfig, unit: Unit, splitFiles: { target: s
     batchSize: r.batchSize,
     ...(lr !== undefined ? { lr } : {}),
     ...(r.inputSize !== undefined ? { inputSize: r.inputSize } : {}),
-    headOnly: false,
     ...(unit.trainable !== 'all' && !unit.lora ? { trainableGroups: unit.trainable } : {}),
     ...(unit.lora ? { lora: { groups: unit.lora, rank: cfg.lora.rank, alpha: cfg.lora.alpha } } : {}),
     frozenBn: r.frozenBn,
@@ -339,7 +338,7 @@ export function collectRecords(dir: string, study: StudyFile = readStudyFile(dir
       valLoss: f.valLoss,
       trainableParams: f.trainableParams,
       totalParams: f.totalParams,
-      test: f.test!,
+      test: f.test,
       dir: e.dir,
     });
   }
@@ -356,8 +355,7 @@ export interface StudyResult {
 export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<StudyResult> {
   const t0 = Date.now();
   const out = resolve(cfg.out);
-  for (const set of cfg.experiments) for (const m of set.models) findModelInfo(m);
-  const groupsOf = (model: string) => findModelInfo(model).groups.map((g) => g.name);
+  const groupsOf = (model: string) => findModelInfo(model).groups.map((g) => g.name); // unknown names throw here
   const plan = planStudy(cfg, groupsOf);
   checkStudy(cfg, plan);
   const modelOrder = [...new Set(cfg.experiments.flatMap((s) => s.models))];

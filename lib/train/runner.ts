@@ -13,7 +13,7 @@ import { defaultRemainder, readSplitFile, toEntries, writeSplitFile, type SplitE
 import { classificationReport, type ClassificationReport } from '../metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../progress.js';
 import { mixSeed } from '../rng.js';
-import { RunFolder, writeFileAtomic } from '../runfolder.js';
+import { RunFolder } from '../runfolder.js';
 import { stratifiedSplit } from '../split.js';
 import { resolveCacheDir, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
@@ -172,14 +172,6 @@ function identity(cfg: TrainConfig, lr: number, size: number): Record<string, un
   };
 }
 
-function readJsonLines<T>(path: string): T[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
-}
-
 /** Points `to` at the same file as `from` (a hard link; a copy where links are not possible), atomically. */
 function linkAtomic(from: string, to: string): void {
   const tmp = `${to}.tmp-${process.pid}`;
@@ -267,14 +259,15 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const bestPath = run.path('best.ckpt');
   const lastPath = run.path('last.ckpt');
   let history: EpochRecord[] = [];
+  const monitored = (r: Pick<EpochRecord, 'val_loss' | 'val_accuracy'>): number => (cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
 
   // An interrupted run: the last epoch checkpoint holds model, optimiser, scheduler and
   // RNG; metrics.jsonl is cut back to that epoch and replayed into the early stopper.
   if (cfg.resume && existsSync(lastPath)) {
     const meta = JSON.parse(await session.loadCheckpoint(lastPath)) as { epoch: number };
-    history = readJsonLines<EpochRecord>(run.path('metrics.jsonl')).filter((r) => r.epoch <= meta.epoch);
-    writeFileAtomic(run.path('metrics.jsonl'), history.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    for (const r of history) stopper.update(r.epoch, cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
+    history = run.readJsonLines<EpochRecord>('metrics.jsonl').filter((r) => r.epoch <= meta.epoch);
+    run.writeJsonLines('metrics.jsonl', history);
+    for (const r of history) stopper.update(r.epoch, monitored(r));
     if (stopper.bestEpoch === meta.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
     progress.line(`resuming ${run.dir} after epoch ${meta.epoch} (best epoch so far ${stopper.bestEpoch})`);
   } else {
@@ -286,7 +279,7 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
     const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress);
     const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize });
     const valReport = classificationReport(Array.from(v.labels), probRows(v), split.classes);
-    const improved = stopper.update(epoch, cfg.monitor === 'val_loss' ? v.loss : valReport.accuracy);
+    const improved = stopper.update(epoch, monitored({ val_loss: v.loss, val_accuracy: valReport.accuracy }));
     const record: EpochRecord = {
       epoch,
       lr: t.lr,
