@@ -9,6 +9,7 @@ import type { LayerCamResult, NativeSession } from '../../binding/session.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { vesselFolder } from '../helpers/images.js';
 import { maxAbsDiff } from '../helpers/python.js';
+import { randomInput } from '../helpers/tensors.js';
 
 const SIZE = 64;
 let files: string[] = [];
@@ -18,17 +19,6 @@ const sets = new Map<number, ImageSet>();
 async function imagesAt(size: number): Promise<ImageSet> {
   if (!sets.has(size)) sets.set(size, await native().ImageSet.build(files, size));
   return sets.get(size)!;
-}
-
-/** A deterministic pseudo-random normalised batch [n, 3, size, size]. */
-function randomInput(n: number, size: number, seed = 1): Float32Array {
-  const out = new Float32Array(n * 3 * size * size);
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return out;
 }
 
 function expectValidMaps(r: LayerCamResult, n: number, layers: number, size: number, what: string): void {
@@ -102,7 +92,7 @@ describe('LayerCAM', () => {
   });
 
   it('fuses the layer maps with max or mean', async () => {
-    const input = randomInput(2, SIZE, 5);
+    const input = randomInput(2, SIZE, SIZE, 5);
     const layers = ['layer2', 'layer3', 'layer4'];
     const none = await resnet.layerCam(input, { n: 2, size: SIZE, layers });
     const max = await resnet.layerCam(input, { n: 2, size: SIZE, layers, fusion: 'max' });
@@ -122,7 +112,7 @@ describe('LayerCAM', () => {
   });
 
   it('explains given classes, -1 meaning the predicted one, and a single number for all', async () => {
-    const input = randomInput(2, SIZE, 9);
+    const input = randomInput(2, SIZE, SIZE, 9);
     const predicted = await resnet.layerCam(input, { n: 2, size: SIZE });
     const p0 = predicted.classes[0];
     const other = (p0 + 1) % 3;
@@ -137,7 +127,7 @@ describe('LayerCAM', () => {
   });
 
   it('computes a batch as its images one by one', async () => {
-    const input = randomInput(3, SIZE, 11);
+    const input = randomInput(3, SIZE, SIZE, 11);
     const batch = await resnet.layerCam(input, { n: 3, size: SIZE, classes: [0, 1, 2] });
     const one = 3 * SIZE * SIZE;
     const per = 4 * SIZE * SIZE;
@@ -165,7 +155,7 @@ describe('LayerCAM', () => {
   });
 
   it('leaves predictions unchanged', async () => {
-    const input = randomInput(2, SIZE, 3);
+    const input = randomInput(2, SIZE, SIZE, 3);
     const before = await resnet.predict(input, [2, 3, SIZE, SIZE]);
     const cam = await resnet.layerCam(input, { n: 2, size: SIZE });
     const after = await resnet.predict(input, [2, 3, SIZE, SIZE]);
@@ -196,7 +186,7 @@ describe('LayerCAM', () => {
 
   it('works with frozen groups (head-only training) and gives the same maps', async () => {
     const s = await native().Session.create({ model: 'resnet18', numClasses: 3, device: 'cpu', seed: 1 });
-    const input = randomInput(2, SIZE, 21);
+    const input = randomInput(2, SIZE, SIZE, 21);
     const all = await s.layerCam(input, { n: 2, size: SIZE, layers: ['stem', 'layer1', 'layer4'] });
     s.setTrainableGroups(['fc']);
     const headOnly = await s.layerCam(input, { n: 2, size: SIZE, layers: ['stem', 'layer1', 'layer4'] });
@@ -208,7 +198,7 @@ describe('LayerCAM', () => {
 
   it('works with LoRA adapters (frozen base weights, adapters refreshed before the forward)', async () => {
     const s = await native().Session.create({ model: 'resnet18', numClasses: 3, device: 'cpu', seed: 1 });
-    const input = randomInput(2, SIZE, 41);
+    const input = randomInput(2, SIZE, SIZE, 41);
     const plain = await s.layerCam(input, { n: 2, size: SIZE });
     s.applyLora({ groups: ['layer3', 'layer4'], rank: 4 });
     // Fresh adapters change nothing (B = 0), so the maps stay the same.
@@ -249,7 +239,7 @@ describe('LayerCAM', () => {
       for (const l of info.camLayerChoices) expect(groups).toContain(l);
       expect(info.camLayerChoices).not.toContain(groups[0]);
       for (const l of m.camLayers) expect(info.camLayerChoices).toContain(l);
-      const r = await s.layerCam(randomInput(n, size, 4), { n, size, fusion: 'mean' });
+      const r = await s.layerCam(randomInput(n, size, size, 4), { n, size, fusion: 'mean' });
       expectValidMaps(r, n, m.camLayers.length, size, m.name);
       expect(r.fused!.length).toBe(n * size * size);
       // Each map spans [0, 1] or is all zeros (no pixel with positive evidence: it happens
@@ -268,13 +258,13 @@ describe('LayerCAM', () => {
       if (m.name !== 'vit_b_16') expect(shown, m.name).toBeGreaterThan(0);
       // Every other tappable layer works too.
       const rest = info.camLayerChoices.filter((l) => !m.camLayers.includes(l));
-      if (rest.length) expectValidMaps(await s.layerCam(randomInput(n, size, 4), { n, size, layers: rest }), n, rest.length, size, `${m.name} ${rest.join(',')}`);
+      if (rest.length) expectValidMaps(await s.layerCam(randomInput(n, size, size, 4), { n, size, layers: rest }), n, rest.length, size, `${m.name} ${rest.join(',')}`);
     });
   }
 
   it('does not grow memory over many calls (resnet18, 64 px, batch 1)', async () => {
     const s = await native().Session.create({ model: 'resnet18', numClasses: 3, device: 'cpu', seed: 1 });
-    const input = randomInput(1, SIZE, 33);
+    const input = randomInput(1, SIZE, SIZE, 33);
     for (let i = 0; i < 50; i++) await s.layerCam(input, { n: 1, size: SIZE });
     (globalThis as { gc?: () => void }).gc?.();
     const before = process.memoryUsage().rss;

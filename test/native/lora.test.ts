@@ -11,6 +11,7 @@ import type { NativeSession } from '../../binding/session.js';
 import type { WeightEntry } from '../../binding/weights.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
+import { randomInput } from '../helpers/tensors.js';
 
 const SIZE = 64;
 let images: ImageSet;
@@ -23,24 +24,13 @@ beforeAll(async () => {
   labels = Int32Array.from(ds.items.map((i) => i.label));
 });
 
-/** Deterministic pseudo-random input in [-1, 1). */
-function randomInput(n: number, size: number, seed = 1): Float32Array {
-  const out = new Float32Array(n * 3 * size * size);
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 async function session(model = 'resnet18', seed = 1): Promise<NativeSession> {
   const s = await native().Session.create({ model, numClasses: 2, device: 'cpu', seed });
   s.configureOptimizer({ lr: 1e-3 });
   return s;
 }
 
-const X = randomInput(2, SIZE, 5);
+const X = randomInput(2, SIZE, SIZE, 5);
 const predict = async (s: NativeSession) => (await s.predict(X, [2, 3, SIZE, SIZE])).data;
 
 function maxDiff(a: Float32Array, b: Float32Array): number {

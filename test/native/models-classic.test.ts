@@ -9,17 +9,7 @@ import type { ModelInfo } from '../../binding/models.js';
 import type { WeightEntry } from '../../binding/weights.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
-
-/** Deterministic pseudo-random input in [-1, 1). */
-function randomInput(n: number, h: number, w = h, seed = 1): Float32Array {
-  const out = new Float32Array(n * 3 * h * w);
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { randomInput } from '../helpers/tensors.js';
 
 const session = (model: string, numClasses: number, seed = 1) =>
   native().Session.create({ model, numClasses, device: 'cpu', seed });

@@ -9,21 +9,11 @@ import type { ModelInfo } from '../../binding/models.js';
 import type { WeightEntry } from '../../binding/weights.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
+import { randomInput } from '../helpers/tensors.js';
 
 const SIZE = 224;
 const FEATURES = 512;
 const IMAGENET_PARAMS = 30_919_624;
-
-/** Deterministic pseudo-random input in [-1, 1). */
-function randomInput(n: number, h = SIZE, w = h, seed = 1): Float32Array {
-  const out = new Float32Array(n * 3 * h * w);
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 function session(numClasses: number, seed = 1) {
   return native().Session.create({ model: 'maxvit_t', numClasses, device: 'cpu', seed });
@@ -53,7 +43,7 @@ describe('maxvit_t', () => {
   it('predicts [N, n] logits, deterministically in eval mode; replaceHead changes the class count', async () => {
     const s = await session(3);
     expect(s.info().params).toBe(IMAGENET_PARAMS - FEATURES * 1000 + FEATURES * 3);
-    const x = randomInput(2);
+    const x = randomInput(2, SIZE);
     const a = await s.predict(x, [2, 3, SIZE, SIZE]);
     expect(a.shape).toEqual([2, 3]);
     expect(a.data.every(Number.isFinite)).toBe(true);
