@@ -11,12 +11,12 @@
 // grid is taken from the input's actual size, so a side that torchvision accepts (every
 // stage's grid divisible by 7: 224*k, or up to 3 less) gives what torchvision builds for
 // that size; other sizes throw a UserError.
-#include <torch/version.h>
 
 #include <cmath>
 #include <string>
 
 #include "common/errors.h"
+#include "common/torch_compat.h"
 #include "models/families.h"
 #include "models/layers.h"
 
@@ -140,16 +140,8 @@ struct RelativeAttentionImpl : torch::nn::Module {
     torch::Tensor qkv = to_qkv(x).view({B * G, P, 3, heads, kHeadDim}).permute({2, 0, 3, 1, 4});
     torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];  // [B*G, heads, P, head_dim]
     torch::Tensor bias = positionBias();
-    torch::Tensor out;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-    out = at::scaled_dot_product_attention(q, k, v, bias, 0.0, false, scale);
-#elif TORCH_VERSION_MAJOR == 2
-    // 2.0's SDPA scales by head_dim^-0.5; torchvision scales by channels^-0.5.
-    out = at::scaled_dot_product_attention(q * (scale * std::sqrt(static_cast<double>(kHeadDim))), k, v, bias);
-#else
-    torch::Tensor attn = torch::matmul(q, (k * scale).transpose(-2, -1)) + bias;
-    out = torch::matmul(torch::softmax(attn, -1), v);
-#endif
+    // torchvision scales by channels^-0.5, not head_dim^-0.5.
+    torch::Tensor out = compat::scaledDotProductAttention(q, k, v, bias, 0.0, scale);
     out = out.permute({0, 2, 1, 3}).reshape({B, G, P, channels});
     return merge(out);
   }

@@ -1,9 +1,9 @@
 // Vision Transformer ViT-B/16 (torchvision.models.vit_b_16).
-#include <torch/version.h>
 
 #include <cmath>
 
 #include "common/errors.h"
+#include "common/torch_compat.h"
 #include "models/families.h"
 #include "models/layers.h"
 
@@ -58,14 +58,7 @@ struct SelfAttentionImpl : torch::nn::Module {
                    .permute({2, 0, 3, 1, 4});
     auto q = qkv[0], k = qkv[1], v = qkv[2];
     const double p = is_training() ? dropout_ : 0.0;
-#if TORCH_VERSION_MAJOR >= 2
-    auto out = at::scaled_dot_product_attention(q, k, v, {}, p, false);
-#else
-    auto attn = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(d))), k.transpose(-2, -1))
-                    .softmax(-1);
-    if (p > 0.0) attn = torch::dropout(attn, p, true);
-    auto out = torch::matmul(attn, v);
-#endif
+    auto out = compat::scaledDotProductAttention(q, k, v, {}, p, 1.0 / std::sqrt(static_cast<double>(d)));
     out = out.transpose(1, 2).reshape({b, n, e});
     return outProj(out);
   }

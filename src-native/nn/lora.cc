@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "common/torch_compat.h"
 
 namespace thtl::nn {
 namespace {
@@ -82,7 +83,7 @@ LoraReport LoraSet::attach(torch::nn::Module& root, const std::vector<std::strin
         report.skipped.push_back({name, "grouped convolution (groups=" + std::to_string(o.groups()) + ")"});
         continue;
       }
-      if (!c10::get_if<torch::enumtype::kZeros>(&o.padding_mode())) {
+      if (!compat::holds<torch::enumtype::kZeros>(o.padding_mode())) {
         report.skipped.push_back(
             {name, "padding mode " + torch::enumtype::get_enum_name(o.padding_mode()) + " (only zeros is supported)"});
         continue;

@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/fs.h"
+#include "common/torch_compat.h"
 
 namespace thtl::train {
 namespace {
@@ -492,7 +493,7 @@ void Session::rebuildOptimizerKeepingState() {
   auto& from = old->state();
   auto& to = optimizer_->state();
   for (const auto& p : model_->parameters()) {
-    auto it = from.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    auto it = from.find(compat::optimizerStateKey(*old, p));
     if (it != from.end()) to[it->first] = std::move(it->second);
   }
 }

@@ -1,5 +1,6 @@
-// The Python oracle (Debian's python3-torch / torchvision / sklearn), used by parity and
-// reference tests. Tests that need it skip visibly when it is missing.
+// The Python oracle (Debian's python3-torch / torchvision / sklearn by default; any Python
+// with those packages through THTL_TEST_PYTHON, as the LibTorch 2.x job does), used by
+// parity and reference tests. Tests that need it skip visibly when it is missing.
 import { spawnSync } from 'node:child_process';
 import { runChecked } from './process.js';
 import { createHash } from 'node:crypto';
@@ -12,18 +13,22 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 /** Why the oracle cannot run ('' when it can). */
 export function pythonOracleMissing(modules: string[] = ['torch', 'torchvision']): string {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  const r = spawnSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { encoding: 'utf8' });
+  // torchvision goes through the fixtures' oracle_env, as the fixture scripts import it.
+  const code = ['import sys', `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'test', 'fixtures'))})`]
+    .concat(modules.map((m) => (m === 'torchvision' ? 'from oracle_env import torchvision' : `import ${m}`)))
+    .join('; ');
+  const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8' });
   return r.status === 0 ? '' : `${PYTHON} cannot import ${modules.join(', ')}`;
 }
 
 /**
  * Runs a fixture script once per content: the output folder is keyed by a hash of the
- * script and its arguments, under .cache/fixtures (reused across test runs). Async, so
+ * script, its arguments and the oracle's interpreter, under .cache/fixtures (reused across test runs). Async, so
  * a slow oracle never blocks the test worker.
  */
 export async function fixtureDir(script: string, args: string[], marker: string): Promise<string> {
   const scriptPath = join(ROOT, 'test', 'fixtures', script);
-  const key = createHash('sha256').update(readFileSync(scriptPath)).update(args.join('\0')).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(readFileSync(scriptPath)).update(args.join('\0')).update(`\0${PYTHON}`).digest('hex').slice(0, 16);
   const dir = join(ROOT, '.cache', 'fixtures', `${script.replace(/\.py$/, '')}-${key}`);
   const done = join(dir, '.complete');
   if (!existsSync(done) || !existsSync(join(dir, marker))) {

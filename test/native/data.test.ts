@@ -1,6 +1,7 @@
 // The image data path: decode (JPEG/PNG) + PIL-compatible resize, encode, ImageSet.
 import { execFileSync } from 'node:child_process';
 import { runChecked } from '../helpers/process.js';
+import { PYTHON } from '../helpers/python.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
 
-const PYTHON = '/usr/bin/python3';
 const HELPER = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'data_pil.py');
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];

@@ -2,6 +2,7 @@
 // into a module. Fixtures come from test/fixtures/make_weights.py (needs torch).
 import { execFileSync } from 'node:child_process';
 import { runChecked } from '../helpers/process.js';
+import { PYTHON } from '../helpers/python.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -12,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../binding/index.js';
 import type { WeightEntry, WeightInput } from '../../binding/weights.js';
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../fixtures/make_weights.py', import.meta.url));
 
 interface Expected {

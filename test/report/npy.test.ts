@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy, writeNpy } from '../../lib/report/npy.js';
 import { runProcess } from '../helpers/process.js';
+import { PYTHON } from '../helpers/python.js';
 
-const PYTHON = process.env.THTL_TEST_PYTHON ?? '/usr/bin/python3';
 const numpyMissing = !existsSync(PYTHON) || (await runProcess(PYTHON, ['-c', 'import numpy'])).code !== 0;
 
 function parseHeader(buf: Buffer): { version: [number, number]; headerLen: number; dict: string } {

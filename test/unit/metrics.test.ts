@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { runChecked } from '../helpers/process.js';
+import { PYTHON } from '../helpers/python.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,7 +114,6 @@ describe('input validation and helpers', () => {
 
 // ---- comparison against scikit-learn -------------------------------------
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../fixtures/sklearn_metrics.py', import.meta.url));
 
 function sklearnAvailable(): boolean {
