@@ -1,8 +1,17 @@
 // Typed surface of the native facts used by `thtl-native doctor`.
 export interface NativeInfo {
+  /** the LibTorch headers the addon was compiled against */
   torchVersion: string;
   /** where CMake found LibTorch at build time */
   torchSource: string;
+  /** the LibTorch library loaded now (its build settings); '' if it does not say */
+  runtimeTorchVersion: string;
+  /** LibTorch's own BLAS setting (mkl when MKL is linked in statically, as pip torch does) */
+  blasInfo: string;
+  /** path of the loaded libtorch_cpu.so (or libtorch.so) */
+  torchLibrary: string;
+  /** compiled with CUDA support */
+  cudaBuilt: boolean;
   cudaAvailable: boolean;
   cudaDevices: string[];
   /** BLAS libraries mapped into the process */

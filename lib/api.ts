@@ -9,6 +9,7 @@ export { classificationReport, type ClassificationReport } from './metrics.js';
 export { stratifiedSplit } from './split.js';
 export { readImageFolder } from './data/imagefolder.js';
 export { runDemo } from './demo.js';
+export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';
 export { doctor } from './doctor.js';
 export { runStudy, planStudy, collectRecords, readStudyFile, writeStudyReport, PROTOCOLS, DEFAULT_RECIPE, type StudyConfig, type Recipe } from './experiment/study.js';
 export { readStudyConfig, mergeStudy } from './experiment/config-file.js';

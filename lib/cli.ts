@@ -12,6 +12,8 @@ import { DEFAULT_DEMO, runDemo, type DemoOptions } from './demo.js';
 import { parseProtocols } from './experiment/study.js';
 import { formatDuration } from './progress.js';
 import { doctor } from './doctor.js';
+import { installAddon } from './install/addon.js';
+import { packageRoot } from '../binding/locate.js';
 import { formatReport } from './report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
 import { trainRun, type RunResult } from './train/runner.js';
@@ -168,6 +170,16 @@ export function buildCli(): Command {
       if (!r.ok) process.exitCode = 1;
     });
 
+  program
+    .command('build')
+    .description('get a native addon for the LibTorch found (prebuilt binary when it fits, else a cmake-js build), as the install step does')
+    .option('--from-source', 'always build from source', false)
+    .option('--clean', 'drop the object files afterwards, keeping only the addon', false)
+    .action((o: { fromSource: boolean; clean: boolean }) => {
+      const r = installAddon({ root: packageRoot(), fromSource: o.fromSource, clean: o.clean });
+      process.stdout.write(`${r.method === 'prebuild' ? 'prebuilt binary' : 'built'}: ${r.addon}\n`);
+    });
+
   return program;
 }
 
@@ -175,7 +187,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`thtl-native: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`thtl-native: ${(err instanceof Error ? err.message : String(err)).replace(/^thtl-native: /, '')}\n`);
     process.exitCode = 1;
   }
 }

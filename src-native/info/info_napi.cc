@@ -1,5 +1,6 @@
 // Facts for `thtl-native doctor`, and the thread-count setting.
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -34,6 +35,32 @@ std::vector<std::string> loadedBlas() {
   return {found.begin(), found.end()};
 }
 
+// The LibTorch library file this process runs (libtorch_cpu.so, or libtorch.so when the
+// build is a single library): with two installs on a machine, this says which one loaded.
+std::string loadedTorchLibrary() {
+  std::ifstream maps("/proc/self/maps");
+  std::string fallback;
+  for (std::string line; std::getline(maps, line);) {
+    auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    std::string base = path.substr(path.rfind('/') + 1);
+    if (base.rfind("libtorch_cpu.so", 0) == 0) return path;
+    if (base.rfind("libtorch.so", 0) == 0 && fallback.empty()) fallback = path;
+  }
+  return fallback;
+}
+
+// One `KEY=value` item of LibTorch's build settings (at::show_config), "" when absent.
+// The version there is the one of the library that loaded, not of the headers built against.
+std::string configValue(const std::string& config, const std::string& key) {
+  auto at = config.find(key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 1;
+  auto end = config.find_first_of(", \n", at);
+  return config.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, "info", [&]() -> Napi::Value {
@@ -42,6 +69,15 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("torchVersion", TORCH_VERSION);
     o.Set("torchSource", THTL_TORCH_SOURCE);
+    const std::string config = at::show_config();
+    o.Set("runtimeTorchVersion", configValue(config, "TORCH_VERSION"));
+    o.Set("blasInfo", configValue(config, "BLAS_INFO"));
+    o.Set("torchLibrary", loadedTorchLibrary());
+#ifdef THTL_WITH_CUDA
+    o.Set("cudaBuilt", Napi::Boolean::New(env, true));
+#else
+    o.Set("cudaBuilt", Napi::Boolean::New(env, false));
+#endif
     const bool cuda = torch::cuda::is_available();
     o.Set("cudaAvailable", Napi::Boolean::New(env, cuda));
     auto devices = Napi::Array::New(env);
