@@ -81,7 +81,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     const bool cuda = torch::cuda::is_available();
     o.Set("cudaAvailable", Napi::Boolean::New(env, cuda));
     auto devices = Napi::Array::New(env);
-    const auto count = cuda ? torch::cuda::device_count() : 0;
+    const size_t count = cuda ? static_cast<size_t>(torch::cuda::device_count()) : 0;
     for (size_t i = 0; i < count; ++i) {
 #ifdef THTL_WITH_CUDA
       devices.Set(static_cast<uint32_t>(i), std::string(at::cuda::getDeviceProperties(static_cast<int64_t>(i))->name));
