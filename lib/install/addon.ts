@@ -55,7 +55,9 @@ export function installAddon(opts: InstallOptions): InstallResult {
   }
   log(`thtl-native: ${describeLibTorch(lt)}`);
   const built = localBuildPath(opts.root);
-  if (!opts.fromSource) {
+  // In a development checkout the prebuilt binary is a copy of the local build: always build.
+  const checkout = existsSync(join(opts.root, '.git'));
+  if (!opts.fromSource && !checkout) {
     const why = prebuildMismatch(opts.root, lt);
     if (!why) {
       // A stale local build would be loaded before the prebuilt binary.

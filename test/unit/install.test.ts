@@ -1,0 +1,95 @@
+// Which LibTorch a build would use, and when the shipped prebuilt binary fits it.
+import { existsSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { findLibTorch, plainVersion, sameMinor, versionFromHeader, type LibTorchFound } from '../../lib/install/libtorch.js';
+import { prebuildMismatch } from '../../lib/install/addon.js';
+import { localBuildPath, platformTag } from '../../binding/locate.js';
+import { runProcess } from '../helpers/process.js';
+import { ROOT } from '../helpers/python.js';
+import { tempDir } from '../helpers/images.js';
+
+/** A LibTorch-shaped folder: include/.../torch/version.h, and lib/libtorch_cuda.so when cuda. */
+function libtorchDir(version: string, cuda: boolean): string {
+  const root = tempDir('libtorch');
+  const inc = join(root, 'include', 'torch', 'csrc', 'api', 'include', 'torch');
+  mkdirSync(inc, { recursive: true });
+  const [major, minor, patch] = version.split('.');
+  writeFileSync(join(inc, 'version.h'), `#pragma once\n#define TORCH_VERSION_MAJOR ${major}\n#define TORCH_VERSION_MINOR ${minor}\n#define TORCH_VERSION_PATCH ${patch}\n`);
+  mkdirSync(join(root, 'lib'));
+  if (cuda) writeFileSync(join(root, 'lib', 'libtorch_cuda.so'), '');
+  return root;
+}
+
+describe('LibTorch discovery', () => {
+  it('versions: plain, same minor', () => {
+    expect(plainVersion('2.13.0+cpu')).toBe('2.13.0');
+    expect(plainVersion('2.5.1a0')).toBe('2.5.1');
+    expect(sameMinor('2.13.0+cpu', '2.13.1')).toBe(true);
+    expect(sameMinor('1.13.0', '2.13.0')).toBe(false);
+    expect(sameMinor('2.1.0', '2.13.0')).toBe(false);
+    expect(sameMinor('', '2.13.0')).toBe(false);
+  });
+
+  it('THTL_LIBTORCH comes first, with its version.h and CUDA library', () => {
+    const dir = libtorchDir('2.5.1', true);
+    const s = findLibTorch({ THTL_LIBTORCH: dir, THTL_PYTHON: '/nonexistent/python' });
+    expect(s.found).toEqual({ kind: 'THTL_LIBTORCH', version: '2.5.1', cuda: true, where: dir });
+  });
+
+  it('Torch_DIR=<root>/share/cmake/Torch reads <root>', () => {
+    const dir = libtorchDir('2.13.0', false);
+    const s = findLibTorch({ Torch_DIR: join(dir, 'share', 'cmake', 'Torch') });
+    expect(s.found).toMatchObject({ kind: 'Torch_DIR', version: '2.13.0', cuda: false });
+  });
+
+  it('an interpreter that is missing is reported and skipped', () => {
+    const s = findLibTorch({ THTL_PYTHON: '/nonexistent/python', PATH: '/nonexistent' });
+    expect(s.tried[0]).toBe('/nonexistent/python: not found');
+    if (existsSync('/usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake')) {
+      expect(s.found).toMatchObject({ kind: 'system', version: versionFromHeader('/usr/include') });
+      expect(s.found!.version).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+  });
+});
+
+describe('prebuilt binary', () => {
+  const lt = (version: string, cuda = false): LibTorchFound => ({ kind: 'python', version, cuda, where: '/x', python: 'python3' });
+
+  it('is refused for another LibTorch minor version or CUDA flag, with the reason', () => {
+    const root = tempDir('pkg');
+    expect(prebuildMismatch(root, lt('1.13.0'))).toMatch(/no prebuilt binary for this platform/);
+    const dir = join(root, 'prebuilds', platformTag());
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'thtl-native.napi.node'), '');
+    expect(prebuildMismatch(root, lt('1.13.0'))).toMatch(/no build record/);
+    writeFileSync(join(dir, 'thtl-native.napi.json'), JSON.stringify({ torchVersion: '1.13.0', torchKind: 'system', torchSource: 'system', torchLibDir: '/usr/lib', cuda: false, napi: 8 }));
+    expect(prebuildMismatch(root, lt('2.13.0'))).toBe('it is built against LibTorch 1.13.0, this LibTorch is 2.13.0');
+    expect(prebuildMismatch(root, lt('1.13.1', true))).toBe('it is a CPU build, this LibTorch is CUDA');
+    expect(prebuildMismatch(root, lt('1.13.0'))).toMatch(/does not load here/); // an empty file is no addon
+  });
+
+  it('fits when it matches and loads (the checkout build against the system LibTorch)', () => {
+    const built = localBuildPath(ROOT);
+    const record = built.replace(/\.node$/, '.json');
+    const found = findLibTorch().found;
+    if (!existsSync(record) || !found || found.kind !== 'system') return; // only where the checkout builds against the system LibTorch
+    const root = tempDir('pkg');
+    const dir = join(root, 'prebuilds', platformTag());
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(built, join(dir, 'thtl-native.napi.node'));
+    copyFileSync(record, join(dir, 'thtl-native.napi.json'));
+    expect(prebuildMismatch(root, found)).toBe('');
+  });
+});
+
+describe('doctor', () => {
+  it('names a binary that does not load and how to rebuild, exiting 1', async () => {
+    const r = await runProcess(process.execPath, [join(ROOT, 'bin', 'thtl-native.js'), 'doctor'], { env: { ...process.env, THTL_ADDON: '/nonexistent/thtl_native.node' } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('/nonexistent/thtl_native.node');
+    expect(r.stdout).toMatch(/does not load/);
+    expect(r.stdout).toMatch(/npx thtl-native build/);
+  });
+});
