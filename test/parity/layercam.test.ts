@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
+import { bound, TEST_DEVICE } from '../helpers/device.js';
 import { fixtureDir, maxAbsDiff, pythonOracleMissing, readFloat32 } from '../helpers/python.js';
 
 const missing = pythonOracleMissing();
 if (missing) console.warn(`SKIPPED LayerCAM parity tests: ${missing} (install python3-torchvision)`);
 
-const TOLERANCE = 1e-5;
+const TOLERANCE = bound(1e-5);
 const GIVEN = [7, 511];
 
 interface CamMeta {
@@ -45,13 +46,13 @@ describe.skipIf(missing !== '')('LayerCAM parity with a PyTorch reference', () =
       native().setThreads(0);
       const dir = await fixtures(model, layers);
       const meta = JSON.parse(readFileSync(join(dir.cam, `${model}.cam.json`), 'utf8')) as CamMeta;
-      const session = await native().Session.create({ model, numClasses: 1000, weights: join(dir.parity, `${model}.pth`), device: 'cpu' });
+      const session = await native().Session.create({ model, numClasses: 1000, weights: join(dir.parity, `${model}.pth`), device: TEST_DEVICE });
       const input = readFloat32(join(dir.parity, `${model}.input.bin`));
 
       const predicted = await session.layerCam(input, { n: meta.n, size: meta.size, layers });
       expect(predicted.layers).toEqual(layers);
       expect(Array.from(predicted.classes)).toEqual(meta.predicted);
-      expect(maxAbsDiff(predicted.probs, meta.predicted_probs)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(predicted.probs, meta.predicted_probs)).toBeLessThan(bound(1e-5));
       const expectedPredicted = readFloat32(join(dir.cam, `${model}.predicted.maps.bin`));
       const diffPredicted = maxAbsDiff(predicted.maps, expectedPredicted);
 

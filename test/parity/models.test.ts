@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
+import { bound, TEST_DEVICE } from '../helpers/device.js';
 import { fixtureDir, maxAbsDiff, pythonOracleMissing, readFloat32 } from '../helpers/python.js';
 
 const missing = pythonOracleMissing();
@@ -26,7 +27,7 @@ const TORCHVISION_PARAMS: Record<string, number> = {
   maxvit_t: 30_919_624,
 };
 
-const TOLERANCE = 1e-4;
+const TOLERANCE = bound(1e-4);
 
 function fixture(name: string, size: number): Promise<string> {
   return fixtureDir('make_parity.py', [`${name}:${size}`], `${name}.logits.bin`);
@@ -45,7 +46,7 @@ describe.skipIf(missing !== '')('parity with torchvision', () => {
       native().setThreads(0);
       const dir = await fixture(info.name, info.inputSize);
       const meta = JSON.parse(readFileSync(join(dir, `${info.name}.json`), 'utf8')) as { params: number; size: number; keys: string[] };
-      const session = await native().Session.create({ model: info.name, numClasses: 1000, weights: join(dir, `${info.name}.pth`), device: 'cpu' });
+      const session = await native().Session.create({ model: info.name, numClasses: 1000, weights: join(dir, `${info.name}.pth`), device: TEST_DEVICE });
       expect(session.info().params).toBe(meta.params);
       expect(session.stateKeys().map((k) => k.name)).toEqual(meta.keys); // names and torchvision's order
       expect(meta.params).toBe(TORCHVISION_PARAMS[info.name]);
@@ -68,21 +69,21 @@ describe.skipIf(missing !== '')('parity with torchvision', () => {
     expect(legacy.some((e) => e.name.includes('.norm.1.'))).toBe(true);
     const file = join(dir, 'densenet121-legacy.safetensors');
     native().writeSafetensors(file, legacy);
-    const session = await native().Session.create({ model: 'densenet121', numClasses: 1000, weights: file, device: 'cpu' });
+    const session = await native().Session.create({ model: 'densenet121', numClasses: 1000, weights: file, device: TEST_DEVICE });
     const out = await session.predict(readFloat32(join(dir, 'densenet121.input.bin')), [2, 3, 224, 224]);
     expect(maxAbsDiff(out.data, readFloat32(join(dir, 'densenet121.logits.bin')))).toBeLessThan(TOLERANCE);
   });
 
   it('a 2-class session skips the 1000-class head on purpose and reports it', async () => {
     const dir = await fixture('resnet18', 224);
-    const two = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu' });
+    const two = await native().Session.create({ model: 'resnet18', numClasses: 2, device: TEST_DEVICE });
     const r = await two.loadWeights(join(dir, 'resnet18.pth'));
     expect(r.skipped.sort()).toEqual(['fc.bias', 'fc.weight']);
   });
 
   it('loading resnet50 weights into resnet18 fails with the mismatched keys listed', async () => {
     const dir = await fixture('resnet50', 224);
-    const p = native().Session.create({ model: 'resnet18', numClasses: 1000, weights: join(dir, 'resnet50.pth'), device: 'cpu' });
+    const p = native().Session.create({ model: 'resnet18', numClasses: 1000, weights: join(dir, 'resnet50.pth'), device: TEST_DEVICE });
     await expect(p).rejects.toThrow(/resnet50\.pth/);
     await expect(p).rejects.toThrow(/layer1\.0\.conv1\.weight/);
     await expect(p).rejects.toThrow(/unexpected|missing|shape/i);
