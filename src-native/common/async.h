@@ -29,7 +29,7 @@ class Progress {
   Napi::ThreadSafeFunction tsfn_;
 };
 
-// Runs `work` on a worker thread (libuv pool) with LibTorch's thread count applied,
+// Runs `work` on the addon's compute thread (one long-lived thread, see async.cc) with LibTorch's thread count applied,
 // then resolves the promise with `done(env)`; a C++ exception rejects it with an
 // Error "<what>: <message>".
 class AsyncTask : public Napi::AsyncWorker {

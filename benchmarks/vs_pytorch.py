@@ -1,0 +1,76 @@
+"""PyTorch side of benchmarks/vs-pytorch.mjs: one model, one variant, driven over stdin.
+
+usage: python vs_pytorch.py MODEL SIZE BATCH THREADS VARIANT IMAGE [IMAGE ...]
+
+VARIANT: eager (fp32, NCHW) or channels_last (fp32, model and input channels_last).
+The images are the same files the native side trains on, resized (bilinear, antialiased)
+and normalised with ImageNet's mean and std. Protocol, one JSON object per line:
+  prints {"ready": true} after a warm-up step;
+  "step" -> one forward + backward + Adam step, prints {"seconds": s};
+  "end"  -> prints {"maxRssMB": peak resident memory of this process} and exits.
+"""
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures"))
+from oracle_env import torchvision  # noqa: E402  (torchvision, also from a CUDA-only wheel on a CPU machine)
+from PIL import Image  # noqa: E402
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def main():
+    name, size, batch, threads, variant = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    files = sys.argv[6:]
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    kwargs = {"num_classes": 2}
+    if name == "inception_v3":
+        kwargs["init_weights"] = False
+    model = getattr(torchvision.models, name)(**kwargs)
+    model.train()
+    images = [torch.from_numpy(numpy.array(Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR))) for f in files[:batch]]
+    x = torch.stack(images).permute(0, 3, 1, 2).float().div(255).sub(MEAN).div(STD).contiguous()
+    y = torch.arange(batch) % 2
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif variant != "eager":
+        raise SystemExit(f"unknown variant {variant}")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        out = model(x)
+        if isinstance(out, tuple):  # inception_v3's (logits, aux) in training
+            loss = F.cross_entropy(out[0], y) + 0.4 * F.cross_entropy(out[1], y)
+        elif hasattr(out, "logits"):
+            loss = F.cross_entropy(out.logits, y) + 0.4 * F.cross_entropy(out.aux_logits, y)
+        else:
+            loss = F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        return time.perf_counter() - t0
+
+    step()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "step":
+            print(json.dumps({"seconds": step()}), flush=True)
+        elif cmd == "end":
+            print(json.dumps({"maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+            return
+
+
+if __name__ == "__main__":
+    main()
