@@ -214,6 +214,9 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
 
   const run = new RunFolder(cfg.out);
   const id = identity(cfg, lr, size);
+  // a process killed in the middle of an atomic write leaves its temp file behind (also in
+  // a folder whose run finished, which a resumed study passes through)
+  for (const f of readdirSync(run.dir)) if (/\.tmp-\d+$/.test(f)) rmSync(run.path(f), { force: true });
   if (cfg.resume && existsSync(run.path('config.json'))) {
     const before = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as { identity?: Record<string, unknown> };
     if (JSON.stringify(before.identity) !== JSON.stringify(id))
@@ -227,8 +230,6 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
       return { ...done, dir: run.dir, reused: true };
     }
   }
-  // a process killed in the middle of an atomic write leaves its temp file behind
-  for (const f of readdirSync(run.dir)) if (/\.tmp-\d+$/.test(f)) rmSync(run.path(f), { force: true });
   const split = await buildSplit(cfg);
   native().setThreads(cfg.threads);
   run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
