@@ -9,15 +9,25 @@
 namespace thtl {
 namespace {
 
-// Every task's tensor work runs on this one long-lived thread. glibc gives each thread
-// that allocates its own malloc arena, and libuv runs consecutive tasks on any of its pool
-// threads: each arena then kept a step's worth of freed tensor memory (peak RSS 2-3x
-// PyTorch's), and memory handed back and faulted in again every step cost time
-// (efficientnet_v2_s on 2 threads: 12.1 s per step before, 4.5 s on one thread).
-// One thread means one arena that reuses its memory, as a Python training loop does on
-// its main thread. Tasks run one after another; LibTorch's intra-op threads still
-// parallelise each. The libuv thread that queued a task waits for it, so completion,
-// errors and promise settling stay Napi::AsyncWorker's.
+// Every task's tensor work runs on this one long-lived thread, for two reasons measured
+// against the same training step in Python:
+// - glibc gives each thread that allocates its own malloc arena, and libuv runs
+//   consecutive tasks on any of its pool threads: each arena then kept a step's worth of
+//   freed tensor memory (peak RSS 2-3x PyTorch's), and memory handed back and faulted in
+//   again every step cost time (efficientnet_v2_s on 2 threads: 12.1 s per step before,
+//   4.5 s on one thread). One thread means one arena that reuses its memory, as a Python
+//   training loop does on its main thread.
+// - libgomp gives every thread that opens an OpenMP parallel region (any LibTorch op on a
+//   large enough tensor) a thread team of its own, kept for the thread's life. Once the
+//   process holds more OpenMP threads than cores, libgomp cuts its spin-wait to almost
+//   nothing, so the intra-op workers sleep on a futex between the thousands of parallel
+//   regions of a step and each region pays for waking them (densenet169 on 2 threads:
+//   1.3x PyTorch's step time while one zero-fill ran on a libuv thread, at par without).
+//   So synchronous calls that touch tensors also run here (runOnComputeThread), and
+//   code on other threads (image decoding) only writes raw memory.
+// Tasks run one after another; LibTorch's intra-op threads still parallelise each. The
+// libuv thread that queued a task waits for it, so completion, errors and promise
+// settling stay Napi::AsyncWorker's.
 class ComputeThread {
  public:
   static ComputeThread& get() {
@@ -27,6 +37,10 @@ class ComputeThread {
 
   // Runs `fn` on the compute thread and returns when it is done, rethrowing its exception.
   void run(std::function<void()> fn) {
+    if (std::this_thread::get_id() == id_) {  // already here (a nested call): run inline
+      fn();
+      return;
+    }
     std::packaged_task<void()> task(std::move(fn));
     std::future<void> done = task.get_future();
     {
@@ -38,7 +52,10 @@ class ComputeThread {
   }
 
  private:
-  ComputeThread() : thread_([this] { loop(); }) { thread_.detach(); }
+  ComputeThread() : thread_([this] { loop(); }) {
+    id_ = thread_.get_id();
+    thread_.detach();
+  }
 
   void loop() {
     for (;;) {
@@ -57,9 +74,17 @@ class ComputeThread {
   std::condition_variable wake_;
   std::deque<std::packaged_task<void()>> queue_;
   std::thread thread_;
+  std::thread::id id_;
 };
 
 }  // namespace
+
+void runOnComputeThread(std::function<void()> fn) {
+  ComputeThread::get().run([&] {
+    applyTorchThreads();
+    fn();
+  });
+}
 
 Progress::Progress(Napi::Env env, const Napi::Value& callback, const char* name) {
   if (!callback.IsFunction()) return;
@@ -112,10 +137,7 @@ Napi::Promise AsyncTask::run(Napi::Env env, std::string what, Work work, Done do
 
 void AsyncTask::Execute() {
   try {
-    ComputeThread::get().run([this] {
-      applyTorchThreads();
-      work_(*progress_);
-    });
+    runOnComputeThread([this] { work_(*progress_); });
   } catch (...) {
     SetError(what_ + ": " + currentExceptionMessage());
   }

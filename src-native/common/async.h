@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/errors.h"
@@ -28,6 +30,27 @@ class Progress {
   bool active_ = false;
   Napi::ThreadSafeFunction tsfn_;
 };
+
+// Runs `fn` on the addon's compute thread and waits for it (inline when called there),
+// rethrowing its exception. Every call that does tensor math goes through the compute
+// thread, the synchronous ones too: a thread that runs a LibTorch op big enough to
+// parallelise gets an OpenMP thread team of its own, and with more OpenMP threads in the
+// process than cores, libgomp stops spin-waiting and every parallel region pays for
+// sleeping and waking its workers (see async.cc). Only plain C++ values may cross: Napi
+// values are made on the JS thread, before or after.
+void runOnComputeThread(std::function<void()> fn);
+
+template <typename Fn>
+auto onComputeThread(Fn&& fn) -> decltype(fn()) {
+  using R = decltype(fn());
+  if constexpr (std::is_void_v<R>) {
+    runOnComputeThread(std::function<void()>(std::forward<Fn>(fn)));
+  } else {
+    std::optional<R> result;
+    runOnComputeThread([&] { result.emplace(fn()); });
+    return std::move(*result);
+  }
+}
 
 // Runs `work` on the addon's compute thread (one long-lived thread, see async.cc) with LibTorch's thread count applied,
 // then resolves the promise with `done(env)`; a C++ exception rejects it with an

@@ -14,10 +14,9 @@ int cores() {
 std::atomic<int> configured{0};
 }  // namespace
 
-void setTorchThreads(int n) {
-  configured = n > 0 ? n : cores();
-  applyTorchThreads();
-}
+// Only recorded here: the compute thread applies it before each task (see async.cc), so
+// the JS thread never sets up LibTorch's thread pools.
+void setTorchThreads(int n) { configured = n > 0 ? n : cores(); }
 
 int torchThreads() {
   int n = configured.load();

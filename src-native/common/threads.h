@@ -1,9 +1,10 @@
-// LibTorch's intra-op thread count. With OpenMP the count is per calling thread, so
-// every worker applies the configured value before it computes.
+// LibTorch's intra-op thread count. With OpenMP the count is per calling thread; the
+// compute thread (common/async.cc), the one thread that does tensor math, applies the
+// configured value before each task.
 #pragma once
 
 namespace thtl {
 void setTorchThreads(int n);   // n <= 0: number of cores
 int torchThreads();
-void applyTorchThreads();      // call at the start of work on any thread
+void applyTorchThreads();      // on the compute thread, before a task
 }  // namespace thtl

@@ -23,8 +23,9 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
   cache->size = size;
   cache->files = files;
   const size_t n = files.size();
-  cache->pixels = torch::zeros({static_cast<int64_t>(n), 3, size, size}, torch::kUInt8);
+  cache->pixels = torch::empty({static_cast<int64_t>(n), 3, size, size}, torch::kUInt8);
   if (n == 0) return cache;
+  std::memset(cache->pixels.data_ptr<uint8_t>(), 0, static_cast<size_t>(cache->pixels.numel()));
 
   size_t workers = threads > 0 ? static_cast<size_t>(threads)
                                : std::max<size_t>(1, std::thread::hardware_concurrency());

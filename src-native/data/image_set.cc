@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/async.h"
 #include "common/errors.h"
 #include "data/disk_cache.h"
 
@@ -362,7 +363,7 @@ Napi::Value ImageSet::Batch(const Napi::CallbackInfo& info) {
   auto c = cache;
   return guard(env, "ImageSet.batch", [&]() -> Napi::Value {
     std::mt19937_64 rng(seed);
-    const torch::Tensor batch = makeBatch(*c, indices, augment, rng);
+    const torch::Tensor batch = onComputeThread([&] { return makeBatch(*c, indices, augment, rng); });
     const size_t n = static_cast<size_t>(batch.numel());
     Napi::Float32Array out = Napi::Float32Array::New(env, n);
     if (n > 0) std::memcpy(out.Data(), batch.data_ptr<float>(), n * sizeof(float));

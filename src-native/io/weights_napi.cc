@@ -2,6 +2,7 @@
 // inspection), plus a test hook that loads a file into a small built-in module.
 #include <cstring>
 
+#include "common/async.h"
 #include "common/errors.h"
 #include "common/register.h"
 #include "io/io_internal.h"
@@ -107,7 +108,7 @@ Napi::Value ReadWeights(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, "readWeights", [&]() -> Napi::Value {
     const std::string path = stringArg(info, 0, "path");
-    return namedTensorsToJs(env, io::readWeightFile(path));
+    return namedTensorsToJs(env, onComputeThread([&] { return io::readWeightFile(path); }));
   });
 }
 
@@ -116,7 +117,8 @@ Napi::Value WriteSafetensors(const Napi::CallbackInfo& info) {
   return guard(env, "writeSafetensors", [&]() -> Napi::Value {
     const std::string path = stringArg(info, 0, "path");
     if (info.Length() < 2) throw UserError("entries must be an array of {name, shape, data}");
-    io::writeSafetensors(path, entriesFromJs(info[1]));
+    auto entries = entriesFromJs(info[1]);
+    onComputeThread([&] { io::writeSafetensors(path, entries); });
     return env.Undefined();
   });
 }

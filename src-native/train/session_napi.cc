@@ -272,8 +272,14 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (info.Length() < 1 || !info[0].IsNumber())
       throw Napi::TypeError::New(info.Env(), "replaceHead(numClasses) needs a number");
     const auto n = info[0].As<Napi::Number>().Int64Value();
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    guard(info.Env(), "replaceHead", [&] { session_->replaceHead(n); });
+    // The lock is taken on the compute thread: taken here, a task queued before this call
+    // and waiting for it would never let this call's turn come.
+    guard(info.Env(), "replaceHead", [&] {
+      onComputeThread([&] {
+        std::lock_guard<std::mutex> lock(session_->mutex);
+        session_->replaceHead(n);
+      });
+    });
     return info.Env().Undefined();
   }
 
@@ -501,9 +507,15 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (rank != static_cast<double>(static_cast<int64_t>(rank)))
       throw Napi::TypeError::New(env, "options.rank must be an integer");
     const double alpha = numberOr(o, "alpha", 16);
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    const auto report = guard(env, "applyLora", [&] {
-      return session_->applyLora(groups, static_cast<int64_t>(rank), alpha);
+    nn::LoraReport report;
+    int64_t trainableParams = 0, totalParams = 0;
+    guard(env, "applyLora", [&] {
+      onComputeThread([&] {
+        std::lock_guard<std::mutex> lock(session_->mutex);
+        report = session_->applyLora(groups, static_cast<int64_t>(rank), alpha);
+        trainableParams = session_->paramCount(true);
+        totalParams = session_->paramCount(false);
+      });
     });
     Napi::Object r = Napi::Object::New(env);
     auto adapted = Napi::Array::New(env, report.adapted.size());
@@ -518,14 +530,18 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     }
     r.Set("skipped", skipped);
     r.Set("loraParams", Napi::Number::New(env, static_cast<double>(report.loraParams)));
-    r.Set("trainableParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(true))));
-    r.Set("totalParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(false))));
+    r.Set("trainableParams", Napi::Number::New(env, static_cast<double>(trainableParams)));
+    r.Set("totalParams", Napi::Number::New(env, static_cast<double>(totalParams)));
     return r;
   }
 
   Napi::Value MergeLora(const Napi::CallbackInfo& info) {
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    guard(info.Env(), "mergeLora", [&] { session_->mergeLora(); });
+    guard(info.Env(), "mergeLora", [&] {
+      onComputeThread([&] {
+        std::lock_guard<std::mutex> lock(session_->mutex);
+        session_->mergeLora();
+      });
+    });
     return info.Env().Undefined();
   }
 
