@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 // Side by side, interleaved in one run: the training step (forward + backward + Adam, batch
-// of 8 at the model's registry size) of thtl-native and of eager PyTorch on the same
-// LibTorch, fp32 NCHW and fp32 channels_last, for each model and thread count. Each side
-// is its own process (so peak memory is its own), kept alive across the repetitions, and
-// the repetitions rotate the order of the sides, so the machine's load hits them alike.
+// of 8 at the model's registry size) of thtl-native and of PyTorch on the same LibTorch,
+// for each model and thread count. Sides (--sides, comma-separated):
+//   native          thtl-native, fp32 (the default; ratios are taken against it)
+//   native_cl       thtl-native --channels-last
+//   native_amp_cl   thtl-native --precision bf16 --channels-last
+//   eager           PyTorch fp32 NCHW (the reference the ratios compare with)
+//   channels_last   PyTorch fp32 channels_last
+//   amp_cl          PyTorch channels_last + autocast bfloat16 (AMP)
+// Each side is its own process (so peak memory is its own), kept alive across the
+// repetitions, and the repetitions rotate the order of the sides, so the machine's load
+// hits them alike.
 //
 //   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--batch 8]
-//        [--python /usr/bin/python3] [--json out.json] [--markdown out.md]
+//        [--sides native,eager,channels_last] [--python /usr/bin/python3]
+//        [--json out.json] [--markdown out.md]
 //
 // THTL_ADDON and --python pick the pair (Debian's 1.13 by default; a pip venv and a build
 // against it for 2.x). Ratios are native / PyTorch step time (min over repetitions): below
@@ -26,6 +34,9 @@ const { values: o } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     reps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '8' },
+    sides: { type: 'string', default: 'native,eager,channels_last' },
+    precision: { type: 'string', default: 'fp32' },
+    'channels-last': { type: 'boolean', default: false },
     python: { type: 'string', default: '/usr/bin/python3' },
     json: { type: 'string' },
     markdown: { type: 'string' },
@@ -47,7 +58,7 @@ if (o.worker === 'native') {
   const items = readImageFolder(o.data).items.slice(0, batch);
   const labels = Int32Array.from(items.map((i) => i.label));
   const set = await native().ImageSet.build(items.map((i) => i.file), info.inputSize, { threads });
-  const s = await native().Session.create({ model: o.model, numClasses: 2, device: 'cpu', seed: 0 });
+  const s = await native().Session.create({ model: o.model, numClasses: 2, device: 'cpu', seed: 0, precision: o.precision, channelsLast: o['channels-last'] });
   s.configureOptimizer({ lr: 1e-4 });
   await s.trainEpoch(set, labels, { batchSize: batch, seed: 0 });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
@@ -86,6 +97,7 @@ function worker(cmd, args) {
 const batch = Number(o.batch);
 const reps = Number(o.reps);
 const threadList = o.threads.split(',').map(Number);
+const sideNames = o.sides.split(',');
 const registry = native().models();
 const models = o.models ? o.models.split(',') : registry.map((m) => m.name);
 const data = join(mkdtempSync(join(tmpdir(), 'thtl-vs-')), 'data');
@@ -101,11 +113,22 @@ for (const model of models) {
   const m = registry.find((r) => r.name === model);
   if (!m) throw new Error(`unknown model ${model}`);
   for (const threads of threadList) {
-    const sides = {
-      native: worker(process.execPath, [join(root, 'benchmarks', 'vs-pytorch.mjs'), '--worker', 'native', '--model', model, '--threads', String(threads), '--batch', String(batch), '--data', data]),
-      eager: worker(o.python, [join(root, 'benchmarks', 'vs_pytorch.py'), model, String(m.inputSize), String(batch), String(threads), 'eager', ...files]),
-      channels_last: worker(o.python, [join(root, 'benchmarks', 'vs_pytorch.py'), model, String(m.inputSize), String(batch), String(threads), 'channels_last', ...files]),
+    const nativeArgs = ['--worker', 'native', '--model', model, '--threads', String(threads), '--batch', String(batch), '--data', data];
+    const pythonArgs = (variant) => [join(root, 'benchmarks', 'vs_pytorch.py'), model, String(m.inputSize), String(batch), String(threads), variant, ...files];
+    const script = join(root, 'benchmarks', 'vs-pytorch.mjs');
+    const make = {
+      native: () => worker(process.execPath, [script, ...nativeArgs]),
+      native_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last']),
+      native_amp_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', 'bf16']),
+      eager: () => worker(o.python, pythonArgs('eager')),
+      channels_last: () => worker(o.python, pythonArgs('channels_last')),
+      amp_cl: () => worker(o.python, pythonArgs('amp_cl')),
     };
+    const sides = {};
+    for (const n of sideNames) {
+      if (!make[n]) throw new Error(`unknown side ${n} (known: ${Object.keys(make).join(', ')})`);
+      sides[n] = make[n]();
+    }
     const names = Object.keys(sides);
     for (const n of names) await sides[n].ready;
     const times = Object.fromEntries(names.map((n) => [n, []]));
@@ -115,27 +138,29 @@ for (const model of models) {
     }
     const peak = {};
     for (const n of names) peak[n] = (await sides[n].ask('end')).maxRssMB;
+    const best = Object.fromEntries(names.map((n) => [n, min(times[n])]));
     const row = {
       model, input: m.inputSize, threads,
-      native_s: +min(times.native).toFixed(3), eager_s: +min(times.eager).toFixed(3), channels_last_s: +min(times.channels_last).toFixed(3),
-      native_median_s: +median(times.native).toFixed(3), eager_median_s: +median(times.eager).toFixed(3),
-      ratio_vs_eager: +(min(times.native) / min(times.eager)).toFixed(2),
-      ratio_vs_channels_last: +(min(times.native) / min(times.channels_last)).toFixed(2),
-      native_img_s: +(batch / min(times.native)).toFixed(2), eager_img_s: +(batch / min(times.eager)).toFixed(2),
+      seconds: Object.fromEntries(names.map((n) => [n, +best[n].toFixed(3)])),
+      median_seconds: Object.fromEntries(names.map((n) => [n, +median(times[n]).toFixed(3)])),
+      images_per_s: Object.fromEntries(names.map((n) => [n, +(batch / best[n]).toFixed(2)])),
+      // every side against eager PyTorch fp32 (< 1: faster than eager)
+      ratio_vs_eager: best.eager ? Object.fromEntries(names.map((n) => [n, +(best[n] / best.eager).toFixed(2)])) : {},
       peak_rss_mb: Object.fromEntries(names.map((n) => [n, Math.round(peak[n])])),
     };
     rows.push(row);
-    process.stderr.write(`${model} x${threads}: native ${row.native_s}s, eager ${row.eager_s}s, channels_last ${row.channels_last_s}s -> ${row.ratio_vs_eager}x / ${row.ratio_vs_channels_last}x\n`);
+    process.stderr.write(`${model} x${threads}: ${names.map((n) => `${n} ${row.seconds[n]}s`).join(', ')}\n`);
   }
 }
 
 const result = { benchmark: 'vs-pytorch', device: 'cpu', batch, reps, torch: info.runtimeTorchVersion || info.torchVersion, python: o.python, rows };
+const others = sideNames.filter((n) => n !== 'eager');
 const md = [
-  `LibTorch ${result.torch}, batch ${batch}, min of ${reps} interleaved steps; ratio = native / PyTorch step time (< 1: native faster)`,
+  `LibTorch ${result.torch}, batch ${batch}, min of ${reps} interleaved steps, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager)`,
   '',
-  '| model | threads | native (s) | eager (s) | channels_last (s) | vs eager | vs channels_last | peak RSS MB native / eager |',
-  '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.model} | ${r.threads} | ${r.native_s} | ${r.eager_s} | ${r.channels_last_s} | ${r.ratio_vs_eager} | ${r.ratio_vs_channels_last} | ${r.peak_rss_mb.native} / ${r.peak_rss_mb.eager} |`),
+  `| model | threads | ${sideNames.join(' (s) | ')} (s) | ${others.map((n) => `${n} / eager`).join(' | ')} | peak RSS MB ${sideNames.join(' / ')} |`,
+  `|---|---|${sideNames.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|`,
+  ...rows.map((r) => `| ${r.model} | ${r.threads} | ${sideNames.map((n) => r.seconds[n]).join(' | ')} | ${others.map((n) => r.ratio_vs_eager[n] ?? '').join(' | ')} | ${sideNames.map((n) => r.peak_rss_mb[n]).join(' / ')} |`),
 ].join('\n');
 if (o.json) writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);
 if (o.markdown) writeFileSync(o.markdown, `${md}\n`);

@@ -2,7 +2,9 @@
 
 usage: python vs_pytorch.py MODEL SIZE BATCH THREADS VARIANT IMAGE [IMAGE ...]
 
-VARIANT: eager (fp32, NCHW) or channels_last (fp32, model and input channels_last).
+VARIANT: eager (fp32, NCHW), channels_last (fp32, model and input channels_last) or
+amp_cl (channels_last with torch.autocast to bfloat16 around forward and loss, the usual
+"AMP + channels_last" recipe; bfloat16 on the CPU, float16 with a GradScaler on CUDA).
 The images are the same files the native side trains on, resized (bilinear, antialiased)
 and normalised with ImageNet's mean and std. Protocol, one JSON object per line:
   prints {"ready": true} after a warm-up step;
@@ -40,23 +42,30 @@ def main():
     images = [torch.from_numpy(numpy.array(Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR))) for f in files[:batch]]
     x = torch.stack(images).permute(0, 3, 1, 2).float().div(255).sub(MEAN).div(STD).contiguous()
     y = torch.arange(batch) % 2
-    if variant == "channels_last":
+    if variant in ("channels_last", "amp_cl"):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     elif variant != "eager":
         raise SystemExit(f"unknown variant {variant}")
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    amp = variant == "amp_cl"
+
+    def forward_loss():
+        out = model(x)
+        if isinstance(out, tuple):  # inception_v3's (logits, aux) in training
+            return F.cross_entropy(out[0], y) + 0.4 * F.cross_entropy(out[1], y)
+        if hasattr(out, "logits"):
+            return F.cross_entropy(out.logits, y) + 0.4 * F.cross_entropy(out.aux_logits, y)
+        return F.cross_entropy(out, y)
 
     def step():
         t0 = time.perf_counter()
         opt.zero_grad()
-        out = model(x)
-        if isinstance(out, tuple):  # inception_v3's (logits, aux) in training
-            loss = F.cross_entropy(out[0], y) + 0.4 * F.cross_entropy(out[1], y)
-        elif hasattr(out, "logits"):
-            loss = F.cross_entropy(out.logits, y) + 0.4 * F.cross_entropy(out.aux_logits, y)
+        if amp:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = forward_loss()
         else:
-            loss = F.cross_entropy(out, y)
+            loss = forward_loss()
         loss.backward()
         opt.step()
         return time.perf_counter() - t0

@@ -10,7 +10,17 @@ export interface SessionOptions {
   device?: string;
   /** seeds LibTorch's generator before the model is initialised */
   seed?: number;
+  /**
+   * Mixed precision of forward passes (training, evaluate, predict), as torch.autocast:
+   * 'fp32' (default, none), 'bf16' (CPU and CUDA) or 'fp16' (CUDA, with dynamic loss
+   * scaling). Losses and the optimiser stay float32; LayerCAM always runs in float32.
+   */
+  precision?: Precision;
+  /** channels_last (NHWC) memory format for 4-D weights and input batches */
+  channelsLast?: boolean;
 }
+
+export type Precision = 'fp32' | 'bf16' | 'fp16';
 
 export interface SessionInfo {
   model: string;
@@ -21,6 +31,8 @@ export interface SessionInfo {
   trainableParams: number;
   lr: number;
   frozenBatchNorm: 'train' | 'eval';
+  precision: Precision;
+  channelsLast: boolean;
   groups: string[];
   /** empty: every parameter trains */
   trainableGroups: string[];

@@ -15,7 +15,7 @@ import { doctor } from './doctor.js';
 import { installAddon } from './install/addon.js';
 import { packageRoot } from '../binding/locate.js';
 import { formatReport } from './report/metrics-table.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
+import { DEFAULT_TRAIN_CONFIG, PRECISIONS, type Precision, type TrainConfig } from './train/config.js';
 import { trainRun, type RunResult } from './train/runner.js';
 import type { Monitor } from './train/early-stopping.js';
 
@@ -79,6 +79,12 @@ export function buildCli(): Command {
     )
     .option('--weights <file>', 'initial weights (.pth as torchvision publishes, or .safetensors)')
     .option('--device <device>', 'cpu | cuda | cuda:N | auto', d.device)
+    .addOption(
+      new Option('--precision <p>', 'mixed precision of forward passes (autocast): fp32, bf16 (CPU, CUDA), fp16 (CUDA, with loss scaling)')
+        .choices([...PRECISIONS])
+        .default(d.precision),
+    )
+    .option('--channels-last', 'channels_last memory format for weights and batches', false)
     .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), d.threads)
     .option('--seed <n>', 'seed for split, initialisation, shuffling and augmentation', int('--seed'), d.seed)
     .option('--patience <n>', 'early-stopping patience in epochs', int('--patience'), d.patience)
@@ -108,6 +114,8 @@ export function buildCli(): Command {
         frozenBn: o.frozenBn as 'train' | 'eval',
         weights: o.weights as string | undefined,
         device: o.device as string,
+        precision: o.precision as Precision,
+        channelsLast: o.channelsLast as boolean,
         threads: o.threads as number,
         seed: o.seed as number,
         patience: o.patience as number,

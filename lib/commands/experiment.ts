@@ -9,6 +9,7 @@ import { collectRecords, parseProtocols, PROTOCOLS, readStudyFile, runStudy, wri
 import { fetchWeights, IMAGENET_WEIGHT_FILES, WEIGHTS_BASE_URL } from '../experiment/weights.js';
 import { consoleProgress, formatDuration } from '../progress.js';
 import type { Recipe } from '../experiment/study.js';
+import { PRECISIONS } from '../train/config.js';
 
 function numbers(value: string): number[] {
   const parts = value.split(',').map(Number);
@@ -36,6 +37,8 @@ function studyOptions(cmd: Command): Command {
     .option('--patience <n>', 'early-stopping patience (default 10)', int('--patience'))
     .addOption(new Option('--monitor <metric>', 'early-stopping metric (default val_loss)').choices(['val_loss', 'val_accuracy']))
     .addOption(new Option('--frozen-bn <mode>', 'BatchNorm of frozen groups (default train)').choices(['train', 'eval']))
+    .addOption(new Option('--precision <p>', 'mixed precision of forward passes: fp32, bf16 (CPU, CUDA), fp16 (CUDA, loss scaling) (default fp32)').choices([...PRECISIONS]))
+    .option('--channels-last', 'channels_last memory format for weights and batches')
     .option('--device <device>', 'cpu | cuda | cuda:N | auto (default auto)')
     .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'))
     .option('--cache-dir <dir>', 'decode cache folder (default: $THTL_CACHE_DIR or ~/.cache/thtl-native)')
@@ -52,6 +55,8 @@ function flagsToStudy(o: Record<string, unknown>): PartialStudy {
     patience: o.patience as number | undefined,
     monitor: o.monitor as Recipe['monitor'] | undefined,
     frozenBn: o.frozenBn as Recipe['frozenBn'] | undefined,
+    precision: o.precision as Recipe['precision'] | undefined,
+    channelsLast: o.channelsLast as boolean | undefined,
     device: o.device as string | undefined,
     threads: o.threads as number | undefined,
     cacheDir: o.cacheDir as string | undefined,

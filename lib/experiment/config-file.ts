@@ -3,6 +3,8 @@
 // Unknown keys are errors, so a typo never silently falls back to a default.
 import { existsSync, readFileSync } from 'node:fs';
 
+import { PRECISIONS } from '../train/config.js';
+
 import { DEFAULT_RECIPE, DEFAULT_STUDY, parseProtocols, type ExperimentSet, type Recipe, type StudyConfig } from './study.js';
 
 const STUDY_KEYS = ['name', 'experiments', 'target', 'intermediate', 'weightsDir', 'initialWeights', 'runs', 'seed', 'targetSplit', 'intermediateSplit', 'groupBy', 'lora', 'recipe', 'out'];
@@ -64,5 +66,7 @@ export function mergeStudy(...parts: PartialStudy[]): StudyConfig {
   if (!cfg.out) throw new Error('the study needs an output folder: --out (or "out" in the config)');
   if (!(cfg.lora.rank >= 1) || !Number.isInteger(cfg.lora.rank)) throw new Error(`LoRA rank must be a positive integer, got ${cfg.lora.rank}`);
   if (!(cfg.lora.alpha > 0)) throw new Error(`LoRA alpha must be positive, got ${cfg.lora.alpha}`);
+  if (!PRECISIONS.includes(cfg.recipe.precision)) throw new Error(`recipe precision must be one of ${PRECISIONS.join(', ')}, got '${String(cfg.recipe.precision)}'`);
+  if (typeof cfg.recipe.channelsLast !== 'boolean') throw new Error(`recipe channelsLast must be true or false, got ${JSON.stringify(cfg.recipe.channelsLast)}`);
   return cfg;
 }

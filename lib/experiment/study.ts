@@ -10,7 +10,7 @@ import { consoleProgress, formatDuration, type ProgressSink } from '../progress.
 import { mixSeed } from '../rng.js';
 import { writeJsonAtomic } from '../runfolder.js';
 import { readSplitFile, writeSplitFile } from '../data/split-file.js';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
+import { DEFAULT_TRAIN_CONFIG, type Precision, type TrainConfig } from '../train/config.js';
 import type { Monitor } from '../train/early-stopping.js';
 import { buildSplit, findModelInfo, trainRun, type RunResult } from '../train/runner.js';
 import type { PlanEntry, ProtocolId, RunRecord, Stage } from './types.js';
@@ -47,6 +47,10 @@ export interface Recipe {
   stepSize: number;
   gamma: number;
   frozenBn: 'train' | 'eval';
+  /** mixed precision of the forward passes: fp32 (none), bf16, fp16 (CUDA) */
+  precision: Precision;
+  /** channels_last memory format for weights and batches */
+  channelsLast: boolean;
   /** one learning rate for all models, or per model; default: the registry's (the paper's) */
   lr?: number | Record<string, number>;
   /** square input size; default: the model's */
@@ -67,6 +71,8 @@ export const DEFAULT_RECIPE: Recipe = {
   stepSize: DEFAULT_TRAIN_CONFIG.stepSize,
   gamma: DEFAULT_TRAIN_CONFIG.gamma,
   frozenBn: DEFAULT_TRAIN_CONFIG.frozenBn,
+  precision: DEFAULT_TRAIN_CONFIG.precision,
+  channelsLast: DEFAULT_TRAIN_CONFIG.channelsLast,
   device: DEFAULT_TRAIN_CONFIG.device,
   threads: DEFAULT_TRAIN_CONFIG.threads,
   skipBadImages: false,
@@ -231,6 +237,8 @@ export function unitConfig(cfg: StudyConfig, unit: Unit, splitFiles: { target: s
     ...(unit.trainable !== 'all' && !unit.lora ? { trainableGroups: unit.trainable } : {}),
     ...(unit.lora ? { lora: { groups: unit.lora, rank: cfg.lora.rank, alpha: cfg.lora.alpha } } : {}),
     frozenBn: r.frozenBn,
+    precision: r.precision,
+    channelsLast: r.channelsLast,
     ...(weights ? { weights } : {}),
     device: r.device,
     threads: r.threads,

@@ -2,7 +2,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import type { Precision } from '../../binding/session.js';
 import type { Monitor } from './early-stopping.js';
+
+export type { Precision };
+/** Mixed precision of the forward passes: none, bfloat16 autocast, float16 autocast with loss scaling (CUDA). */
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
 
 export interface TrainConfig {
   model: string;
@@ -27,6 +32,10 @@ export interface TrainConfig {
   frozenBn: 'train' | 'eval';
   weights?: string;
   device: string;
+  /** mixed precision of the forward passes (autocast): fp32 (none), bf16, fp16 (CUDA) */
+  precision: Precision;
+  /** channels_last memory format for weights and batches */
+  channelsLast: boolean;
   /** LibTorch intra-op threads; 0 = all cores */
   threads: number;
   seed: number;
@@ -68,6 +77,8 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'model' | 'data' | 'out'> =
   headOnly: false,
   frozenBn: 'train',
   device: 'auto',
+  precision: 'fp32',
+  channelsLast: false,
   threads: 0,
   seed: 123,
   patience: 10,

@@ -143,6 +143,8 @@ async function createSession(cfg: TrainConfig, numClasses: number, lr: number, p
     weights: cfg.weights,
     device: cfg.device,
     seed: cfg.seed,
+    precision: cfg.precision,
+    channelsLast: cfg.channelsLast,
   });
   const groups = session.info().groups;
   if (cfg.trainableGroups) {
@@ -169,6 +171,9 @@ function identity(cfg: TrainConfig, lr: number, size: number): Record<string, un
     model: cfg.model, weights: cfg.weights ?? null, epochs: cfg.epochs, batchSize: cfg.batchSize, lr, inputSize: size,
     headOnly: cfg.headOnly, trainableGroups: cfg.trainableGroups ?? null, lora: cfg.lora ?? null, frozenBn: cfg.frozenBn,
     seed: cfg.seed, patience: cfg.patience, minDelta: cfg.minDelta, monitor: cfg.monitor, stepSize: cfg.stepSize, gamma: cfg.gamma,
+    // only when set, so that folders written before these options existed still resume
+    ...(cfg.precision && cfg.precision !== 'fp32' ? { precision: cfg.precision } : {}),
+    ...(cfg.channelsLast ? { channelsLast: true } : {}),
   };
 }
 

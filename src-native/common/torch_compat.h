@@ -7,8 +7,11 @@
 //   2.0:  std::variant, state keyed by the TensorImpl address (void*), SDPA without an
 //         explicit scale (it always scales by head_dim^-0.5).
 //   2.1+: SDPA takes the scale.
+//   2.4+: autocast is switched per device type (set_autocast_enabled(DeviceType, bool));
+//         1.13's set_enabled (CUDA) / set_cpu_enabled remain only as deprecated wrappers.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -68,5 +71,52 @@ inline torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const tor
   return torch::matmul(attn, v);
 #endif
 }
+
+/// Autocast (mixed precision) on `device`'s type with `dtype` for this thread while the
+/// guard lives, as `with torch.autocast(device_type, dtype)`: the previous state comes
+/// back and autocast's cast cache is cleared when the outermost guard ends.
+class AutocastGuard {
+ public:
+  AutocastGuard(c10::DeviceType type, at::ScalarType dtype) : type_(type) {
+    prevEnabled_ = enabled(type);
+    prevDtype_ = getDtype(type);
+    setEnabled(type, true);
+    setDtype(type, dtype);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    setEnabled(type_, prevEnabled_);
+    setDtype(type_, prevDtype_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+#if THTL_TORCH_AT_LEAST(2, 4)
+  static bool enabled(c10::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
+  static void setEnabled(c10::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
+  static at::ScalarType getDtype(c10::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
+  static void setDtype(c10::DeviceType t, at::ScalarType d) { at::autocast::set_autocast_dtype(t, d); }
+#else
+  static bool enabled(c10::DeviceType t) {
+    return t == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  }
+  static void setEnabled(c10::DeviceType t, bool on) {
+    if (t == c10::DeviceType::CUDA) at::autocast::set_enabled(on);
+    else at::autocast::set_cpu_enabled(on);
+  }
+  static at::ScalarType getDtype(c10::DeviceType t) {
+    return t == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  }
+  static void setDtype(c10::DeviceType t, at::ScalarType d) {
+    if (t == c10::DeviceType::CUDA) at::autocast::set_autocast_gpu_dtype(d);
+    else at::autocast::set_autocast_cpu_dtype(d);
+  }
+#endif
+  c10::DeviceType type_;
+  bool prevEnabled_;
+  at::ScalarType prevDtype_;
+};
 
 }  // namespace thtl::compat

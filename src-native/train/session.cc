@@ -75,7 +75,73 @@ Session::Session(const std::string& modelName, int64_t numClasses, const std::st
   torch::manual_seed(seed);
   model_ = entry_->build(numClasses);
   model_->to(device_);
+  // cuDNN picks the fastest convolution algorithms for the (fixed) batch shapes.
+  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   rebuildOptimizer();
+}
+
+void Session::setPrecision(const std::string& name) {
+  if (name == "fp32") {
+    precision_ = Precision::Fp32;
+  } else if (name == "bf16") {
+    precision_ = Precision::Bf16;
+  } else if (name == "fp16") {
+    if (!device_.is_cuda())
+      throw UserError("precision fp16 needs a CUDA device (its loss scaling is CUDA's); use bf16 on " + device_.str());
+    precision_ = Precision::Fp16;
+  } else {
+    throw UserError("unknown precision '" + name + "' (expected fp32, bf16 or fp16)");
+  }
+  if (precision_ == Precision::Fp16 && !ampScale_.defined()) {
+    const auto opts = torch::TensorOptions().device(device_);
+    ampScale_ = torch::full({1}, 65536.0, opts.dtype(torch::kFloat));
+    ampGrowth_ = torch::zeros({1}, opts.dtype(torch::kInt));
+  }
+}
+
+std::string Session::precision() const {
+  switch (precision_) {
+    case Precision::Bf16: return "bf16";
+    case Precision::Fp16: return "fp16";
+    default: return "fp32";
+  }
+}
+
+void Session::setChannelsLast(bool on) {
+  channelsLast_ = on;
+  const auto format = on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  torch::NoGradGuard noGrad;
+  for (auto& p : model_->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(format));
+  for (auto& b : model_->buffers())
+    if (b.dim() == 4) b.set_data(b.contiguous(format));
+}
+
+std::unique_ptr<compat::AutocastGuard> Session::autocast() const {
+  if (precision_ == Precision::Fp32) return nullptr;
+  return std::make_unique<compat::AutocastGuard>(device_.type(),
+                                                 precision_ == Precision::Fp16 ? torch::kHalf : torch::kBFloat16);
+}
+
+torch::Tensor Session::inModelLayout(const torch::Tensor& x) const {
+  return channelsLast_ && x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+}
+
+void Session::backwardAndStep(const torch::Tensor& loss) {
+  if (precision_ != Precision::Fp16) {
+    loss.backward();
+    optimizer_->step();
+    return;
+  }
+  (loss * ampScale_).backward();
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : model_->parameters())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  torch::Tensor foundInf = torch::zeros({1}, ampScale_.options());
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, foundInf, ampScale_.reciprocal());
+  // The one host sync of a step, as in PyTorch's GradScaler.step: skip on overflow.
+  if (foundInf.item<float>() == 0.0f) optimizer_->step();
+  at::_amp_update_scale_(ampScale_, ampGrowth_, foundInf, 2.0, 0.5, 2000);
 }
 
 int64_t Session::paramCount(bool trainableOnly) const {
@@ -254,29 +320,70 @@ EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector
   st.lr = currentLr();
   double lossSum = 0;
   int64_t correct = 0;
+  auto nonFinite = [&](double value, int64_t b) {
+    return UserError("training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
+                     " at batch " + std::to_string(b + 1) + "/" + std::to_string(batches) +
+                     " (lr " + std::to_string(currentLr()) + "); lower the learning rate");
+  };
+  // On the CPU a loss is a number in memory: read it every batch. On a GPU each read
+  // waits for the queued work, so losses and hits stay on the device and are read at
+  // most once a second (for progress) and at the end of the epoch.
+  const bool syncEachBatch = !device_.is_cuda();
+  std::vector<torch::Tensor> batchLosses;  // GPU: each batch's mean loss, on the device
+  torch::Tensor correctOnDevice;
+  size_t lossesRead = 0;
+  int64_t samplesRead = 0;
+  double lossSumRead = 0;
+  auto lastRead = std::chrono::steady_clock::now();
+  auto readLosses = [&](int64_t upTo) {  // batches [lossesRead, upTo): one transfer
+    if (static_cast<size_t>(upTo) <= lossesRead) return lossSumRead;
+    std::vector<torch::Tensor> pending(batchLosses.begin() + static_cast<std::ptrdiff_t>(lossesRead), batchLosses.end());
+    const torch::Tensor values = torch::stack(pending).to(torch::kCPU, torch::kDouble);
+    const double* v = values.data_ptr<double>();
+    for (size_t i = 0; i < pending.size(); ++i, ++lossesRead) {
+      const int64_t lo = static_cast<int64_t>(lossesRead) * batchSize;
+      const int64_t bs = std::min(usable, lo + batchSize) - lo;
+      if (!std::isfinite(v[i])) throw nonFinite(v[i], static_cast<int64_t>(lossesRead));
+      lossSumRead += v[i] * static_cast<double>(bs);
+      samplesRead += bs;
+    }
+    return lossSumRead;
+  };
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t lo = b * batchSize, hi = std::min(usable, lo + batchSize);
     std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
-    torch::Tensor x = batchOnDevice(images, idx, /*augment=*/true, rng);
-    torch::Tensor y = labelTensor(labels, idx).to(device_);
+    torch::Tensor x = inModelLayout(batchOnDevice(images, idx, /*augment=*/true, rng));
+    torch::Tensor y = labelTensor(labels, idx).to(device_, /*non_blocking=*/true);
     optimizer_->zero_grad();
     lora_.refresh();  // adapters changed at the last step: base + delta, with graph
-    auto outputs = model_->forwardTrain(x);
-    torch::Tensor loss = torch::zeros({}, x.options());
-    for (auto& [logits, weight] : outputs) loss = loss + weight * torch::nn::functional::cross_entropy(logits, y);
-    const double value = loss.item<double>();
-    if (!std::isfinite(value))
-      throw UserError("training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
-                      " at batch " + std::to_string(b + 1) + "/" + std::to_string(batches) +
-                      " (lr " + std::to_string(currentLr()) + "); lower the learning rate");
-    loss.backward();
-    optimizer_->step();
+    std::vector<std::pair<torch::Tensor, double>> outputs;
+    {
+      auto amp = autocast();  // the forward pass only; loss and backward in float32
+      outputs = model_->forwardTrain(x);
+    }
+    torch::Tensor loss = torch::zeros({}, x.options().dtype(torch::kFloat));
+    for (auto& [logits, weight] : outputs)
+      loss = loss + weight * torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y);
     const int64_t bs = hi - lo;
-    lossSum += value * static_cast<double>(bs);
-    correct += outputs.front().first.argmax(1).eq(y).sum().item<int64_t>();
+    if (syncEachBatch) {
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) throw nonFinite(value, b);
+      lossSum += value * static_cast<double>(bs);
+    } else {
+      batchLosses.push_back(loss.detach());
+    }
+    backwardAndStep(loss);
+    torch::Tensor hits = outputs.front().first.argmax(1).eq(y).sum();
+    if (syncEachBatch) correct += hits.item<int64_t>();
+    else correctOnDevice = correctOnDevice.defined() ? correctOnDevice + hits : hits;
     st.samples += bs;
-    if (progress) progress(b + 1, batches, lossSum / static_cast<double>(st.samples));
+    if (!syncEachBatch && (b + 1 == batches || secondsSince(lastRead) >= 1.0)) {
+      lossSum = readLosses(b + 1);  // at most once a second, for the progress line
+      lastRead = std::chrono::steady_clock::now();
+    }
+    if (progress) progress(b + 1, batches, lossSum / static_cast<double>(syncEachBatch ? st.samples : samplesRead));
   }
+  if (!syncEachBatch) correct = correctOnDevice.item<int64_t>();
   ++schedulerEpoch_;  // StepLR.step() once per epoch, after the epoch
   st.batches = batches;
   st.loss = lossSum / static_cast<double>(st.samples);
@@ -304,9 +411,14 @@ EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<i
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t lo = b * batchSize, hi = std::min(n, lo + batchSize);
     std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
-    torch::Tensor x = batchOnDevice(images, idx, /*augment=*/false, unused);
-    torch::Tensor y = labelTensor(labels, idx).to(device_);
-    torch::Tensor logits = model_->forward(x);
+    torch::Tensor x = inModelLayout(batchOnDevice(images, idx, /*augment=*/false, unused));
+    torch::Tensor y = labelTensor(labels, idx).to(device_, /*non_blocking=*/true);
+    torch::Tensor logits;
+    {
+      auto amp = autocast();
+      logits = model_->forward(x);
+    }
+    logits = logits.to(torch::kFloat);
     lossSum += torch::nn::functional::cross_entropy(
                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                    .item<double>();
@@ -327,7 +439,8 @@ torch::Tensor Session::predict(const torch::Tensor& input) {
   torch::NoGradGuard noGrad;
   model_->eval();
   lora_.refresh();
-  return model_->forward(input.to(device_, torch::kFloat)).to(torch::kCPU);
+  auto amp = autocast();
+  return model_->forward(inModelLayout(input.to(device_, torch::kFloat))).to(torch::kCPU, torch::kFloat);
 }
 
 void Session::saveCheckpoint(const std::string& path, const std::string& metaJson) {
@@ -352,6 +465,10 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
   archive.write("lora_rank", c10::IValue(hasLora() ? lora_.rank() : int64_t{0}));
   archive.write("lora_alpha", c10::IValue(hasLora() ? lora_.alpha() : 0.0));
   archive.write("lora_groups", c10::IValue(joinNames(loraGroups_, ",")));
+  if (ampScale_.defined()) {  // fp16's loss scale, so that a resumed run goes on with it
+    archive.write("amp_scale", ampScale_.to(torch::kCPU), true);
+    archive.write("amp_growth", ampGrowth_.to(torch::kCPU), true);
+  }
   writeAtomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cam/layercam.h"
+#include "common/torch_compat.h"
 #include "data/images.h"
 #include "io/weights.h"
 #include "models/model.h"
@@ -72,6 +73,16 @@ class Session {
   bool frozenBatchNormEval() const { return frozenBnEval_; }
   void configureOptimizer(const OptimConfig& cfg);
   double currentLr() const;
+  // Mixed precision of the forward passes of training, evaluation and predict:
+  // "fp32" (none), "bf16" (autocast to bfloat16, CPU and CUDA) or "fp16" (autocast to
+  // float16 with dynamic loss scaling, CUDA only). Losses, softmax and the optimiser stay
+  // in float32; LayerCAM always runs in float32. Throws UserError on another name or on
+  // fp16 off CUDA.
+  void setPrecision(const std::string& name);
+  std::string precision() const;
+  // The channels_last (NHWC) memory format for 4-D weights and input batches.
+  void setChannelsLast(bool on);
+  bool channelsLast() const { return channelsLast_; }
 
   EpochStats trainEpoch(const data::ImageCache& images, const std::vector<int32_t>& labels,
                         int64_t batchSize, uint64_t seed, const BatchProgress& progress);
@@ -129,6 +140,13 @@ class Session {
   torch::Tensor batchOnDevice(const data::ImageCache& images, const std::vector<int64_t>& idx,
                               bool augment, std::mt19937_64& rng) const;
   void checkLabels(const data::ImageCache& images, const std::vector<int32_t>& labels) const;
+  // Autocast for this session's precision on its device (nullptr for fp32).
+  std::unique_ptr<compat::AutocastGuard> autocast() const;
+  torch::Tensor inModelLayout(const torch::Tensor& x) const;
+  // Backward and Adam step; with fp16, through the dynamic loss scale (GradScaler's
+  // defaults: 2^16, doubled after 2000 steps without overflow, halved and the step
+  // skipped on one).
+  void backwardAndStep(const torch::Tensor& loss);
 
   const models::RegistryEntry* entry_;
   models::ModelPtr model_;
@@ -136,6 +154,9 @@ class Session {
   std::vector<std::string> trainable_;  // empty: all
   OptimConfig optim_;
   bool frozenBnEval_ = false;
+  enum class Precision { Fp32, Bf16, Fp16 } precision_ = Precision::Fp32;
+  bool channelsLast_ = false;
+  torch::Tensor ampScale_, ampGrowth_;  // fp16 only: the loss scale and steps since it grew
   int64_t schedulerEpoch_ = 0;  // epochs stepped by StepLR
   std::unique_ptr<torch::optim::Adam> optimizer_;
   nn::LoraSet lora_;

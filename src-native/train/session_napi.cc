@@ -190,13 +190,20 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const std::string device = stringOr(o, "device", "cpu");
     const std::string weights = stringOr(o, "weights", "");
     const auto seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
+    const std::string precision = stringOr(o, "precision", "fp32");
+    const Napi::Value cl = o.Get("channelsLast");
+    if (!cl.IsUndefined() && !cl.IsBoolean())
+      throw Napi::TypeError::New(env, "options.channelsLast must be a boolean");
+    const bool channelsLast = cl.IsBoolean() && cl.As<Napi::Boolean>().Value();
     auto result = std::make_shared<SessionPtr>();
     auto report = std::make_shared<io::LoadReport>();
     return AsyncTask::run(
         env, "creating " + model,
         [=](Progress&) {
           *result = std::make_shared<Session>(model, classes, device, seed);
+          (*result)->setPrecision(precision);
           if (!weights.empty()) *report = (*result)->loadWeights(weights);
+          if (channelsLast) (*result)->setChannelsLast(true);
         },
         [=](Napi::Env env) -> Napi::Value {
           return ctor->New({Napi::External<SessionPtr>::New(env, result.get())});
@@ -216,6 +223,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("trainableParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(true))));
     o.Set("lr", Napi::Number::New(env, session_->currentLr()));
     o.Set("frozenBatchNorm", session_->frozenBatchNormEval() ? "eval" : "train");
+    o.Set("precision", session_->precision());
+    o.Set("channelsLast", Napi::Boolean::New(env, session_->channelsLast()));
     auto groups = Napi::Array::New(env);
     for (size_t i = 0; i < mi.groups.size(); ++i) groups.Set(static_cast<uint32_t>(i), mi.groups[i].name);
     o.Set("groups", groups);

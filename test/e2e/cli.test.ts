@@ -108,6 +108,25 @@ describe('thtl-native CLI', () => {
     for (const k of ['train', 'val', 'test', 'classes']) expect(used[k]).toEqual(saved[k]);
   });
 
+  it('--precision bf16 --channels-last train end to end and are recorded in the run config; fp16 on the CPU is refused', async () => {
+    const data = vesselFolder(15, 40);
+    const dir = tempDir('precision');
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'run'), ...TINY, '--epochs', '1', '--precision', 'bf16', '--channels-last']);
+    expect(r.code, r.stderr).toBe(0);
+    const cfg = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8')) as Record<string, unknown> & { identity: Record<string, unknown> };
+    expect(cfg.precision).toBe('bf16');
+    expect(cfg.channelsLast).toBe(true);
+    expect(cfg.identity).toMatchObject({ precision: 'bf16', channelsLast: true });
+    const final = JSON.parse(readFileSync(join(dir, 'run', 'final.json'), 'utf8')) as { test: { accuracy: number } };
+    expect(Number.isFinite(final.test.accuracy)).toBe(true);
+    const bad = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'fp16'), ...TINY, '--precision', 'fp16']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/fp16 needs a CUDA device/);
+    const unknown = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'x'), ...TINY, '--precision', 'fp64']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/fp64.*fp32, bf16, fp16/);
+  });
+
   it('--input-size is refused where the architecture fixes it (ViT position embeddings)', async () => {
     const data = vesselFolder(4, 40);
     const r = await cli(['train', '--model', 'vit_b_16', '--data', data, '--out', join(tempDir('vit'), 'run'), ...TINY]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { mergeStudy, readStudyConfig } from '../../lib/experiment/config-file.js';
-import { planStudy } from '../../lib/experiment/study.js';
+import { planStudy, unitConfig } from '../../lib/experiment/study.js';
 import { tempDir } from '../helpers/images.js';
 import { ROOT } from '../helpers/python.js';
 
@@ -28,6 +28,16 @@ describe('study config files', () => {
     expect(plan.units).toHaveLength(11 * 3 * 5 + 3 * 10);
   });
 
+  it('precision and memory format reach every unit, fp32 and default layout unless asked', () => {
+    const base = { experiments: [{ protocols: ['2' as const], models: ['resnet18'] }], target: 't', out: 'o' };
+    expect(mergeStudy(base).recipe).toMatchObject({ precision: 'fp32', channelsLast: false });
+    const cfg = mergeStudy(base, { recipe: { precision: 'bf16', channelsLast: true } });
+    expect(cfg.recipe).toMatchObject({ precision: 'bf16', channelsLast: true });
+    const units = planStudy(cfg, () => ['fc', 'layer4']).units;
+    expect(units.length).toBeGreaterThan(0);
+    for (const u of units) expect(unitConfig(cfg, u, { target: 'split.json' })).toMatchObject({ precision: 'bf16', channelsLast: true });
+  });
+
   it('flags override the file, the file overrides the defaults', () => {
     const file = readStudyConfig(write({ experiments: [{ protocols: ['1'], models: ['resnet18'] }], target: 't', out: 'o', recipe: { epochs: 5 } }));
     const cfg = mergeStudy(file, { recipe: { epochs: 2, patience: undefined }, runs: 1 });
@@ -46,5 +56,8 @@ describe('study config files', () => {
     expect(() => mergeStudy({ target: 't', out: 'o' })).toThrow(/no experiments/);
     expect(() => mergeStudy({ experiments: [{ protocols: ['1'], models: ['m'] }], out: 'o' })).toThrow(/target dataset/);
     expect(() => mergeStudy({ experiments: [{ protocols: ['1'], models: ['m'] }], target: 't', out: 'o', lora: { rank: 0, alpha: 16 } })).toThrow(/LoRA rank/);
+    const base = { experiments: [{ protocols: ['1' as const], models: ['m'] }], target: 't', out: 'o' };
+    expect(() => mergeStudy({ ...base, recipe: { precision: 'fp64' as 'fp32' } })).toThrow(/precision must be one of fp32, bf16, fp16, got 'fp64'/);
+    expect(() => mergeStudy({ ...base, recipe: { channelsLast: 'yes' as unknown as boolean } })).toThrow(/channelsLast must be true or false/);
   });
 });
