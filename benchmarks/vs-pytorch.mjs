@@ -13,8 +13,12 @@
 // hits them alike.
 //
 //   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--batch 8]
-//        [--sides native,eager,channels_last] [--python /usr/bin/python3]
-//        [--json out.json] [--markdown out.md]
+//        [--sides native,eager,channels_last] [--device cpu|cuda] [--amp-dtype bf16|fp16]
+//        [--python /usr/bin/python3] [--json out.json] [--markdown out.md]
+//
+// --device cuda runs every side on the GPU (steps timed between synchronisations; peak GPU
+// memory reported too); the AMP sides use --amp-dtype (default bf16 on the CPU, fp16 with
+// loss scaling on CUDA).
 //
 // THTL_ADDON and --python pick the pair (Debian's 1.13 by default; a pip venv and a build
 // against it for 2.x). Ratios are native / PyTorch step time (min over repetitions): below
@@ -37,6 +41,8 @@ const { values: o } = parseArgs({
     sides: { type: 'string', default: 'native,eager,channels_last' },
     precision: { type: 'string', default: 'fp32' },
     'channels-last': { type: 'boolean', default: false },
+    device: { type: 'string', default: 'cpu' },
+    'amp-dtype': { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
     json: { type: 'string' },
     markdown: { type: 'string' },
@@ -57,8 +63,8 @@ if (o.worker === 'native') {
   const info = native().models().find((m) => m.name === o.model);
   const items = readImageFolder(o.data).items.slice(0, batch);
   const labels = Int32Array.from(items.map((i) => i.label));
-  const set = await native().ImageSet.build(items.map((i) => i.file), info.inputSize, { threads });
-  const s = await native().Session.create({ model: o.model, numClasses: 2, device: 'cpu', seed: 0, precision: o.precision, channelsLast: o['channels-last'] });
+  const set = await native().ImageSet.build(items.map((i) => i.file), info.inputSize, threads > 0 ? { threads } : {});
+  const s = await native().Session.create({ model: o.model, numClasses: 2, device: o.device, seed: 0, precision: o.precision, channelsLast: o['channels-last'] });
   s.configureOptimizer({ lr: 1e-4 });
   await s.trainEpoch(set, labels, { batchSize: batch, seed: 0 });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
@@ -98,6 +104,7 @@ const batch = Number(o.batch);
 const reps = Number(o.reps);
 const threadList = o.threads.split(',').map(Number);
 const sideNames = o.sides.split(',');
+const ampDtype = o['amp-dtype'] ?? (o.device === 'cpu' ? 'bf16' : 'fp16');
 const registry = native().models();
 const models = o.models ? o.models.split(',') : registry.map((m) => m.name);
 const data = join(mkdtempSync(join(tmpdir(), 'thtl-vs-')), 'data');
@@ -106,6 +113,7 @@ writeVesselDataset({ out: data, perClass: Math.ceil(batch / 2), size: 256, seed:
 const files = readImageFolder(data).items.slice(0, batch).map((i) => i.file);
 const info = native().info();
 
+const header = { benchmark: 'vs-pytorch', device: o.device, ampDtype, batch, reps, torch: info.runtimeTorchVersion || info.torchVersion, python: o.python };
 const min = (xs) => Math.min(...xs);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
@@ -113,13 +121,13 @@ for (const model of models) {
   const m = registry.find((r) => r.name === model);
   if (!m) throw new Error(`unknown model ${model}`);
   for (const threads of threadList) {
-    const nativeArgs = ['--worker', 'native', '--model', model, '--threads', String(threads), '--batch', String(batch), '--data', data];
-    const pythonArgs = (variant) => [join(root, 'benchmarks', 'vs_pytorch.py'), model, String(m.inputSize), String(batch), String(threads), variant, ...files];
+    const nativeArgs = ['--worker', 'native', '--model', model, '--threads', String(threads), '--batch', String(batch), '--data', data, '--device', o.device];
+    const pythonArgs = (variant) => [join(root, 'benchmarks', 'vs_pytorch.py'), model, String(m.inputSize), String(batch), String(threads), variant, o.device, ampDtype, ...files];
     const script = join(root, 'benchmarks', 'vs-pytorch.mjs');
     const make = {
       native: () => worker(process.execPath, [script, ...nativeArgs]),
       native_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last']),
-      native_amp_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', 'bf16']),
+      native_amp_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype]),
       eager: () => worker(o.python, pythonArgs('eager')),
       channels_last: () => worker(o.python, pythonArgs('channels_last')),
       amp_cl: () => worker(o.python, pythonArgs('amp_cl')),
@@ -137,7 +145,7 @@ for (const model of models) {
       for (const n of order) times[n].push((await sides[n].ask('step')).seconds);
     }
     const peak = {};
-    for (const n of names) peak[n] = (await sides[n].ask('end')).maxRssMB;
+    for (const n of names) peak[n] = await sides[n].ask('end');
     const best = Object.fromEntries(names.map((n) => [n, min(times[n])]));
     const row = {
       model, input: m.inputSize, threads,
@@ -146,17 +154,20 @@ for (const model of models) {
       images_per_s: Object.fromEntries(names.map((n) => [n, +(batch / best[n]).toFixed(2)])),
       // every side against eager PyTorch fp32 (< 1: faster than eager)
       ratio_vs_eager: best.eager ? Object.fromEntries(names.map((n) => [n, +(best[n] / best.eager).toFixed(2)])) : {},
-      peak_rss_mb: Object.fromEntries(names.map((n) => [n, Math.round(peak[n])])),
+      peak_rss_mb: Object.fromEntries(names.map((n) => [n, Math.round(peak[n].maxRssMB)])),
+      ...(o.device !== 'cpu' ? { peak_gpu_mb: Object.fromEntries(names.map((n) => [n, peak[n].maxGpuMB === undefined ? null : Math.round(peak[n].maxGpuMB)])) } : {}),
     };
     rows.push(row);
+    // written after every row, so that a run cut short (a time limit) keeps what it measured
+    if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...header, rows }, null, 2)}\n`);
     process.stderr.write(`${model} x${threads}: ${names.map((n) => `${n} ${row.seconds[n]}s`).join(', ')}\n`);
   }
 }
 
-const result = { benchmark: 'vs-pytorch', device: 'cpu', batch, reps, torch: info.runtimeTorchVersion || info.torchVersion, python: o.python, rows };
+const result = { ...header, rows };
 const others = sideNames.filter((n) => n !== 'eager');
 const md = [
-  `LibTorch ${result.torch}, batch ${batch}, min of ${reps} interleaved steps, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager)`,
+  `LibTorch ${result.torch}, ${o.device}, batch ${batch}, AMP ${ampDtype}, min of ${reps} interleaved steps, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager)`,
   '',
   `| model | threads | ${sideNames.join(' (s) | ')} (s) | ${others.map((n) => `${n} / eager`).join(' | ')} | peak RSS MB ${sideNames.join(' / ')} |`,
   `|---|---|${sideNames.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|`,

@@ -1,10 +1,11 @@
 """PyTorch side of benchmarks/vs-pytorch.mjs: one model, one variant, driven over stdin.
 
-usage: python vs_pytorch.py MODEL SIZE BATCH THREADS VARIANT IMAGE [IMAGE ...]
+usage: python vs_pytorch.py MODEL SIZE BATCH THREADS VARIANT DEVICE AMP_DTYPE IMAGE [IMAGE ...]
 
 VARIANT: eager (fp32, NCHW), channels_last (fp32, model and input channels_last) or
-amp_cl (channels_last with torch.autocast to bfloat16 around forward and loss, the usual
-"AMP + channels_last" recipe; bfloat16 on the CPU, float16 with a GradScaler on CUDA).
+amp_cl (channels_last with torch.autocast around forward and loss, the usual "AMP +
+channels_last" recipe; AMP_DTYPE bf16, or fp16 with a GradScaler). DEVICE: cpu or cuda[:N];
+on CUDA each step is timed between two synchronisations.
 The images are the same files the native side trains on, resized (bilinear, antialiased)
 and normalised with ImageNet's mean and std. Protocol, one JSON object per line:
   prints {"ready": true} after a warm-up step;
@@ -31,8 +32,10 @@ STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 def main():
     name, size, batch, threads, variant = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    files = sys.argv[6:]
-    torch.set_num_threads(threads)
+    device, amp_dtype = torch.device(sys.argv[6]), {"bf16": torch.bfloat16, "fp16": torch.float16}[sys.argv[7]]
+    files = sys.argv[8:]
+    if threads > 0:  # 0: PyTorch's default (all cores), as the native side's setThreads(0)
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     kwargs = {"num_classes": 2}
     if name == "inception_v3":
@@ -40,8 +43,14 @@ def main():
     model = getattr(torchvision.models, name)(**kwargs)
     model.train()
     images = [torch.from_numpy(numpy.array(Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR))) for f in files[:batch]]
+    if len(images) < batch:
+        raise SystemExit(f"{len(images)} images for a batch of {batch}")
     x = torch.stack(images).permute(0, 3, 1, 2).float().div(255).sub(MEAN).div(STD).contiguous()
     y = torch.arange(batch) % 2
+    model, x, y = model.to(device), x.to(device), y.to(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
     if variant in ("channels_last", "amp_cl"):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -49,6 +58,7 @@ def main():
         raise SystemExit(f"unknown variant {variant}")
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     amp = variant == "amp_cl"
+    scaler = torch.amp.GradScaler("cuda") if amp and cuda and amp_dtype == torch.float16 else None
 
     def forward_loss():
         out = model(x)
@@ -59,15 +69,24 @@ def main():
         return F.cross_entropy(out, y)
 
     def step():
+        if cuda:
+            torch.cuda.synchronize(device)
         t0 = time.perf_counter()
         opt.zero_grad()
         if amp:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast(device.type, dtype=amp_dtype):
                 loss = forward_loss()
         else:
             loss = forward_loss()
-        loss.backward()
-        opt.step()
+        if scaler:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        if cuda:
+            torch.cuda.synchronize(device)
         return time.perf_counter() - t0
 
     step()
@@ -77,7 +96,10 @@ def main():
         if cmd == "step":
             print(json.dumps({"seconds": step()}), flush=True)
         elif cmd == "end":
-            print(json.dumps({"maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+            peak = {"maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            if cuda:
+                peak["maxGpuMB"] = torch.cuda.max_memory_allocated(device) / 2**20
+            print(json.dumps(peak), flush=True)
             return
 
 

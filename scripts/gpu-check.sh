@@ -4,8 +4,12 @@
 #      (made here by scripts/device-pack.sh; carried with dist/);
 #   2. the addon built against that PyTorch's LibTorch (CUDA) into build-gpu/;
 #   3. the parity suite (11 models, LayerCAM) with the models on the GPU, and the CUDA tests;
-#   4. one short `train` on the GPU (synthetic CE-NBI-like data);
-#   5. a JSON summary: $OUT/gpu-check.json (or .device/gpu-check.json).
+#   4. one short `train` on the GPU (synthetic CE-NBI-like data), then the same with
+#      --precision fp16 --channels-last (autocast with loss scaling);
+#   5. the side-by-side benchmark against the machine's PyTorch (benchmarks/vs-pytorch.mjs:
+#      ResNet50 at batch 256 with AMP, then every model at batch 32), cut off after
+#      GPU_CHECK_BENCH_S seconds (default 150) keeping the rows measured;
+#   6. a JSON summary: $OUT/gpu-check.json (or .device/gpu-check.json).
 # GPU_CHECK_DEVICE=cpu runs the same steps on the CPU: how the script is tested on a
 # machine without a GPU. THTL_PYTHON picks the Python (default: python3). Run it as
 #   run(command="bash scripts/gpu-check.sh", carry=[".device", "dist"])
@@ -83,13 +87,28 @@ train() {
   local data="$logdir/data"
   node bin/thtl-native.js synth --domain target --n 96 --size 96 --out "$data" --quiet &&
     node bin/thtl-native.js train --model resnet50 --data "$data" --epochs 3 --batch-size 16 \
-      --input-size 96 --device "$device" --out "$logdir/run"
+      --input-size 96 --device "$device" --out "$logdir/run" &&
+    node bin/thtl-native.js train --model resnet50 --data "$data" --epochs 2 --batch-size 16 \
+      --input-size 96 --device "$device" --out "$logdir/run-amp" --channels-last \
+      --precision "$([ "$device" = cpu ] && echo bf16 || echo fp16)"
+}
+
+bench() {
+  local out="${OUT:-$root/.device}" limit=${GPU_CHECK_BENCH_S:-150}
+  local sides=native,native_amp_cl,eager,amp_cl batch_small=32 batch_big=256 models=""
+  if [ "$device" = cpu ]; then batch_small=4; batch_big=8; models="--models resnet18,mobilenet_v2"; fi
+  timeout "$((limit / 3))" node benchmarks/vs-pytorch.mjs --device "$device" --python "$py" --threads 0 --reps 3 \
+    --models resnet50 --batch "$batch_big" --amp-dtype bf16 --sides "$sides" --json "$out/vs-pytorch-big.json"
+  timeout "$((limit * 2 / 3))" node benchmarks/vs-pytorch.mjs --device "$device" --python "$py" --threads 0 --reps 3 \
+    $models --batch "$batch_small" --sides "$sides" --json "$out/vs-pytorch-small.json"
+  [ -s "$out/vs-pytorch-big.json" ] || [ -s "$out/vs-pytorch-small.json" ]
 }
 
 ok=1
 if step unpack unpack && step build build && step doctor doctor; then
   step parity parity || ok=0
   step train train || ok=0
+  step bench bench || ok=0
 else
   ok=0
 fi
@@ -106,7 +125,7 @@ for s in steps:
     s["seconds"] = int(s["seconds"])
 parity_log = read("parity.log")
 summary = {
-    "ok": ok == "1" and all(s["status"] == "ok" for s in steps) and len(steps) == 5,
+    "ok": ok == "1" and all(s["status"] == "ok" for s in steps) and len(steps) == 6,
     "device": device,
     "seconds": int(seconds),
     "steps": steps,
@@ -128,6 +147,12 @@ if os.path.exists(final):
     f = json.load(open(final))
     summary["train"] = {"model": "resnet50", "epochs": f.get("epochsRun"), "s_per_epoch": f.get("avgEpochSeconds"),
                         "test_accuracy": (f.get("test") or {}).get("accuracy")}
+for part in ("big", "small"):
+    p = os.path.join(os.path.dirname(out), f"vs-pytorch-{part}.json")
+    if os.path.exists(p):
+        b = json.load(open(p))
+        summary[f"bench_{part}"] = {"batch": b["batch"], "rows": [{"model": r["model"], "images_per_s": r["images_per_s"],
+                                    "ratio_vs_eager": r["ratio_vs_eager"]} for r in b["rows"]]}
 json.dump(summary, open(out, "w"), indent=2)
 print(json.dumps(summary, indent=2))
 EOF
