@@ -12,7 +12,7 @@
 // repetitions, and the repetitions rotate the order of the sides, so the machine's load
 // hits them alike.
 //
-//   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--batch 8]
+//   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--warmup 2] [--batch 8]
 //        [--sides native,eager,channels_last] [--device cpu|cuda] [--amp-dtype bf16|fp16]
 //        [--python /usr/bin/python3] [--json out.json] [--markdown out.md]
 //
@@ -37,6 +37,7 @@ const { values: o } = parseArgs({
     models: { type: 'string', default: '' },
     threads: { type: 'string', default: '1,2' },
     reps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
     batch: { type: 'string', default: '8' },
     sides: { type: 'string', default: 'native,eager,channels_last' },
     precision: { type: 'string', default: 'fp32' },
@@ -85,6 +86,7 @@ if (o.worker === 'native') {
 /** A worker process answering one JSON line per command. */
 function worker(cmd, args) {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.on('error', () => {});  // a side that died: reported through `ready`
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => {
     const r = await lines.next();
@@ -93,6 +95,7 @@ function worker(cmd, args) {
   };
   return {
     ready: next(),
+    kill: () => child.kill(),
     async ask(line) {
       child.stdin.write(`${line}\n`);
       return next();
@@ -113,7 +116,7 @@ writeVesselDataset({ out: data, perClass: Math.ceil(batch / 2), size: 256, seed:
 const files = readImageFolder(data).items.slice(0, batch).map((i) => i.file);
 const info = native().info();
 
-const header = { benchmark: 'vs-pytorch', device: o.device, ampDtype, batch, reps, torch: info.runtimeTorchVersion || info.torchVersion, python: o.python };
+const header = { benchmark: 'vs-pytorch', device: o.device, ampDtype, batch, reps, warmup: Number(o.warmup), torch: info.runtimeTorchVersion || info.torchVersion, python: o.python };
 const min = (xs) => Math.min(...xs);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
@@ -137,8 +140,21 @@ for (const model of models) {
       if (!make[n]) throw new Error(`unknown side ${n} (known: ${Object.keys(make).join(', ')})`);
       sides[n] = make[n]();
     }
+    // A side whose warm-up step fails (a kernel this LibTorch lacks, say) is left out of
+    // this row, named in `failed`, and the others go on.
+    const failed = [];
+    const settled = await Promise.allSettled(sideNames.map((n) => sides[n].ready));
+    settled.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        failed.push(sideNames[i]);
+        sides[sideNames[i]].kill();
+        delete sides[sideNames[i]];
+      }
+    });
     const names = Object.keys(sides);
-    for (const n of names) await sides[n].ready;
+    // Untimed steps first (each side has already run one to get ready): the first steps of
+    // a process run while its allocator and LibTorch's caches settle.
+    for (let w = 0; w < Number(o.warmup); w++) for (const n of names) await sides[n].ask('step');
     const times = Object.fromEntries(names.map((n) => [n, []]));
     for (let r = 0; r < reps; r++) {
       const order = names.map((_, i) => names[(i + r) % names.length]);
@@ -154,6 +170,7 @@ for (const model of models) {
       images_per_s: Object.fromEntries(names.map((n) => [n, +(batch / best[n]).toFixed(2)])),
       // every side against eager PyTorch fp32 (< 1: faster than eager)
       ratio_vs_eager: best.eager ? Object.fromEntries(names.map((n) => [n, +(best[n] / best.eager).toFixed(2)])) : {},
+      ...(failed.length > 0 ? { failed } : {}),
       peak_rss_mb: Object.fromEntries(names.map((n) => [n, Math.round(peak[n].maxRssMB)])),
       ...(o.device !== 'cpu' ? { peak_gpu_mb: Object.fromEntries(names.map((n) => [n, peak[n].maxGpuMB === undefined ? null : Math.round(peak[n].maxGpuMB)])) } : {}),
     };
@@ -167,11 +184,11 @@ for (const model of models) {
 const result = { ...header, rows };
 const others = sideNames.filter((n) => n !== 'eager');
 const md = [
-  `LibTorch ${result.torch}, ${o.device}, batch ${batch}, AMP ${ampDtype}, min of ${reps} interleaved steps, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager)`,
+  `LibTorch ${result.torch}, ${o.device}, batch ${batch}, AMP ${ampDtype}, min of ${reps} interleaved steps after ${o.warmup} untimed, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager)`,
   '',
   `| model | threads | ${sideNames.join(' (s) | ')} (s) | ${others.map((n) => `${n} / eager`).join(' | ')} | peak RSS MB ${sideNames.join(' / ')} |`,
   `|---|---|${sideNames.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|`,
-  ...rows.map((r) => `| ${r.model} | ${r.threads} | ${sideNames.map((n) => r.seconds[n]).join(' | ')} | ${others.map((n) => r.ratio_vs_eager[n] ?? '').join(' | ')} | ${sideNames.map((n) => r.peak_rss_mb[n]).join(' / ')} |`),
+  ...rows.map((r) => `| ${r.model} | ${r.threads} | ${sideNames.map((n) => r.seconds[n] ?? 'failed').join(' | ')} | ${others.map((n) => r.ratio_vs_eager[n] ?? '').join(' | ')} | ${sideNames.map((n) => r.peak_rss_mb[n] ?? '-').join(' / ')} |`),
 ].join('\n');
 if (o.json) writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);
 if (o.markdown) writeFileSync(o.markdown, `${md}\n`);

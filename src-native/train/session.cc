@@ -299,8 +299,31 @@ void Session::checkLabels(const data::ImageCache& images, const std::vector<int3
                       " is outside 0.." + std::to_string(c - 1));
 }
 
+template <typename Fn>
+auto Session::withPrecisionHint(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    if (precision_ == Precision::Fp32 || msg.find("not implemented for '") == std::string::npos) throw;
+    throw UserError(entry_->info.name + " cannot train or run in " + precision() + " on this LibTorch (" +
+                    TORCH_VERSION + ", " + device_.str() + "): " + msg + "; use --precision fp32" +
+                    (TORCH_VERSION_MAJOR < 2 ? " or a build against LibTorch 2.x" : ""));
+  }
+}
+
 EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector<int32_t>& labels,
                                int64_t batchSize, uint64_t seed, const BatchProgress& progress) {
+  return withPrecisionHint([&] { return trainEpochImpl(images, labels, batchSize, seed, progress); });
+}
+
+EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                             int64_t batchSize, const BatchProgress& progress) {
+  return withPrecisionHint([&] { return evaluateImpl(images, labels, batchSize, progress); });
+}
+
+EpochStats Session::trainEpochImpl(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                                   int64_t batchSize, uint64_t seed, const BatchProgress& progress) {
   checkLabels(images, labels);
   if (batchSize < 1) throw UserError("batch size must be at least 1");
   const auto t0 = std::chrono::steady_clock::now();
@@ -392,8 +415,8 @@ EpochStats Session::trainEpoch(const data::ImageCache& images, const std::vector
   return st;
 }
 
-EvalResult Session::evaluate(const data::ImageCache& images, const std::vector<int32_t>& labels,
-                             int64_t batchSize, const BatchProgress& progress) {
+EvalResult Session::evaluateImpl(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                                 int64_t batchSize, const BatchProgress& progress) {
   checkLabels(images, labels);
   if (batchSize < 1) throw UserError("batch size must be at least 1");
   const auto t0 = std::chrono::steady_clock::now();

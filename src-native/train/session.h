@@ -147,6 +147,14 @@ class Session {
   // defaults: 2^16, doubled after 2000 steps without overflow, halved and the step
   // skipped on one).
   void backwardAndStep(const torch::Tensor& loss);
+  // Runs `fn`; a LibTorch error about a missing bfloat16/float16 kernel becomes a
+  // UserError that names the model, the precision and the way out.
+  template <typename Fn>
+  auto withPrecisionHint(Fn&& fn) -> decltype(fn());
+  EpochStats trainEpochImpl(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                            int64_t batchSize, uint64_t seed, const BatchProgress& progress);
+  EvalResult evaluateImpl(const data::ImageCache& images, const std::vector<int32_t>& labels,
+                          int64_t batchSize, const BatchProgress& progress);
 
   const models::RegistryEntry* entry_;
   models::ModelPtr model_;

@@ -197,6 +197,18 @@ describe('Session', () => {
       expect(maxDiff(a.data, b.data)).toBeLessThan(1e-4);
     });
 
+    it('a model whose bf16 kernels this LibTorch lacks fails naming the model, the precision and the way out', async () => {
+      // LibTorch 1.13 has no bfloat16 CPU backward for hardtanh (mobilenet_v2's ReLU6); 2.x has
+      const s = await native().Session.create({ model: 'mobilenet_v2', numClasses: 2, device: 'cpu', seed: 1, precision: 'bf16' });
+      s.configureOptimizer({ lr: 1e-4 });
+      const epoch = s.trainEpoch(images, labels, { batchSize: 10, seed: 0 });
+      if (native().info().torchVersion.startsWith('1.')) {
+        await expect(epoch).rejects.toThrow(/mobilenet_v2 cannot train or run in bf16 on this LibTorch \(1\.13.*not implemented for 'BFloat16'.*use --precision fp32 or a build against LibTorch 2\.x/);
+      } else {
+        expect(Number.isFinite((await epoch).loss)).toBe(true);
+      }
+    });
+
     it('rejects fp16 off CUDA, an unknown precision and a non-boolean channelsLast', async () => {
       await expect(native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', precision: 'fp16' })).rejects.toThrow(/fp16 needs a CUDA device.*bf16/);
       await expect(native().Session.create({ model: 'resnet18', numClasses: 2, precision: 'fp8' as 'fp32' })).rejects.toThrow(/unknown precision 'fp8' \(expected fp32, bf16 or fp16\)/);
