@@ -34,8 +34,9 @@ def main():
     name, size, batch, threads, variant = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     device, amp_dtype = torch.device(sys.argv[6]), {"bf16": torch.bfloat16, "fp16": torch.float16}[sys.argv[7]]
     files = sys.argv[8:]
-    if threads > 0:  # 0: PyTorch's default (all cores), as the native side's setThreads(0)
-        torch.set_num_threads(threads)
+    # 0: every logical CPU, as the native side's setThreads(0) (PyTorch's own default may
+    # count physical cores only)
+    torch.set_num_threads(threads if threads > 0 else os.cpu_count())
     torch.manual_seed(0)
     kwargs = {"num_classes": 2}
     if name == "inception_v3":
