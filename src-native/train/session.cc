@@ -459,11 +459,13 @@ EvalResult Session::evaluateImpl(const data::ImageCache& images, const std::vect
 }
 
 torch::Tensor Session::predict(const torch::Tensor& input) {
-  torch::NoGradGuard noGrad;
-  model_->eval();
-  lora_.refresh();
-  auto amp = autocast();
-  return model_->forward(inModelLayout(input.to(device_, torch::kFloat))).to(torch::kCPU, torch::kFloat);
+  return withPrecisionHint([&] {
+    torch::NoGradGuard noGrad;
+    model_->eval();
+    lora_.refresh();
+    auto amp = autocast();
+    return model_->forward(inModelLayout(input.to(device_, torch::kFloat))).to(torch::kCPU, torch::kFloat);
+  });
 }
 
 void Session::saveCheckpoint(const std::string& path, const std::string& metaJson) {
@@ -567,6 +569,13 @@ std::string Session::loadCheckpoint(const std::string& path) {
   archive.read("rng_cpu", rng);
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(rng);
+  // fp16's loss scale goes on where it was (a checkpoint without one, or a session in
+  // another precision, keeps the session's own)
+  torch::Tensor scale, growth;
+  if (ampScale_.defined() && archive.try_read("amp_scale", scale) && archive.try_read("amp_growth", growth)) {
+    ampScale_.copy_(scale);
+    ampGrowth_.copy_(growth);
+  }
   return readValue("meta").toStringRef();
 }
 
