@@ -5,6 +5,8 @@
 //   native          thtl-native, fp32 (the default; ratios are taken against it)
 //   native_cl       thtl-native --channels-last
 //   native_amp_cl   thtl-native --precision bf16 --channels-last
+//   native_malloc   thtl-native fp32 with LibTorch's own CPU allocator instead of the
+//                   addon's caching one (THTL_CPU_ALLOCATOR=default; before/after checks)
 //   eager           PyTorch fp32 NCHW (the reference the ratios compare with)
 //   channels_last   PyTorch fp32 channels_last
 //   amp_cl          PyTorch channels_last + autocast bfloat16 (AMP)
@@ -84,8 +86,8 @@ if (o.worker === 'native') {
 
 // ---- driver ----
 /** A worker process answering one JSON line per command. */
-function worker(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+function worker(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   child.stdin.on('error', () => {});  // a side that died: reported through `ready`
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => {
@@ -131,6 +133,7 @@ for (const model of models) {
       native: () => worker(process.execPath, [script, ...nativeArgs]),
       native_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last']),
       native_amp_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype]),
+      native_malloc: () => worker(process.execPath, [script, ...nativeArgs], { THTL_CPU_ALLOCATOR: 'default' }),
       eager: () => worker(o.python, pythonArgs('eager')),
       channels_last: () => worker(o.python, pythonArgs('channels_last')),
       amp_cl: () => worker(o.python, pythonArgs('amp_cl')),

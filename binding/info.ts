@@ -18,6 +18,19 @@ export interface NativeInfo {
   blas: string[];
   threads: number;
   parallelInfo: string;
+  /** the allocator behind CPU tensors and what its cache holds now */
+  cpuAllocator: CpuAllocatorInfo;
+}
+
+export interface CpuAllocatorInfo {
+  /** 'caching' (the addon's; freed large blocks are kept for the next step and handed
+   * back after a few idle seconds) or 'default' (LibTorch's, with THTL_CPU_ALLOCATOR=default) */
+  kind: 'caching' | 'default';
+  cachedBytes: number;
+  cachedBlocks: number;
+  /** large allocations served from the cache / from the system since the process started */
+  hits: number;
+  misses: number;
 }
 
 export interface InfoApi {

@@ -81,6 +81,9 @@ export function doctor(): DoctorReport {
     ok = false;
   }
   lines.push(`threads        ${info.threads} (LibTorch intra-op; --threads changes it)`);
+  lines.push(
+    `CPU allocator  ${info.cpuAllocator.kind === 'caching' ? "caching (freed large blocks reused by the next step; THTL_CPU_ALLOCATOR=default turns it off)" : "LibTorch's default (THTL_CPU_ALLOCATOR=default)"}`,
+  );
   lines.push(`node           ${process.version} on ${platformTag()}`);
   return { ok, lines };
 }

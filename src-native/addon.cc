@@ -1,9 +1,11 @@
 // Registration only: every export lives with its concern.
 #include <napi.h>
 
+#include "common/cpu_allocator.h"
 #include "common/register.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  thtl::installCpuAllocator();  // before any tensor exists
   thtl::registerInfo(env, exports);
   thtl::registerWeights(env, exports);
   thtl::registerData(env, exports);

@@ -1,5 +1,8 @@
 #include "common/async.h"
 
+#include "common/cpu_allocator.h"
+
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -62,7 +65,14 @@ class ComputeThread {
       std::packaged_task<void()> task;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this] { return !queue_.empty(); });
+        auto ready = [this] { return !queue_.empty(); };
+        // Idle for a while (a run has ended): hand the CPU allocator's cached blocks back.
+        if (!wake_.wait_for(lock, kIdleRelease, ready)) {
+          lock.unlock();
+          releaseCpuCache();
+          lock.lock();
+          wake_.wait(lock, ready);
+        }
         task = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -70,6 +80,7 @@ class ComputeThread {
     }
   }
 
+  static constexpr std::chrono::seconds kIdleRelease{3};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::packaged_task<void()>> queue_;

@@ -9,12 +9,17 @@
 //   2.1+: SDPA takes the scale.
 //   2.4+: autocast is switched per device type (set_autocast_enabled(DeviceType, bool));
 //         1.13's set_enabled (CUDA) / set_cpu_enabled remain only as deprecated wrappers.
+//   c10::Allocator: 1.13's allocate() is const, 2.x's is not, and 2.x adds copy_data()
+//         (pure virtual); AllocatorBase declares both forms, so no version test is needed.
 #pragma once
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include <c10/core/Allocator.h>
+
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -117,6 +122,20 @@ class AutocastGuard {
   c10::DeviceType type_;
   bool prevEnabled_;
   at::ScalarType prevDtype_;
+};
+
+/// Base for an allocator registered with c10::SetAllocator: implement allocateBytes().
+/// allocate() is declared in its const (1.13) and non-const (2.x) forms without
+/// `override`: whichever the base declares virtual is overridden, the other is a plain
+/// overload. copy_data() is pure virtual in 2.x and a new member in 1.13.
+class AllocatorBase : public c10::Allocator {
+ public:
+  virtual c10::DataPtr allocateBytes(std::size_t n) const = 0;
+  c10::DataPtr allocate(std::size_t n) const { return allocateBytes(n); }
+  c10::DataPtr allocate(std::size_t n) { return allocateBytes(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    if (count > 0) std::memcpy(dest, src, count);
+  }
 };
 
 }  // namespace thtl::compat

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "common/cpu_allocator.h"
 #include "common/errors.h"
 #include "common/register.h"
 #include "common/threads.h"
@@ -96,6 +97,14 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("blas", blas);
     o.Set("threads", Napi::Number::New(env, torchThreads()));
     o.Set("parallelInfo", at::get_parallel_info());
+    const CpuCacheStats cache = cpuCacheStats();
+    Napi::Object alloc = Napi::Object::New(env);
+    alloc.Set("kind", cpuAllocatorName());
+    alloc.Set("cachedBytes", Napi::Number::New(env, static_cast<double>(cache.cachedBytes)));
+    alloc.Set("cachedBlocks", Napi::Number::New(env, static_cast<double>(cache.cachedBlocks)));
+    alloc.Set("hits", Napi::Number::New(env, static_cast<double>(cache.hits)));
+    alloc.Set("misses", Napi::Number::New(env, static_cast<double>(cache.misses)));
+    o.Set("cpuAllocator", alloc);
     return o;
   });
 }
