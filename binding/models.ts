@@ -16,6 +16,11 @@ export interface ModelInfo {
   camLayers: string[];
   /** parameter count with the 1000-class ImageNet head */
   params: number;
+  /** torchvision's published ImageNet weight file; its name ends in the file's SHA-256 prefix */
+  imagenetWeights: string;
+  /** per-channel normalisation of the input the weights expect (RGB in [0, 1]) */
+  mean: number[];
+  std: number[];
 }
 
 export interface ModelsApi {

@@ -40,6 +40,8 @@ export interface SessionInfo {
   camLayers: string[];
   /** every layer name layerCam accepts (the groups with a spatial output), forward order */
   camLayerChoices: string[];
+  /** the call now queued or running on this session (the latest of them), else null */
+  busy: string | null;
 }
 
 export interface EpochStats {
@@ -139,12 +141,20 @@ export interface LayerCamResult {
   numClasses: number;
 }
 
+/**
+ * A model being trained or used, held natively. Calls that compute return Promises and
+ * run on the addon's compute thread in the order they were made (of every session);
+ * they never block the event loop. info() and stateKeys() answer at once, also while an
+ * epoch runs (as of the last finished call). The quick setters (setTrainableGroups,
+ * setFrozenBatchNorm, configureOptimizer) apply at once and throw "the session is busy"
+ * while a call of this session is still pending: await it first.
+ */
 export interface NativeSession {
   info(): SessionInfo;
   /** the model's state_dict keys in torchvision order, with shapes and flags */
   stateKeys(): StateKey[];
   loadWeights(path: string): Promise<{ loaded: number; skipped: string[] }>;
-  replaceHead(numClasses: number): void;
+  replaceHead(numClasses: number): Promise<void>;
   /** only these groups train; [] makes every parameter trainable */
   setTrainableGroups(groups: string[]): void;
   /** BatchNorm of frozen groups: 'train' (statistics keep updating, the default) or 'eval' */
@@ -153,12 +163,12 @@ export interface NativeSession {
   trainEpoch(
     images: ImageSet,
     labels: Int32Array,
-    options: { batchSize: number; seed: number; onProgress?: BatchProgress },
+    options: { batchSize: number; seed: number; onProgress?: BatchProgress; signal?: AbortSignal },
   ): Promise<EpochStats>;
   evaluate(
     images: ImageSet,
     labels: Int32Array,
-    options: { batchSize: number; onProgress?: BatchProgress },
+    options: { batchSize: number; onProgress?: BatchProgress; signal?: AbortSignal },
   ): Promise<EvalResult>;
   predict(input: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }>;
   /**
@@ -186,9 +196,14 @@ export interface NativeSession {
    * of a checkpoint saved with adapters, with the same settings. saveWeights writes merged
    * weights (plain model keys).
    */
-  applyLora(options: LoraOptions): LoraReport;
+  applyLora(options: LoraOptions): Promise<LoraReport>;
   /** folds the adapters into the base weights and removes them; no-op without adapters */
-  mergeLora(): void;
+  mergeLora(): Promise<void>;
+  /**
+   * Frees the model, its gradients and optimizer state once the calls made before it
+   * have run; any later call throws. Idempotent.
+   */
+  dispose(): Promise<void>;
 }
 
 export interface SessionApi {

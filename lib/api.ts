@@ -1,8 +1,24 @@
 // The package's programmatic API for other Node tools.
+import { native } from '../binding/index.js';
+import type { ImageSet as NativeImageSet, ImageSetBuildOptions } from '../binding/data.js';
+import type { NativeSession, SessionOptions } from '../binding/session.js';
+
 export { native, addonPath } from '../binding/index.js';
-export type { NativeSession, SessionOptions, EpochStats, EvalResult, LayerCamResult, LoraReport } from '../binding/session.js';
+export type { NativeSession, SessionOptions, SessionInfo, EpochStats, EvalResult, LayerCamResult, LoraReport } from '../binding/session.js';
+export type { ImageSet as NativeImageSet, ImageSetBuildOptions, ImageSetStats, DecodeFailure } from '../binding/data.js';
+
+/** A model held natively: `await Session.create({ model, numClasses })` (docs/API.md). */
+export const Session = {
+  create: (options: SessionOptions): Promise<NativeSession> => native().Session.create(options),
+};
+
+/** Decoded, resized images: `await ImageSet.build(files, size, options)` (docs/API.md). */
+export const ImageSet = {
+  build: (files: string[], size: number, options?: ImageSetBuildOptions): Promise<NativeImageSet> =>
+    native().ImageSet.build(files, size, options),
+};
 export type { ModelInfo } from '../binding/models.js';
-export { trainRun, buildSplit, type RunResult } from './train/runner.js';
+export { trainRun, buildSplit, type RunResult, type RunOptions } from './train/runner.js';
 export { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
 export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, type ClassificationReport } from './metrics.js';
@@ -13,7 +29,7 @@ export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOp
 export { doctor } from './doctor.js';
 export { runStudy, planStudy, collectRecords, readStudyFile, writeStudyReport, PROTOCOLS, DEFAULT_RECIPE, type StudyConfig, type Recipe } from './experiment/study.js';
 export { readStudyConfig, mergeStudy } from './experiment/config-file.js';
-export { fetchWeights, findImagenetWeights, IMAGENET_WEIGHT_FILES } from './experiment/weights.js';
+export { fetchWeights, findImagenetWeights, imagenetWeightFiles } from './experiment/weights.js';
 export type { RunRecord, ProtocolId, Stage } from './experiment/types.js';
 export { buildReport, writeReport } from './report/index.js';
 export { runCam, type CamOptions } from './cam.js';

@@ -1,4 +1,4 @@
-// `thtl-native cam`: LayerCAM maps of a trained model (SPEC §7) for chosen images,
+// `thtl-native cam`: LayerCAM maps of a trained model (as in the paper) for chosen images,
 // written as figures (PNG: image, then one jet overlay per layer with a colour bar),
 // raw maps (.npy) and a JSON summary. `--compare RUN2` adds a second model's row under
 // the first, as the paper compares ** and ++ models.

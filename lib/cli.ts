@@ -1,14 +1,14 @@
 // The `thtl-native` command line.
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
 import { native } from '../binding/index.js';
-import { int } from './commands/args.js';
+import { addTrainingFlags, positiveInt, ratios } from './commands/options.js';
 import { registerCamCommand } from './commands/cam.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerExperimentCommands } from './commands/experiment.js';
 import { registerSynthCommand } from './commands/synth.js';
-import { DEFAULT_DEMO, runDemo, type DemoOptions } from './demo.js';
+import { DEFAULT_DEMO, DEMO_MODEL, runDemo, type DemoOptions } from './demo.js';
 import { parseProtocols } from './experiment/study.js';
 import { formatDuration } from './progress.js';
 import { doctor } from './doctor.js';
@@ -18,19 +18,6 @@ import { formatReport } from './report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, PRECISIONS, type Precision, type TrainConfig } from './train/config.js';
 import { trainRun, type RunResult } from './train/runner.js';
 import type { Monitor } from './train/early-stopping.js';
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`must be a positive number, got '${value}'`);
-  return n;
-}
-
-function ratios(value: string): number[] {
-  const parts = value.split(',').map(Number);
-  if (parts.length !== 3 || parts.some((x) => !(x > 0)))
-    throw new InvalidArgumentError(`expected three positive ratios like 0.7,0.2,0.1, got '${value}'`);
-  return parts;
-}
 
 function printResult(r: RunResult): void {
   if (r.test) process.stdout.write(`${formatReport(r.test)}\n`);
@@ -57,41 +44,20 @@ export function buildCli(): Command {
     .showHelpAfterError();
 
   const d = DEFAULT_TRAIN_CONFIG;
-  program
+  const train = program
     .command('train')
     .description('train one model on an image folder and write a run folder with test metrics')
     .requiredOption('--model <name>', 'model name (see `thtl-native models`)')
     .option('--data <spec>', 'dataset: ImageFolder folder, manifest/DR CSV or JSON spec (docs/DATASETS.md)')
     .option('--split-file <file>', 'reuse a split.json (from a run or `thtl-native data split`) instead of splitting --data')
     .addOption(new Option('--group-by <key>', 'keep every patient in one split').choices(['patient']))
-    .option('--split <ratios>', 'train,val,test ratios, stratified per class', ratios, d.split)
+    .option('--split <ratios>', 'train,val[,test] ratios, stratified per class', ratios('--split'), d.split)
     .option('--val <dir>', 'validation ImageFolder (with --test: use --data whole for training)')
     .option('--test <dir>', 'test ImageFolder')
-    .option('--epochs <n>', 'maximum epochs', int('--epochs'), d.epochs)
-    .option('--batch-size <n>', 'batch size', int('--batch-size'), d.batchSize)
-    .option('--lr <x>', "learning rate (default: the model's, from the paper)", positiveNumber)
-    .option('--input-size <px>', "square input size (default: the model's)", int('--input-size'))
     .option('--head-only', 'train only the replaced classification head', false)
-    .addOption(
-      new Option('--frozen-bn <mode>', "BatchNorm of frozen groups: 'train' keeps updating running statistics (as PyTorch code does), 'eval' fixes them")
-        .choices(['train', 'eval'])
-        .default(d.frozenBn),
-    )
-    .option('--weights <file>', 'initial weights (.pth as torchvision publishes, or .safetensors)')
-    .option('--device <device>', 'cpu | cuda | cuda:N | auto', d.device)
-    .addOption(
-      new Option('--precision <p>', 'mixed precision of forward passes (autocast): fp32, bf16 (CPU, CUDA), fp16 (CUDA, with loss scaling)')
-        .choices([...PRECISIONS])
-        .default(d.precision),
-    )
-    .option('--channels-last', 'channels_last memory format for weights and batches', false)
-    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), d.threads)
-    .option('--seed <n>', 'seed for split, initialisation, shuffling and augmentation', int('--seed'), d.seed)
-    .option('--patience <n>', 'early-stopping patience in epochs', int('--patience'), d.patience)
-    .option('--min-delta <x>', 'minimum improvement that resets patience', Number, d.minDelta)
-    .addOption(new Option('--monitor <metric>', 'early-stopping metric').choices(['val_loss', 'val_accuracy']).default(d.monitor))
-    .option('--skip-bad-images', 'skip unreadable images (listed in skipped-images.json) instead of failing', false)
-    .option('--cache-dir <dir>', 'decode cache folder (default: $THTL_CACHE_DIR or ~/.cache/thtl-native)')
+    .option('--weights <file>', 'initial weights (.pth as torchvision publishes, or .safetensors)');
+  addTrainingFlags(train, ['epochs', 'batchSize', 'lr', 'inputSize', 'frozenBn', 'device', 'precision', 'channelsLast', 'threads', 'seed', 'patience', 'minDelta', 'monitor', 'skipBadImages', 'cacheDir'], 'fill');
+  train
     .option('--no-cache', 'decode into memory for this run, without the disk cache')
     .option('--resume', 'continue the run folder: a finished run is kept, an interrupted one goes on from its last epoch', false)
     .requiredOption('--out <dir>', 'run folder to write')
@@ -130,21 +96,24 @@ export function buildCli(): Command {
       printResult(await trainRun(cfg));
     });
 
-  program
+  const demo = program
     .command('demo')
-    .description('the whole study on synthetic domains: pretrain resnet18 on a synthetic source, run protocols 1-4, SWFT and LoRA-SWFT, write tables and ROC figures')
+    .description(`the whole study on synthetic domains: pretrain ${DEMO_MODEL} on a synthetic source, run protocols 1-4, SWFT and LoRA-SWFT, write tables and ROC figures`)
     .option('--out <dir>', 'output folder (data/, source-model/, study/ inside)', DEFAULT_DEMO.out)
-    .option('--source <n>', 'synthetic source images (12 classes)', int('--source'), DEFAULT_DEMO.source)
-    .option('--intermediate <n>', 'synthetic intermediate images (5 classes)', int('--intermediate'), DEFAULT_DEMO.intermediate)
-    .option('--target <n>', 'synthetic target images (2 classes)', int('--target'), DEFAULT_DEMO.target)
+    .option('--source <n>', 'synthetic source images (12 classes)', positiveInt('--source'), DEFAULT_DEMO.source)
+    .option('--intermediate <n>', 'synthetic intermediate images (5 classes)', positiveInt('--intermediate'), DEFAULT_DEMO.intermediate)
+    .option('--target <n>', 'synthetic target images (2 classes)', positiveInt('--target'), DEFAULT_DEMO.target)
     .option('--protocols <list>', 'protocols to run', (v: string) => parseProtocols(v), DEFAULT_DEMO.protocols)
-    .option('--image-size <px>', 'size of the generated images', int('--image-size'), DEFAULT_DEMO.imageSize)
-    .option('--input-size <px>', 'model input size', int('--input-size'), DEFAULT_DEMO.inputSize)
-    .option('--epochs <n>', 'maximum epochs per run', int('--epochs'), DEFAULT_DEMO.epochs)
-    .option('--patience <n>', 'early-stopping patience', int('--patience'), DEFAULT_DEMO.patience)
-    .option('--seed <n>', 'seed', int('--seed'), DEFAULT_DEMO.seed)
-    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'), DEFAULT_DEMO.threads)
-    .option('--device <device>', 'cpu | cuda | cuda:N | auto', DEFAULT_DEMO.device)
+    .option('--image-size <px>', 'size of the generated images', positiveInt('--image-size'), DEFAULT_DEMO.imageSize);
+  addTrainingFlags(demo, ['inputSize', 'epochs', 'patience', 'seed', 'threads', 'device'], 'fill', {
+    inputSize: { default: DEFAULT_DEMO.inputSize },
+    epochs: { default: DEFAULT_DEMO.epochs },
+    patience: { default: DEFAULT_DEMO.patience },
+    seed: { default: DEFAULT_DEMO.seed },
+    threads: { default: DEFAULT_DEMO.threads },
+    device: { default: DEFAULT_DEMO.device },
+  });
+  demo
     .action(async (o: Partial<DemoOptions>) => {
       const r = await runDemo({ ...DEFAULT_DEMO, ...o });
       process.stdout.write(`${mainTables(r.tablesMarkdown)}\nreport (with std and 95% intervals): ${join(r.dir, 'report')}\n`);

@@ -30,6 +30,9 @@ export interface DemoOptions {
   protocols: ProtocolId[];
 }
 
+/** The one model the demo trains (small enough for a CPU). */
+export const DEMO_MODEL = 'resnet18';
+
 export const DEFAULT_DEMO: DemoOptions = {
   out: 'runs/demo',
   source: 480,
@@ -70,7 +73,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
   const sourceRun = await trainRun(
     {
       ...DEFAULT_TRAIN_CONFIG,
-      model: 'resnet18',
+      model: DEMO_MODEL,
       data: source,
       split: [0.8, 0.2],
       epochs: opts.epochs,
@@ -89,11 +92,11 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
 
   const study = await runStudy(
     {
-      name: 'THTL demo: synthetic source -> synthetic fundus -> synthetic vessels (resnet18)',
-      experiments: [{ protocols: opts.protocols, models: ['resnet18'] }],
+      name: `THTL demo: synthetic source -> synthetic fundus -> synthetic vessels (${DEMO_MODEL})`,
+      experiments: [{ protocols: opts.protocols, models: [DEMO_MODEL] }],
       target,
       intermediate,
-      initialWeights: { resnet18: join(sourceRun.dir, 'weights.safetensors') },
+      initialWeights: { [DEMO_MODEL]: join(sourceRun.dir, 'weights.safetensors') },
       runs: 1,
       seed: opts.seed,
       targetSplit: [0.7, 0.2, 0.1],
@@ -106,7 +109,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
   );
   // LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model
   let cam: string | null = null;
-  const runDir = (unit: string) => join(study.dir, 'runs', 'resnet18', 'run-1', unit);
+  const runDir = (unit: string) => join(study.dir, 'runs', DEMO_MODEL, 'run-1', unit);
   if (existsSync(join(runDir('expt1'), 'final.json')) && existsSync(join(runDir('plusplus'), 'final.json'))) {
     cam = join(study.dir, 'cam');
     const images = await runCam(

@@ -40,8 +40,6 @@ export function consoleProgress(stream: NodeJS.WriteStream = process.stderr, qui
   };
 }
 
-export const silentProgress: ProgressSink = { status() {}, line() {} };
-
 /** ETA from work done so far: elapsed / done * remaining. */
 export function eta(elapsedSeconds: number, done: number, total: number): number {
   if (done <= 0) return Number.NaN;

@@ -2,26 +2,26 @@
 import { Command, Option } from 'commander';
 
 import { runCam, type CamOptions } from '../cam.js';
-import { int, list } from './args.js';
+import { addTrainingFlags, list, positiveInt } from './options.js';
 
 export function registerCamCommand(program: Command): void {
-  program
+  const cmd = program
     .command('cam')
     .description("LayerCAM: what each layer of a trained model looks at (figures, raw .npy maps, cam.json)")
     .option('--run <dir>', 'run folder (uses its weights.safetensors or best.ckpt, config.json and split.json)')
     .option('--checkpoint <file>', 'weights (.safetensors/.pth) or checkpoint (.ckpt); model/classes from a config.json beside it, or --model/--classes')
     .option('--model <name>', 'model name (with --checkpoint outside a run folder)')
     .option('--classes <list>', 'class names in label order (with --checkpoint outside a run folder)', list)
-    .option('--input-size <px>', 'input size (default: the run\'s)', int('--input-size', true))
+    .option('--input-size <px>', 'input size (default: the run\'s)', positiveInt('--input-size'))
     .option('--images <files...>', 'image files to explain')
     .addOption(new Option('--split <name>', "images of the run's split (classes in turn)").choices(['train', 'val', 'test']).default('test'))
-    .option('--limit <n>', 'at most this many images', int('--limit', true), 4)
+    .option('--limit <n>', 'at most this many images', positiveInt('--limit'), 4)
     .option('--layers <list>', "layers (group names; default the model's camLayers, e.g. layer1..layer4 for ResNet)", list)
     .option('--class <c>', "class explained: 'pred' (predicted), a class name or an index", 'pred')
     .addOption(new Option('--fusion <mode>', 'also fuse the layer maps per pixel').choices(['none', 'max', 'mean']).default('none'))
-    .option('--compare <dir>', "a second run folder: its maps in a row under the first model's")
-    .option('--device <device>', 'cpu | cuda | cuda:N | auto', 'auto')
-    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads', true), 0)
+    .option('--compare <dir>', "a second run folder: its maps in a row under the first model's");
+  addTrainingFlags(cmd, ['device', 'threads'], 'fill');
+  cmd
     .requiredOption('--out <dir>', 'folder for <image>.png, <image>.npy and cam.json')
     .action(async (o: Record<string, unknown>) => {
       const summary = await runCam({ ...(o as unknown as CamOptions), cls: o.class as string });

@@ -1,12 +1,13 @@
 // `thtl-native data inspect|split`: look at a dataset and write a split.json
 // without training. See docs/DATASETS.md.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
 import { type LoadedDataset, loadDataset } from '../data/dataset.js';
 import { groupSplit } from '../data/group-split.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
 import { type SplitFile, defaultRemainder, toEntries, writeSplitFile } from '../data/split-file.js';
 import { writeJsonAtomic } from '../runfolder.js';
+import { nonNegativeInt, ratios } from './options.js';
 import { DEFAULT_SPLIT_SEED, type SplitName, type SplitResult, type SplitItem, stratifiedSplit } from '../split.js';
 
 interface LoadFlags {
@@ -20,19 +21,6 @@ interface SplitFlags extends LoadFlags {
   seed: number;
   groupBy?: 'patient';
   out: string;
-}
-
-function parseRatios(value: string): number[] {
-  const parts = value.split(',').map((p) => Number(p.trim()));
-  if ((parts.length !== 2 && parts.length !== 3) || parts.some((x) => !(x > 0)))
-    throw new InvalidArgumentError(`expected 2 or 3 positive ratios like 0.7,0.2,0.1 or 0.7,0.3, got '${value}'`);
-  return parts;
-}
-
-function parseSeed(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--seed must be a non-negative integer, got '${value}'`);
-  return n;
 }
 
 const load = (spec: string, o: LoadFlags): Promise<LoadedDataset> =>
@@ -111,9 +99,9 @@ export function registerDataCommands(program: Command): Command {
     .command('split')
     .description('write split.json: seeded, stratified per class (val = floor(ratio n), ...), optionally keeping patients together')
     .argument('<spec>', SPEC_HELP)
-    .requiredOption('--ratios <r>', 'train,val[,test] ratios, e.g. 0.7,0.2,0.1', parseRatios)
+    .requiredOption('--ratios <r>', 'train,val[,test] ratios, e.g. 0.7,0.2,0.1', ratios('--ratios'))
     .addOption(new Option('--remainder <split>', 'split that absorbs rounding (default train for 3 ratios, val for 2)').choices(['train', 'val', 'test']))
-    .option('--seed <n>', 'split seed', parseSeed, DEFAULT_SPLIT_SEED)
+    .option('--seed <n>', 'split seed', nonNegativeInt('--seed'), DEFAULT_SPLIT_SEED)
     .addOption(new Option('--group-by <unit>', 'keep every patient in one split (reports achieved ratios)').choices(['patient']))
     .option('--mapping <file>', 'JSON lesion -> benign/malignant mapping (CE-NBI)')
     .option('--skip-bad-images', 'drop bad entries (listed in split.json under "skipped") instead of failing', false)

@@ -1,49 +1,32 @@
 // `thtl-native experiment`, `reproduce`, `report` and `weights`: the paper's study
 // (protocols, SWFT, LoRA, repeated runs) and its tables and figures. See lib/experiment/.
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
-import { int, list } from './args.js';
+import { addTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
-import { collectRecords, parseProtocols, PROTOCOLS, readStudyFile, runStudy, writeStudyReport } from '../experiment/study.js';
-import { fetchWeights, IMAGENET_WEIGHT_FILES, WEIGHTS_BASE_URL } from '../experiment/weights.js';
+import { collectRecords, DEFAULT_STUDY, parseProtocols, PROTOCOLS, readStudyFile, runStudy, writeStudyReport } from '../experiment/study.js';
+import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../experiment/weights.js';
 import { consoleProgress, formatDuration } from '../progress.js';
 import type { Recipe } from '../experiment/study.js';
-import { PRECISIONS } from '../train/config.js';
-
-function numbers(value: string): number[] {
-  const parts = value.split(',').map(Number);
-  if (parts.some((x) => !Number.isFinite(x))) throw new InvalidArgumentError(`expected numbers separated by commas, got '${value}'`);
-  return parts;
-}
 
 /** Flags shared by `experiment` and `reproduce`; each overrides the config file and the paper's recipe. */
 function studyOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--target <spec>', 'target dataset (CE-NBI spreadsheet/folder, ImageFolder, manifest or JSON spec)')
     .option('--intermediate <spec>', 'intermediate dataset (DR trainLabels.csv, ImageFolder, ...); protocols 4, swft, lora-swft')
     .option('--weights-dir <dir>', "folder with torchvision's published ImageNet .pth files (see `thtl-native weights list`)")
-    .option('--runs <n>', 'runs per configuration (default 3)', int('--runs'))
-    .option('--seed <n>', 'base seed: splits use it, run r trains with a seed derived from it (default 123)', int('--seed'))
-    .option('--target-split <ratios>', 'target train,val,test ratios (default 0.7,0.2,0.1)', numbers)
-    .option('--intermediate-split <ratios>', 'intermediate train,val ratios (default 0.7,0.3)', numbers)
+    .option('--runs <n>', `runs per configuration (default: ${DEFAULT_STUDY.runs})`, positiveInt('--runs'))
+    .option('--seed <n>', `base seed: splits use it, run r trains with a seed derived from it (default: ${DEFAULT_STUDY.seed})`, nonNegativeInt('--seed'))
+    .option('--target-split <ratios>', `target train,val,test ratios (default: ${DEFAULT_STUDY.targetSplit.join(',')})`, ratios('--target-split', 3))
+    .option('--intermediate-split <ratios>', `intermediate train,val ratios (default: ${DEFAULT_STUDY.intermediateSplit.join(',')})`, ratios('--intermediate-split', 2))
     .addOption(new Option('--group-by <key>', 'keep every patient in one split of the target').choices(['patient']))
-    .option('--lora-rank <n>', 'LoRA rank (default 8)', int('--lora-rank'))
-    .option('--lora-alpha <x>', 'LoRA alpha (default 16)', Number)
-    .option('--epochs <n>', 'maximum epochs (default 70)', int('--epochs'))
-    .option('--batch-size <n>', 'batch size (default 32)', int('--batch-size'))
-    .option('--lr <x>', "learning rate for every model (default: each model's, from the paper)", Number)
-    .option('--input-size <px>', "square input size (default: each model's)", int('--input-size'))
-    .option('--patience <n>', 'early-stopping patience (default 10)', int('--patience'))
-    .addOption(new Option('--monitor <metric>', 'early-stopping metric (default val_loss)').choices(['val_loss', 'val_accuracy']))
-    .addOption(new Option('--frozen-bn <mode>', 'BatchNorm of frozen groups (default train)').choices(['train', 'eval']))
-    .addOption(new Option('--precision <p>', 'mixed precision of forward passes: fp32, bf16 (CPU, CUDA), fp16 (CUDA, loss scaling) (default fp32)').choices([...PRECISIONS]))
-    .option('--channels-last', 'channels_last memory format for weights and batches')
-    .option('--device <device>', 'cpu | cuda | cuda:N | auto (default auto)')
-    .option('--threads <n>', 'LibTorch threads (0 = all cores)', int('--threads'))
-    .option('--cache-dir <dir>', 'decode cache folder (default: $THTL_CACHE_DIR or ~/.cache/thtl-native)')
-    .option('--skip-bad-images', 'skip unreadable images instead of failing')
-    .option('--out <dir>', 'study folder (runs/, splits/, report/, study.json)');
+    .option('--lora-rank <n>', `LoRA rank (default: ${DEFAULT_STUDY.lora.rank})`, positiveInt('--lora-rank'))
+    .option('--lora-alpha <x>', `LoRA alpha (default: ${DEFAULT_STUDY.lora.alpha})`, positiveNumber('--lora-alpha'));
+  addTrainingFlags(cmd, ['epochs', 'batchSize', 'lr', 'inputSize', 'patience', 'monitor', 'frozenBn', 'precision', 'channelsLast', 'device', 'threads', 'cacheDir', 'skipBadImages'], 'name', {
+    lr: { help: 'learning rate for every model' },
+  });
+  return cmd.option('--out <dir>', 'study folder (runs/, splits/, report/, study.json)');
 }
 
 function flagsToStudy(o: Record<string, unknown>): PartialStudy {
@@ -62,7 +45,7 @@ function flagsToStudy(o: Record<string, unknown>): PartialStudy {
     cacheDir: o.cacheDir as string | undefined,
     skipBadImages: o.skipBadImages as boolean | undefined,
   };
-  const lora = o.loraRank !== undefined || o.loraAlpha !== undefined ? { rank: (o.loraRank as number) ?? 8, alpha: (o.loraAlpha as number) ?? 16 } : undefined;
+  const lora = o.loraRank !== undefined || o.loraAlpha !== undefined ? { rank: (o.loraRank as number | undefined) ?? DEFAULT_STUDY.lora.rank, alpha: (o.loraAlpha as number | undefined) ?? DEFAULT_STUDY.lora.alpha } : undefined;
   return {
     target: o.target as string | undefined,
     intermediate: o.intermediate as string | undefined,
@@ -91,7 +74,7 @@ export function registerExperimentCommands(program: Command): void {
       .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures')
       .option('--protocol <list>', `protocols, comma-separated: ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} = ${v}`).join('; ')}`)
       .option('--models <list>', 'model names, comma-separated', list)
-      .option('--steps <list>', 'SWFT/LoRA steps to run (default: all)', numbers)
+      .option('--steps <list>', 'SWFT/LoRA steps to run (default: all)', positiveIntList('--steps'))
       .option('--config <file>', 'study config JSON; flags override it'),
   ).action(async (o: Record<string, unknown>) => {
     const file = o.config ? readStudyConfig(o.config as string) : {};
@@ -130,7 +113,7 @@ export function registerExperimentCommands(program: Command): void {
     .command('list')
     .description('the file each model needs in --weights-dir, and where it is published')
     .action(() => {
-      for (const [model, file] of Object.entries(IMAGENET_WEIGHT_FILES)) process.stdout.write(`${model.padEnd(20)}${file.padEnd(36)}${WEIGHTS_BASE_URL}${file}\n`);
+      for (const [model, file] of Object.entries(imagenetWeightFiles())) process.stdout.write(`${model.padEnd(20)}${file.padEnd(36)}${WEIGHTS_BASE_URL}${file}\n`);
     });
   weights
     .command('fetch')
@@ -138,7 +121,7 @@ export function registerExperimentCommands(program: Command): void {
     .argument('<models...>', 'model names, or "all"')
     .option('--dir <dir>', 'folder to put them in', 'imagenet-weights')
     .action(async (models: string[], o: { dir: string }) => {
-      const names = models.includes('all') ? Object.keys(IMAGENET_WEIGHT_FILES) : models;
+      const names = models.includes('all') ? Object.keys(imagenetWeightFiles()) : models;
       const progress = consoleProgress();
       for (const model of names) {
         const r = await fetchWeights(model, {

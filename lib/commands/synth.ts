@@ -1,9 +1,10 @@
 // `thtl-native synth`: write a synthetic domain (target-, intermediate- or
 // source-like) as a real ImageFolder of JPEG/PNG files. See lib/synth/.
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
 import { consoleProgress, eta, formatDuration } from '../progress.js';
+import { integer } from './options.js';
 import { SYNTH_DOMAINS, type SynthDatasetResult, type SynthDomain, type SynthFormat, synthClasses, writeSynthDataset } from '../synth/write.js';
 
 interface SynthFlags {
@@ -21,14 +22,6 @@ const DOMAIN_HELP: Record<SynthDomain, string> = {
   intermediate: 'DR-like fundus photos, radial vessels from the optic disc, severity 0-4 marked by lesions',
   source: 'generic textures and shapes (stripes, checker, dots, ...), for pretraining without ImageNet',
 };
-
-function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got '${value}'`);
-    return n;
-  };
-}
 
 const print = (text: string): void => void process.stdout.write(text);
 

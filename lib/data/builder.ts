@@ -2,7 +2,7 @@
 // catching duplicates, and at the end either throws one error naming every bad
 // entry or (skipBad) returns them as `skipped`. Empty classes are always an
 // error: a class without images cannot be split or trained.
-import type { DatasetItem, LoadedDataset } from './dataset.js';
+import type { DatasetItem, LoadedDataset } from './types.js';
 import { type Problem, problemsError, toSkipped } from './problems.js';
 
 export interface BuildMeta {

@@ -5,7 +5,7 @@
 // folder, with or without extension.
 
 import { DatasetBuilder } from './builder.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './dataset.js';
+import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
 import { FileIndex, type FindResult, formatProblem, patientFromName } from './files.js';
 import { CENBI_CLASSES, type BinaryClass, type LesionMapping, classifyLabel, classifyLesion, loadMapping } from './lesions.js';
 import type { Problem } from './problems.js';

@@ -2,7 +2,7 @@
 // a folder of `{id}_{left|right}.jpeg`. Both eyes of a person share the id,
 // which becomes the group so --group-by patient keeps them together.
 import { DatasetBuilder } from './builder.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './dataset.js';
+import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
 import { FileIndex, formatProblem } from './files.js';
 import type { Problem } from './problems.js';
 import type { DrSpec } from './spec.js';

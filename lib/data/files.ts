@@ -2,37 +2,18 @@
 // another letter case, a bare name while the archive nests folders), so an
 // images folder is indexed once by relative path and by base name, and a name
 // is looked up with each candidate extension, exact case first.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, extname, isAbsolute, join, relative, sep } from 'node:path';
 
-import { IMAGE_EXTENSIONS } from './imagefolder.js';
+import { isDecodable, walkFiles } from './walk.js';
 import type { Problem } from './problems.js';
 
 /** Image formats we recognise but cannot decode: reported, never silently ignored. */
 export const UNSUPPORTED_IMAGE_EXTENSIONS = ['.bmp', '.tif', '.tiff', '.gif', '.webp', '.jp2', '.dcm'];
 
-export const isDecodable = (file: string): boolean => IMAGE_EXTENSIONS.includes(extname(file).toLowerCase());
+export { isDecodable, walkFiles };
 export const isUnsupportedImage = (file: string): boolean =>
   UNSUPPORTED_IMAGE_EXTENSIONS.includes(extname(file).toLowerCase());
-
-// Hidden files and macOS zip debris ("__MACOSX/", "._x.png") are never images.
-const skipName = (name: string): boolean => name.startsWith('.') || name === '__MACOSX';
-
-/** Every regular file under `dir`, recursively, sorted by path. */
-export function walkFiles(dir: string): string[] {
-  const out: string[] = [];
-  const visit = (d: string): void => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      if (skipName(entry.name)) continue;
-      const path = join(d, entry.name);
-      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(path, { throwIfNoEntry: false })?.isDirectory());
-      if (isDir) visit(path);
-      else if (entry.isFile() || entry.isSymbolicLink()) out.push(path);
-    }
-  };
-  visit(dir);
-  return out.sort();
-}
 
 /** Patient id from a name like "Patient012_P012 (33).png", if present. */
 export function patientFromName(path: string): string | undefined {

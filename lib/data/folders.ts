@@ -7,11 +7,12 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 
 import { DatasetBuilder } from './builder.js';
-import type { LoadOptions, LoadedDataset } from './dataset.js';
+import type { LoadOptions, LoadedDataset } from './types.js';
 import { formatProblem, isDecodable, isUnsupportedImage, patientFromName, walkFiles } from './files.js';
 import { readImageFolder } from './imagefolder.js';
 import { CENBI_CLASSES, classifyLesion, loadMapping } from './lesions.js';
 import type { CenbiFoldersSpec, ImageFolderSpec } from './spec.js';
+import { subfolders } from './walk.js';
 
 const withGroup = (file: string, label: number, root: string): { file: string; label: number; group?: string } => {
   const group = patientFromName(relative(root, file));
@@ -34,11 +35,7 @@ export function loadImageFolder(spec: ImageFolderSpec, options: LoadOptions): Lo
   return builder.finish({ name: spec.name ?? basename(folder.root), root: folder.root }, options.skipBad ?? false);
 }
 
-const topFolders = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== '__MACOSX')
-    .map((e) => e.name)
-    .sort();
+const topFolders = subfolders; // (class or lesion folders)
 
 export function loadCenbiFolders(spec: CenbiFoldersSpec, options: LoadOptions): LoadedDataset {
   const root = checkFolder(spec.root);

@@ -1,8 +1,10 @@
 // ImageFolder datasets: one subfolder per class holding JPEG/PNG files.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
+import { isDecodable, subfolders, walkFiles } from './walk.js';
+
+export { IMAGE_EXTENSIONS } from './walk.js';
 
 export interface LabelledImage {
   file: string;
@@ -15,22 +17,6 @@ export interface ImageFolderDataset {
   items: LabelledImage[];
 }
 
-function isImage(name: string): boolean {
-  const lower = name.toLowerCase();
-  return IMAGE_EXTENSIONS.some((ext) => lower.endsWith(ext));
-}
-
-/** Image files under `dir`, recursively, sorted (so listing order never matters). */
-function listImages(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listImages(path));
-    else if (entry.isFile() && isImage(entry.name)) out.push(path);
-  }
-  return out.sort();
-}
-
 /**
  * Reads `root` as an ImageFolder. Class index = position of the folder name in sorted
  * order (torchvision's rule). `classes` forces the class list (e.g. the training set's
@@ -40,10 +26,7 @@ export function readImageFolder(root: string, classes?: string[]): ImageFolderDa
   const dir = resolve(root);
   if (!existsSync(dir)) throw new Error(`dataset folder ${root} does not exist`);
   if (!statSync(dir).isDirectory()) throw new Error(`dataset path ${root} is not a folder`);
-  const found = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort();
+  const found = subfolders(dir);
   if (found.length === 0)
     throw new Error(`dataset folder ${root} has no class subfolders (expected ${root}/<class>/<image>.jpg)`);
   const classList = classes ?? found;
@@ -55,7 +38,7 @@ export function readImageFolder(root: string, classes?: string[]): ImageFolderDa
     const label = classList.indexOf(name);
     if (label < 0)
       throw new Error(`dataset folder ${root} has class folder '${name}' that is not among the classes ${classList.join(', ')}`);
-    const files = listImages(join(dir, name));
+    const files = walkFiles(join(dir, name)).filter(isDecodable);
     if (files.length === 0) empty.push(name);
     for (const file of files) items.push({ file, label });
   }

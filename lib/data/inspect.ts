@@ -1,6 +1,6 @@
 // `data inspect`: what a dataset holds, from the loaded item list and the
 // image headers (no decoding), as numbers and as printable text.
-import type { LoadedDataset } from './dataset.js';
+import type { LoadedDataset } from './types.js';
 import { readImageHeader } from './image-header.js';
 import { listOffenders, type SkippedEntry } from './problems.js';
 

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 
 import { DatasetBuilder } from './builder.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './dataset.js';
+import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
 import { formatProblem } from './files.js';
 import type { Problem } from './problems.js';
 import type { ManifestSpec } from './spec.js';

@@ -1,4 +1,4 @@
-// A study: protocols x models x runs (SPEC §5), planned into training units, run one
+// A study: protocols x models x runs, planned into training units, run one
 // after another with resume, and reported. The `+` model of a (model, run) is trained
 // once and reused by `++`, SWFT and LoRA; SWFT step 1 and LoRA step 1 are the `++`
 // recipe (head only, no adapters), so they share its run folder.
@@ -12,7 +12,7 @@ import { writeJsonAtomic } from '../runfolder.js';
 import { readSplitFile, writeSplitFile } from '../data/split-file.js';
 import { DEFAULT_TRAIN_CONFIG, type Precision, type TrainConfig } from '../train/config.js';
 import type { Monitor } from '../train/early-stopping.js';
-import { buildSplit, findModelInfo, trainRun, type RunResult } from '../train/runner.js';
+import { buildSplit, findModelInfo, trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import type { PlanEntry, ProtocolId, RunRecord, Stage } from './types.js';
 
 export type { PlanEntry } from './types.js';
@@ -37,7 +37,7 @@ export function parseProtocols(list: string): ProtocolId[] {
   return out;
 }
 
-/** The training recipe (SPEC §4); every field can be overridden by a config file or flags. */
+/** The paper's training recipe; every field can be overridden by a config file or flags. */
 export interface Recipe {
   epochs: number;
   batchSize: number;
@@ -360,7 +360,8 @@ export interface StudyResult {
   seconds: number;
 }
 
-export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<StudyResult> {
+/** Runs (or resumes) a study; `options.signal` aborts it between and inside runs (resumable). */
+export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<StudyResult> {
   const t0 = Date.now();
   const out = resolve(cfg.out);
   const groupsOf = (model: string) => findModelInfo(model).groups.map((g) => g.name); // unknown names throw here
@@ -376,7 +377,7 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
   for (const [i, unit] of plan.units.entries()) {
     const tag = `[${i + 1}/${plan.units.length}] ${unit.dir}`;
     progress.line(`${tag}: ${describe(unit)}`);
-    const r = await trainRun(unitConfig(cfg, unit, splits), prefixed(progress, tag));
+    const r = await trainRun(unitConfig(cfg, unit, splits), prefixed(progress, tag), options);
     if (r.reused) continue; // the runner has said so
     const summary = r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
     progress.line(`${tag}: ${r.epochsRun} epochs, ${summary} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);

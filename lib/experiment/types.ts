@@ -3,7 +3,7 @@
 // read by `thtl-native report`.
 import type { RunResult } from '../train/runner.js';
 
-/** The protocol ids of SPEC §5. '4' has two stages: the `+` model (intermediate domain) and `++` (target, head only). */
+/** The paper's protocol ids. '4' has two stages: the `+` model (intermediate domain) and `++` (target, head only). */
 export type ProtocolId = '1' | '2' | '3' | '4' | 'swft' | 'lora-swft';
 
 /** Which row of which table a run belongs to. */

@@ -8,26 +8,19 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+import { native } from '../../binding/index.js';
+
 export const WEIGHTS_BASE_URL = 'https://download.pytorch.org/models/';
 
-/** Model name -> published file name (ImageNet-1k, torchvision's V1 weights, as the paper used). */
-export const IMAGENET_WEIGHT_FILES: Readonly<Record<string, string>> = {
-  resnet18: 'resnet18-f37072fd.pth',
-  resnet50: 'resnet50-0676ba61.pth',
-  mobilenet_v2: 'mobilenet_v2-b0353104.pth',
-  inception_v3: 'inception_v3_google-0cc3c7bd.pth',
-  densenet121: 'densenet121-a639ec97.pth',
-  densenet169: 'densenet169-b2777c0a.pth',
-  vgg19: 'vgg19-dcbb9e9d.pth',
-  vit_b_16: 'vit_b_16-c867db91.pth',
-  efficientnet_v2_s: 'efficientnet_v2_s-dd5fe13b.pth',
-  swin_v2_t: 'swin_v2_t-b137f0e2.pth',
-  maxvit_t: 'maxvit_t-bc5ab103.pth',
-};
+/** Model name -> published file name (ImageNet-1k, torchvision's V1 weights, as the paper used), from the registry. */
+export function imagenetWeightFiles(): Readonly<Record<string, string>> {
+  return Object.fromEntries(native().models().map((m) => [m.name, m.imagenetWeights]));
+}
 
 export function publishedFile(model: string): string {
-  const file = IMAGENET_WEIGHT_FILES[model];
-  if (!file) throw new Error(`no published ImageNet weights known for '${model}' (known: ${Object.keys(IMAGENET_WEIGHT_FILES).join(', ')})`);
+  const files = imagenetWeightFiles();
+  const file = files[model];
+  if (!file) throw new Error(`no published ImageNet weights known for '${model}' (known: ${Object.keys(files).join(', ')})`);
   return file;
 }
 

@@ -1,4 +1,4 @@
-// Summary statistics over the repeated runs of one configuration (SPEC §4: tables show
+// Summary statistics over the repeated runs of one configuration (the paper: tables show
 // the mean and, beyond the paper, the sample standard deviation and a 95% interval).
 
 export interface Summary {

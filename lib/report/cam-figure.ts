@@ -1,4 +1,4 @@
-// LayerCAM figures (SPEC §7; the paper's Figs. 6-9): per row the input image, then one
+// LayerCAM figures (the paper's Figs. 6-9): per row the input image, then one
 // panel per layer with the jet-coloured map blended over the image, titled
 // "<layer> · <class> <probability>", the row label at the left, and one vertical colour
 // bar (0 to 1) at the right. Rows stack vertically to compare models. The figure is an

@@ -1,4 +1,4 @@
-// ROC figures (SPEC §6; the paper's Fig. 5): one figure per experiment with one curve per
+// ROC figures (the paper's Fig. 5): one figure per experiment with one curve per
 // model, and for SWFT / LoRA one figure per model with one curve per step. Each curve is
 // the test ROC of the run whose test accuracy is closest to its group's mean test
 // accuracy (the paper: "we select the run that is closest to the mean test accuracy").

@@ -1,4 +1,4 @@
-// The paper's result tables (SPEC §6) built from finished runs: Table 3 (Expt.#1 `**`,
+// The paper's result tables built from finished runs: Table 3 (Expt.#1 `**`,
 // Expt.#2 `^`), Table 4 (Expt.#3 `*`, Expt.#4 `++`), Table 5 (the `+` models on the
 // intermediate domain) and Table 6 (SWFT steps and LoRA steps per model). Each row is one
 // (stage, model, step) group of repeated runs; every cell is a Summary over those runs.

@@ -1,4 +1,4 @@
-// A training run's settings. Defaults are the paper's recipe (SPEC §4).
+// A training run's settings. Defaults are the paper's recipe.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 

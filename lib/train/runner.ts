@@ -100,7 +100,9 @@ async function decodeSplit(
   size: number,
   cfg: TrainConfig,
   progress: ProgressSink,
+  signal: AbortSignal | undefined,
 ): Promise<ImageSet> {
+  signal?.throwIfAborted();
   const t0 = Date.now();
   let first = -1; // images already in the cache: the ETA counts only those decoded now
   const set = await native().ImageSet.build(
@@ -153,7 +155,7 @@ async function createSession(cfg: TrainConfig, numClasses: number, lr: number, p
     session.setTrainableGroups(cfg.trainableGroups.length === groups.length ? [] : cfg.trainableGroups);
   } else if (cfg.headOnly) session.setTrainableGroups([groups[0]!]);
   if (cfg.lora) {
-    const r = session.applyLora(cfg.lora);
+    const r = await session.applyLora(cfg.lora);
     progress.line(
       `LoRA rank ${cfg.lora.rank} alpha ${cfg.lora.alpha} on ${r.adapted.length} layer(s) of ${cfg.lora.groups.join(', ')}: ` +
         `${r.loraParams.toLocaleString('en-US')} adapter parameters` +
@@ -196,11 +198,13 @@ async function runEpoch(
   epoch: number,
   cfg: TrainConfig,
   progress: ProgressSink,
+  signal: AbortSignal | undefined,
 ) {
   const t0 = Date.now();
   return session.trainEpoch(train, trainLabels, {
     batchSize: cfg.batchSize,
     seed: mixSeed(cfg.seed, epoch),
+    signal,
     onProgress: (batch, batches, loss) => {
       const elapsed = (Date.now() - t0) / 1000;
       progress.status(
@@ -210,7 +214,14 @@ async function runEpoch(
   });
 }
 
-export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consoleProgress()): Promise<RunResult> {
+/** Options of a long call: `signal` aborts it (an AbortError; the run folder stays resumable). */
+export interface RunOptions {
+  signal?: AbortSignal;
+}
+
+export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<RunResult> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   const info = findModelInfo(cfg.model);
   const size = resolveInputSize(info, cfg.inputSize);
   const lr = cfg.lr ?? info.defaultLr;
@@ -246,9 +257,9 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   );
 
   const sets = {
-    train: await decodeSplit('train', split.train, size, cfg, progress),
-    val: await decodeSplit('val', split.val, size, cfg, progress),
-    test: split.test.length > 0 ? await decodeSplit('test', split.test, size, cfg, progress) : null,
+    train: await decodeSplit('train', split.train, size, cfg, progress, signal),
+    val: await decodeSplit('val', split.val, size, cfg, progress, signal),
+    test: split.test.length > 0 ? await decodeSplit('test', split.test, size, cfg, progress, signal) : null,
   };
   const skipped = [
     ...(split.skipped ?? []).map((e) => ({ split: 'dataset', ...e })),
@@ -259,7 +270,24 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
     progress.line(`skipped ${skipped.length} unreadable image(s); listed in ${run.path('skipped-images.json')}`);
   }
 
+  signal?.throwIfAborted();
   const session = await createSession(cfg, split.classes.length, lr, progress);
+  try {
+    return await trainEpochs(cfg, session, run, split, sets, progress, signal);
+  } finally {
+    await session.dispose(); // the model's memory goes now, not at the next garbage collection
+  }
+}
+
+async function trainEpochs(
+  cfg: TrainConfig,
+  session: NativeSession,
+  run: RunFolder,
+  split: SplitFile,
+  sets: { train: ImageSet; val: ImageSet; test: ImageSet | null },
+  progress: ProgressSink,
+  signal: AbortSignal | undefined,
+): Promise<RunResult> {
   const labels = { train: labelsOf(split.train), val: labelsOf(split.val), test: labelsOf(split.test) };
   const stopper = new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta);
   const bestPath = run.path('best.ckpt');
@@ -282,8 +310,8 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
 
   const first = history.length + 1;
   for (let epoch = first; epoch <= cfg.epochs && !stopper.shouldStop; epoch++) {
-    const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress);
-    const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize });
+    const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress, signal);
+    const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize, signal });
     const valReport = classificationReport(Array.from(v.labels), probRows(v), split.classes);
     const improved = stopper.update(epoch, monitored({ val_loss: v.loss, val_accuracy: valReport.accuracy }));
     const record: EpochRecord = {

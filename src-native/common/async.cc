@@ -44,6 +44,11 @@ class ComputeThread {
       fn();
       return;
     }
+    submit(std::move(fn)).get();
+  }
+
+  // Queues `fn` behind the tasks already queued; the future holds its exception.
+  std::future<void> submit(std::function<void()> fn) {
     std::packaged_task<void()> task(std::move(fn));
     std::future<void> done = task.get_future();
     {
@@ -51,7 +56,7 @@ class ComputeThread {
       queue_.push_back(std::move(task));
     }
     wake_.notify_one();
-    done.get();
+    return done;
   }
 
  private:
@@ -130,25 +135,37 @@ void Progress::report(std::vector<double> values) {
 }
 
 AsyncTask::AsyncTask(Napi::Env env, std::string what, Work work, Done done,
-                     const Napi::Value& onProgress)
+                     const Napi::Value& onProgress, Settled settled)
     : Napi::AsyncWorker(env, what.c_str()),
       what_(std::move(what)),
       work_(std::move(work)),
       done_(std::move(done)),
+      settled_(std::move(settled)),
       deferred_(Napi::Promise::Deferred::New(env)),
       progress_(std::make_unique<Progress>(env, onProgress, what_.c_str())) {}
 
 Napi::Promise AsyncTask::run(Napi::Env env, std::string what, Work work, Done done,
-                             const Napi::Value& onProgress) {
-  auto* task = new AsyncTask(env, std::move(what), std::move(work), std::move(done), onProgress);
+                             const Napi::Value& onProgress, Settled settled) {
+  auto* task = new AsyncTask(env, std::move(what), std::move(work), std::move(done), onProgress,
+                             std::move(settled));
   Napi::Promise promise = task->deferred_.Promise();
+  // Queued on the compute thread now, on the JS thread, so tasks run in the order they
+  // were called; a libuv thread only waits for the result. The task object lives until
+  // OnOK/OnError, which come after that wait.
+  task->pending_ = ComputeThread::get().submit([task] {
+    applyTorchThreads();
+    task->work_(*task->progress_);
+  });
   task->Queue();  // libuv owns the worker from here and deletes it after OnOK/OnError
   return promise;
 }
 
 void AsyncTask::Execute() {
   try {
-    runOnComputeThread([this] { work_(*progress_); });
+    pending_.get();
+  } catch (const Aborted&) {
+    aborted_ = true;
+    SetError(what_ + ": aborted");
   } catch (...) {
     SetError(what_ + ": " + currentExceptionMessage());
   }
@@ -157,6 +174,7 @@ void AsyncTask::Execute() {
 
 void AsyncTask::OnOK() {
   Napi::HandleScope scope(Env());
+  if (settled_) settled_();
   try {
     deferred_.Resolve(done_(Env()));
   } catch (const Napi::Error& e) {
@@ -168,7 +186,40 @@ void AsyncTask::OnOK() {
 
 void AsyncTask::OnError(const Napi::Error& e) {
   Napi::HandleScope scope(Env());
+  if (settled_) settled_();
+  if (aborted_) {
+    e.Set("name", "AbortError");
+    e.Set("code", "ABORT_ERR");
+  }
   deferred_.Reject(e.Value());
+}
+
+AbortWatch::AbortWatch(Napi::Env env, const Napi::Value& signal, const std::string& what) {
+  if (signal.IsUndefined() || signal.IsNull()) return;
+  Napi::Value add = signal.IsObject() ? signal.As<Napi::Object>().Get("addEventListener") : Napi::Value();
+  if (!signal.IsObject() || !add.IsFunction() || !signal.As<Napi::Object>().Get("aborted").IsBoolean())
+    throw Napi::TypeError::New(env, what + ": options.signal must be an AbortSignal");
+  Napi::Object sig = signal.As<Napi::Object>();
+  if (sig.Get("aborted").As<Napi::Boolean>().Value()) {
+    flag_.flag_->store(true);
+    return;
+  }
+  auto flag = flag_.flag_;
+  Napi::Function listener = Napi::Function::New(env, [flag](const Napi::CallbackInfo&) { flag->store(true); });
+  add.As<Napi::Function>().Call(sig, {Napi::String::New(env, "abort"), listener});
+  signal_ = Napi::Persistent(sig);
+  listener_ = Napi::Persistent(listener);
+}
+
+void AbortWatch::unwatch() {
+  if (signal_.IsEmpty()) return;
+  Napi::Env env = signal_.Env();
+  Napi::HandleScope scope(env);
+  Napi::Object sig = signal_.Value();
+  Napi::Value remove = sig.Get("removeEventListener");
+  if (remove.IsFunction()) remove.As<Napi::Function>().Call(sig, {Napi::String::New(env, "abort"), listener_.Value()});
+  signal_.Reset();
+  listener_.Reset();
 }
 
 }  // namespace thtl

@@ -2,9 +2,12 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -31,6 +34,38 @@ class Progress {
   Napi::ThreadSafeFunction tsfn_;
 };
 
+// Thrown by work that saw its AbortSignal fire; the promise rejects with an AbortError.
+struct Aborted : std::runtime_error {
+  Aborted() : std::runtime_error("aborted") {}
+};
+
+// What native work sees of an AbortSignal: a flag set on the JS thread when it aborts.
+class AbortFlag {
+ public:
+  bool aborted() const { return flag_->load(std::memory_order_relaxed); }
+  void throwIfAborted() const {
+    if (aborted()) throw Aborted();
+  }
+
+ private:
+  friend class AbortWatch;
+  std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+// Listens to `signal` (options.signal: undefined/null for none; anything else that is not
+// an AbortSignal is a TypeError naming `what`) until unwatch(), on the JS thread.
+class AbortWatch {
+ public:
+  AbortWatch(Napi::Env env, const Napi::Value& signal, const std::string& what);
+  AbortFlag flag() const { return flag_; }
+  void unwatch();
+
+ private:
+  AbortFlag flag_;
+  Napi::ObjectReference signal_;
+  Napi::FunctionReference listener_;
+};
+
 // Runs `fn` on the addon's compute thread and waits for it (inline when called there),
 // rethrowing its exception. Every call that does tensor math goes through the compute
 // thread, the synchronous ones too: a thread that runs a LibTorch op big enough to
@@ -52,19 +87,24 @@ auto onComputeThread(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-// Runs `work` on the addon's compute thread (one long-lived thread, see async.cc) with LibTorch's thread count applied,
-// then resolves the promise with `done(env)`; a C++ exception rejects it with an
-// Error "<what>: <message>".
+// Runs `work` on the addon's compute thread (one long-lived thread, see async.cc) with
+// LibTorch's thread count applied, then resolves the promise with `done(env)`; a C++
+// exception rejects it with an Error "<what>: <message>", Aborted with an Error named
+// AbortError (code ABORT_ERR, as Node's own APIs). Tasks run in the order run() was
+// called. `settled` (optional) runs on the JS thread when the task has ended, before the
+// promise settles, either way.
 class AsyncTask : public Napi::AsyncWorker {
  public:
   using Work = std::function<void(Progress&)>;
   using Done = std::function<Napi::Value(Napi::Env)>;
+  using Settled = std::function<void()>;
 
   static Napi::Promise run(Napi::Env env, std::string what, Work work, Done done,
-                           const Napi::Value& onProgress = Napi::Value());
+                           const Napi::Value& onProgress = Napi::Value(), Settled settled = {});
 
  private:
-  AsyncTask(Napi::Env env, std::string what, Work work, Done done, const Napi::Value& onProgress);
+  AsyncTask(Napi::Env env, std::string what, Work work, Done done, const Napi::Value& onProgress,
+            Settled settled);
   void Execute() override;
   void OnOK() override;
   void OnError(const Napi::Error& e) override;
@@ -72,6 +112,9 @@ class AsyncTask : public Napi::AsyncWorker {
   std::string what_;
   Work work_;
   Done done_;
+  Settled settled_;
+  std::future<void> pending_;
+  bool aborted_ = false;
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<Progress> progress_;
 };

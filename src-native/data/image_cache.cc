@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "common/imagenet.h"
 #include "data/images.h"
 #include "data/images_internal.h"
 
@@ -96,9 +97,6 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
 
 namespace {
 
-constexpr double kMean[3] = {0.485, 0.456, 0.406};
-constexpr double kStd[3] = {0.229, 0.224, 0.225};
-
 using Lut = std::array<std::array<float, 256>, 3>;
 
 const Lut& normalisationLut() {
@@ -106,7 +104,7 @@ const Lut& normalisationLut() {
     Lut t{};
     for (int c = 0; c < 3; ++c)
       for (int v = 0; v < 256; ++v)
-        t[c][v] = static_cast<float>((static_cast<double>(v) / 255.0 - kMean[c]) / kStd[c]);
+        t[c][v] = static_cast<float>((static_cast<double>(v) / 255.0 - kImagenetMean[c]) / kImagenetStd[c]);
     return t;
   }();
   return lut;
@@ -114,11 +112,12 @@ const Lut& normalisationLut() {
 
 }  // namespace
 
-torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
-                        bool augment, std::mt19937_64& rng) {
+namespace {
+
+// Checks the indices and draws the flips (one rng() & 1 per image, in order, with augment).
+std::vector<uint8_t> prepareBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
+                                  bool augment, std::mt19937_64& rng) {
   const int64_t count = cache.pixels.defined() ? cache.pixels.size(0) : 0;
-  const int64_t s = cache.size;
-  const int64_t b = static_cast<int64_t>(indices.size());
   for (int64_t idx : indices) {
     if (idx < 0 || idx >= count)
       throw UserError("image index " + std::to_string(idx) + " is out of range (the image set has " +
@@ -127,34 +126,51 @@ torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& ind
   std::vector<uint8_t> flip(indices.size(), 0);
   if (augment)
     for (auto& f : flip) f = static_cast<uint8_t>(rng() & 1);
+  return flip;
+}
 
-  torch::Tensor out = torch::empty({b, 3, s, s}, torch::kFloat32);
-  if (b == 0) return out;
-  const torch::Tensor pixels = cache.pixels.contiguous();
-  const uint8_t* src = pixels.data_ptr<uint8_t>();
-  float* dst = out.data_ptr<float>();
-  const Lut& lut = normalisationLut();
+// Normalises planes [begin, end) of the batch (plane p = image p / 3, channel p % 3).
+void fillPlanes(const ImageCache& cache, const std::vector<int64_t>& indices,
+                const std::vector<uint8_t>& flip, float* dst, int64_t begin, int64_t end) {
+  const int64_t s = cache.size;
   const int64_t plane = s * s;
-
-  at::parallel_for(0, b * 3, 2, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      const int64_t item = p / 3;
-      const int64_t c = p % 3;
-      const uint8_t* in = src + (indices[item] * 3 + c) * plane;
-      float* o = dst + p * plane;
-      const float* table = lut[c].data();
-      if (!flip[item]) {
-        for (int64_t i = 0; i < plane; ++i) o[i] = table[in[i]];
-      } else {
-        for (int64_t y = 0; y < s; ++y) {
-          const uint8_t* row = in + y * s;
-          float* orow = o + y * s;
-          for (int64_t x = 0; x < s; ++x) orow[x] = table[row[s - 1 - x]];
-        }
+  const uint8_t* src = cache.pixels.data_ptr<uint8_t>();
+  const Lut& lut = normalisationLut();
+  for (int64_t p = begin; p < end; ++p) {
+    const int64_t item = p / 3;
+    const int64_t c = p % 3;
+    const uint8_t* in = src + (indices[item] * 3 + c) * plane;
+    float* o = dst + p * plane;
+    const float* table = lut[c].data();
+    if (!flip[item]) {
+      for (int64_t i = 0; i < plane; ++i) o[i] = table[in[i]];
+    } else {
+      for (int64_t y = 0; y < s; ++y) {
+        const uint8_t* row = in + y * s;
+        float* orow = o + y * s;
+        for (int64_t x = 0; x < s; ++x) orow[x] = table[row[s - 1 - x]];
       }
     }
-  });
+  }
+}
+
+}  // namespace
+
+torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
+                        bool augment, std::mt19937_64& rng) {
+  const std::vector<uint8_t> flip = prepareBatch(cache, indices, augment, rng);
+  const int64_t b = static_cast<int64_t>(indices.size());
+  torch::Tensor out = torch::empty({b, 3, cache.size, cache.size}, torch::kFloat32);
+  if (b == 0) return out;
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, b * 3, 2, [&](int64_t begin, int64_t end) { fillPlanes(cache, indices, flip, dst, begin, end); });
   return out;
+}
+
+void fillBatchSerial(const ImageCache& cache, const std::vector<int64_t>& indices, bool augment,
+                     std::mt19937_64& rng, float* dst) {
+  const std::vector<uint8_t> flip = prepareBatch(cache, indices, augment, rng);
+  fillPlanes(cache, indices, flip, dst, 0, static_cast<int64_t>(indices.size()) * 3);
 }
 
 }  // namespace thtl::data

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/async.h"
+#include "common/classes.h"
 #include "common/errors.h"
 #include "data/disk_cache.h"
 
@@ -23,21 +24,10 @@ struct ConstructToken {};
 ConstructToken gConstructToken;
 
 // The ImageSet constructor of each Node environment (main thread and workers).
-std::mutex gCtorMutex;
-// Raw napi_refs (trivially destructible) so nothing touches N-API from static destructors.
-std::unordered_map<napi_env, napi_ref> gCtors;
+PerEnvConstructor imageSetCtor;
 
 Napi::Object newImageSet(Napi::Env env, std::shared_ptr<ImageCache> cache) {
-  Napi::Function ctor;
-  {
-    std::lock_guard<std::mutex> lock(gCtorMutex);
-    auto it = gCtors.find(env);
-    napi_value value = nullptr;
-    if (it == gCtors.end() || napi_get_reference_value(env, it->second, &value) != napi_ok ||
-        value == nullptr)
-      throw Napi::Error::New(env, "ImageSet is not registered in this environment");
-    ctor = Napi::Function(env, value);
-  }
+  Napi::Function ctor = imageSetCtor.get(env, "ImageSet");
   Napi::Object obj = ctor.New({Napi::External<ConstructToken>::New(env, &gConstructToken)});
   ImageSet::Unwrap(obj)->cache = std::move(cache);
   return obj;
@@ -250,22 +240,7 @@ Napi::Function ImageSet::Define(Napi::Env env) {
           InstanceMethod("pixels", &ImageSet::Pixels),
           InstanceMethod("batch", &ImageSet::Batch),
       });
-  napi_env raw = env;
-  napi_ref ref = nullptr;
-  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, cls, 1, &ref), cls);
-  {
-    std::lock_guard<std::mutex> lock(gCtorMutex);
-    auto it = gCtors.find(raw);
-    if (it != gCtors.end()) napi_delete_reference(raw, it->second);
-    gCtors[raw] = ref;
-  }
-  env.AddCleanupHook([raw]() {
-    std::lock_guard<std::mutex> lock(gCtorMutex);
-    auto it = gCtors.find(raw);
-    if (it == gCtors.end()) return;
-    napi_delete_reference(raw, it->second);
-    gCtors.erase(it);
-  });
+  imageSetCtor.set(env, cls);
   return cls;
 }
 
@@ -363,10 +338,11 @@ Napi::Value ImageSet::Batch(const Napi::CallbackInfo& info) {
   auto c = cache;
   return guard(env, "ImageSet.batch", [&]() -> Napi::Value {
     std::mt19937_64 rng(seed);
-    const torch::Tensor batch = onComputeThread([&] { return makeBatch(*c, indices, augment, rng); });
-    const size_t n = static_cast<size_t>(batch.numel());
-    Napi::Float32Array out = Napi::Float32Array::New(env, n);
-    if (n > 0) std::memcpy(out.Data(), batch.data_ptr<float>(), n * sizeof(float));
+    const size_t s = c ? static_cast<size_t>(c->size) : 0;
+    Napi::Float32Array out = Napi::Float32Array::New(env, indices.size() * 3 * s * s);
+    // On this thread, without LibTorch ops: never waits for an epoch on the compute thread.
+    if (!c && !indices.empty()) throw UserError("the image set holds no images");
+    if (c) fillBatchSerial(*c, indices, augment, rng, out.Data());
     return out;
   });
 }

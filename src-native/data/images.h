@@ -53,4 +53,10 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
 torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
                         bool augment, std::mt19937_64& rng);
 
+// The same batch written to `dst` (indices.size() * 3 * size * size floats) on the
+// calling thread alone: no LibTorch op, so any thread may call it (ImageSet.batch does,
+// on the JS thread, without waiting for the compute thread).
+void fillBatchSerial(const ImageCache& cache, const std::vector<int64_t>& indices, bool augment,
+                     std::mt19937_64& rng, float* dst);
+
 }  // namespace thtl::data

@@ -155,9 +155,10 @@ class DenseNet : public Model {
 
 // Groups: the classifier, then one group per dense block holding the transition that
 // feeds it (as ResNet's stages hold their downsampling), the last also norm5; the stem.
-ModelInfo densenetInfo(const std::string& name, int64_t params) {
+ModelInfo densenetInfo(const std::string& name, int64_t params, const char* weights) {
   ModelInfo info;
   info.name = name;
+  info.imagenetWeights = weights;
   info.inputSize = 224;
   info.fixedInputSize = false;  // global average pooling: any size >= 29
   info.defaultLr = 1e-3;
@@ -187,9 +188,9 @@ ModelInfo densenetInfo(const std::string& name, int64_t params) {
 
 std::vector<RegistryEntry> densenetEntries() {
   return {
-      {densenetInfo("densenet121", 7978856),
+      {densenetInfo("densenet121", 7978856, "densenet121-a639ec97.pth"),
        [](int64_t n) { return std::make_shared<DenseNet>("densenet121", std::vector<int64_t>{6, 12, 24, 16}, n); }},
-      {densenetInfo("densenet169", 14149480),
+      {densenetInfo("densenet169", 14149480, "densenet169-b2777c0a.pth"),
        [](int64_t n) { return std::make_shared<DenseNet>("densenet169", std::vector<int64_t>{6, 12, 32, 32}, n); }},
   };
 }

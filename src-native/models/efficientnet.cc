@@ -182,6 +182,7 @@ class EfficientNetV2 : public Model {
 ModelInfo efficientnetV2SInfo() {
   ModelInfo info;
   info.name = "efficientnet_v2_s";
+  info.imagenetWeights = "efficientnet_v2_s-dd5fe13b.pth";
   info.inputSize = 384;
   info.fixedInputSize = false;  // fully convolutional up to a global average pool
   info.defaultLr = 1e-4;

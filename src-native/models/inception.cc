@@ -297,6 +297,7 @@ std::vector<std::string> prefixes(const std::string& stem, const std::string& le
 std::vector<RegistryEntry> inceptionEntries() {
   ModelInfo info;
   info.name = "inception_v3";
+  info.imagenetWeights = "inception_v3_google-0cc3c7bd.pth";
   info.inputSize = 299;
   info.fixedInputSize = false;  // global average pooling: any size >= 75 (>= 299 to train with AuxLogits)
   info.defaultLr = 1e-3;

@@ -327,6 +327,7 @@ class MaxVit : public Model {
 ModelInfo maxvitTInfo() {
   ModelInfo info;
   info.name = "maxvit_t";
+  info.imagenetWeights = "maxvit_t-bc5ab103.pth";
   info.inputSize = 224;
   // The stage grids (56, 28, 14, 7 at 224) must divide into 7x7 partitions: only sides of
   // 224*k (or up to 3 less) work, so runs use 224.

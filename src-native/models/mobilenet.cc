@@ -118,6 +118,7 @@ class MobileNetV2 : public Model {
 ModelInfo mobilenetV2Info() {
   ModelInfo info;
   info.name = "mobilenet_v2";
+  info.imagenetWeights = "mobilenet_v2-b0353104.pth";
   info.inputSize = 224;
   info.fixedInputSize = false;  // fully convolutional up to a global average pool
   info.defaultLr = 1e-3;

@@ -2,12 +2,15 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/imagenet.h"
 
 namespace thtl::models {
 
@@ -27,6 +30,11 @@ struct ModelInfo {
   std::vector<Group> groups;      // ordered from head to stem (freezing, SWFT)
   std::vector<std::string> camLayers;     // default LayerCAM layers (group names)
   int64_t imagenetParams = 0;     // parameter count with the 1000-class head
+  // torchvision's published ImageNet weight file (its name ends in the file's SHA-256
+  // prefix), and the per-channel normalisation those weights expect of the input.
+  std::string imagenetWeights;
+  std::array<double, 3> mean = kImagenetMean;
+  std::array<double, 3> std = kImagenetStd;
   // Rewrites a key of an older published weight file to today's name (DenseNet's
   // "denselayer1.norm.1.weight" -> "denselayer1.norm1.weight"); unset: keys as they are.
   std::function<std::string(const std::string&)> legacyKeyName;

@@ -33,6 +33,14 @@ Napi::Value Models(const Napi::CallbackInfo& info) {
     o.Set("groups", groups);
     o.Set("camLayers", strings(env, m.camLayers));
     o.Set("params", Napi::Number::New(env, static_cast<double>(m.imagenetParams)));
+    o.Set("imagenetWeights", m.imagenetWeights);
+    auto mean = Napi::Array::New(env, 3), sd = Napi::Array::New(env, 3);
+    for (uint32_t c = 0; c < 3; ++c) {
+      mean.Set(c, Napi::Number::New(env, m.mean[c]));
+      sd.Set(c, Napi::Number::New(env, m.std[c]));
+    }
+    o.Set("mean", mean);
+    o.Set("std", sd);
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;

@@ -90,9 +90,10 @@ class ResNet : public Model {
   torch::nn::Linear fc{nullptr};
 };
 
-ModelInfo resnetInfo(const std::string& name, int64_t params) {
+ModelInfo resnetInfo(const std::string& name, int64_t params, const char* weights) {
   ModelInfo info;
   info.name = name;
+  info.imagenetWeights = weights;
   info.inputSize = 224;
   info.defaultLr = 1e-3;
   info.headPrefixes = {"fc."};
@@ -107,9 +108,9 @@ ModelInfo resnetInfo(const std::string& name, int64_t params) {
 
 std::vector<RegistryEntry> resnetEntries() {
   return {
-      {resnetInfo("resnet18", 11689512),
+      {resnetInfo("resnet18", 11689512, "resnet18-f37072fd.pth"),
        [](int64_t n) { return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, n); }},
-      {resnetInfo("resnet50", 25557032),
+      {resnetInfo("resnet50", 25557032, "resnet50-0676ba61.pth"),
        [](int64_t n) { return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, n); }},
   };
 }

@@ -279,6 +279,7 @@ class SwinTransformerV2 : public Model {
 ModelInfo swinV2TInfo() {
   ModelInfo info;
   info.name = "swin_v2_t";
+  info.imagenetWeights = "swin_v2_t-b137f0e2.pth";
   info.inputSize = 256;
   // Windows and patch merging pad any size (as torchvision does); the ImageNet weights
   // are for 256x256 (an 8x8 grid in the last stage: exactly one window).

@@ -101,6 +101,7 @@ std::vector<std::string> blockPrefixes(size_t block) {
 std::vector<RegistryEntry> vggEntries() {
   ModelInfo info;
   info.name = "vgg19";
+  info.imagenetWeights = "vgg19-dcbb9e9d.pth";
   info.inputSize = 224;
   info.fixedInputSize = false;  // AdaptiveAvgPool2d(7, 7) before the classifier: any size >= 32
   info.defaultLr = 1e-4;

@@ -191,6 +191,7 @@ std::string layerPrefix(int64_t i) { return "encoder.layers.encoder_layer_" + st
 ModelInfo vitB16Info() {
   ModelInfo info;
   info.name = "vit_b_16";
+  info.imagenetWeights = "vit_b_16-c867db91.pth";
   info.inputSize = kImage;
   info.fixedInputSize = true;  // the position embedding holds exactly 14x14 patches + class token
   info.defaultLr = 1e-3;

@@ -251,8 +251,10 @@ torch::Tensor Session::batchOnDevice(const data::ImageCache& images, const std::
   torch::Tensor u8 = images.pixels.index_select(0, torch::tensor(idx, torch::kLong)).pin_memory();
   torch::Tensor x = u8.to(device_, /*non_blocking=*/true).to(torch::kFloat).div_(255.0);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device_);
-  x.sub_(torch::tensor({0.485, 0.456, 0.406}, opts).view({1, 3, 1, 1}))
-      .div_(torch::tensor({0.229, 0.224, 0.225}, opts).view({1, 3, 1, 1}));
+  const auto& m = entry_->info.mean;
+  const auto& sd = entry_->info.std;
+  x.sub_(torch::tensor({m[0], m[1], m[2]}, opts).view({1, 3, 1, 1}))
+      .div_(torch::tensor({sd[0], sd[1], sd[2]}, opts).view({1, 3, 1, 1}));
   if (!flipped.empty()) {
     torch::Tensor rows = torch::tensor(flipped, torch::kLong).to(device_);
     x.index_copy_(0, rows, x.index_select(0, rows).flip({3}));

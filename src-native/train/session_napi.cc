@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include "common/async.h"
+#include "common/classes.h"
+#include "common/cpu_allocator.h"
 #include "common/errors.h"
 #include "common/register.h"
 #include "data/image_set.h"
@@ -144,10 +146,64 @@ Napi::Value camResultObject(Napi::Env env, const cam::CamResult& r) {
   return o;
 }
 
+// What info() and stateKeys() return, taken after each operation: read without the
+// session's lock, so they answer at once while an epoch runs.
+struct Facts {
+  std::string model, device, frozenBatchNorm, precision;
+  int64_t numClasses = 0, inputSize = 0, params = 0, trainableParams = 0;
+  double lr = 0;
+  bool channelsLast = false;
+  std::vector<std::string> groups, trainableGroups, camLayers, camLayerChoices;
+  std::vector<Session::StateKey> stateKeys;
+};
+
+// Shared by a Session's JS object and the tasks it has queued (which may outlive it).
+struct Handle : std::enable_shared_from_this<Handle> {
+  SessionPtr session;          // reset by dispose(), on the compute thread
+  // JS thread only:
+  int inFlight = 0;            // queued tasks not yet settled
+  std::string running;         // the latest of them
+  bool disposed = false;
+  // any thread:
+  std::mutex factsMutex;
+  std::shared_ptr<const Facts> facts;
+
+  // With the session's lock held (or nothing queued): records what info() reports.
+  void publish() {
+    auto f = std::make_shared<Facts>();
+    const Session& s = *session;
+    const auto& mi = s.info();
+    f->model = mi.name;
+    f->device = s.device().str();
+    f->frozenBatchNorm = s.frozenBatchNormEval() ? "eval" : "train";
+    f->precision = s.precision();
+    f->numClasses = s.numClasses();
+    f->inputSize = mi.inputSize;
+    f->params = s.paramCount(false);
+    f->trainableParams = s.paramCount(true);
+    f->lr = s.currentLr();
+    f->channelsLast = s.channelsLast();
+    for (const auto& g : mi.groups) f->groups.push_back(g.name);
+    f->trainableGroups = s.trainableGroups();
+    f->camLayers = mi.camLayers;
+    f->camLayerChoices = s.camLayerNames();
+    f->stateKeys = s.stateKeys();
+    std::lock_guard<std::mutex> lock(factsMutex);
+    facts = std::move(f);
+  }
+
+  std::shared_ptr<const Facts> read() {
+    std::lock_guard<std::mutex> lock(factsMutex);
+    return facts;
+  }
+};
+using HandlePtr = std::shared_ptr<Handle>;
+
+// The Session constructor of each Node environment (main thread and worker_threads).
+PerEnvConstructor sessionCtor;
+
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
  public:
-  static Napi::FunctionReference* ctor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function fn = DefineClass(
         env, "Session",
@@ -168,19 +224,72 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
          InstanceMethod("loadCheckpoint", &SessionWrap::LoadCheckpoint),
          InstanceMethod("applyLora", &SessionWrap::ApplyLora),
          InstanceMethod("mergeLora", &SessionWrap::MergeLora),
-         InstanceMethod("saveWeights", &SessionWrap::SaveWeights)});
-    ctor = new Napi::FunctionReference(Napi::Persistent(fn));  // lives as long as the process
+         InstanceMethod("saveWeights", &SessionWrap::SaveWeights),
+         InstanceMethod("dispose", &SessionWrap::Dispose)});
+    sessionCtor.set(env, fn);
     return fn;
   }
 
   explicit SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
     if (info.Length() < 1 || !info[0].IsExternal())
       throw Napi::TypeError::New(info.Env(), "use Session.create(options) to make a Session");
-    session_ = *info[0].As<Napi::External<SessionPtr>>().Data();
+    handle_ = info[0].As<Napi::External<Handle>>().Data()->shared_from_this();
   }
 
  private:
-  // Session.create({model, numClasses, weights?, device?, seed?}) -> Promise<Session>
+  // Queues `work(session, progress)` on the compute thread behind every task already
+  // called (of any session), with the session's lock held; info() is refreshed after it.
+  // The promise resolves with done(env).
+  // With `abort` (options.signal), an AbortSignal that fired before the task started
+  // rejects it with an AbortError; the work checks it between batches.
+  template <class Work>
+  Napi::Value queue(Napi::Env env, const std::string& what, Work work, AsyncTask::Done done,
+                    const Napi::Value& onProgress = Napi::Value(),
+                    std::shared_ptr<AbortWatch> abort = nullptr) {
+    HandlePtr h = handle_;
+    if (h->disposed) throw Napi::Error::New(env, "Session." + what + ": the session was disposed");
+    h->inFlight++;
+    h->running = what;
+    return AsyncTask::run(
+        env, what,
+        [h, work, flag = abort ? abort->flag() : AbortFlag()](Progress& progress) {
+          flag.throwIfAborted();
+          std::lock_guard<std::mutex> lock(h->session->mutex);
+          struct Publish {
+            Handle& h;
+            ~Publish() {
+              try {
+                h.publish();
+              } catch (...) {
+              }
+            }
+          } publish{*h};
+          work(*h->session, progress);
+        },
+        std::move(done), onProgress,
+        [h, abort] {
+          if (--h->inFlight == 0) h->running.clear();
+          if (abort) abort->unwatch();
+        });
+  }
+
+  // For the quick synchronous setters: they never wait for a running task (that would
+  // block the event loop for an epoch); with one queued they refuse, naming it.
+  Session& idle(Napi::Env env, const std::string& what) {
+    if (handle_->disposed) throw Napi::Error::New(env, "Session." + what + ": the session was disposed");
+    if (handle_->inFlight > 0)
+      throw Napi::Error::New(env, "Session." + what + ": the session is busy with " + handle_->running +
+                                      "; await it first");
+    return *handle_->session;
+  }
+
+  std::shared_ptr<const Facts> facts(Napi::Env env, const char* what) {
+    auto f = handle_->read();
+    if (handle_->disposed || !f) throw Napi::Error::New(env, std::string("Session.") + what + ": the session was disposed");
+    return f;
+  }
+
+  // Session.create({model, numClasses, weights?, device?, seed?, precision?, channelsLast?}) -> Promise<Session>
   static Napi::Value Create(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = optionsArg(info, 0);
@@ -195,52 +304,48 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (!cl.IsUndefined() && !cl.IsBoolean())
       throw Napi::TypeError::New(env, "options.channelsLast must be a boolean");
     const bool channelsLast = cl.IsBoolean() && cl.As<Napi::Boolean>().Value();
-    auto result = std::make_shared<SessionPtr>();
-    auto report = std::make_shared<io::LoadReport>();
+    auto handle = std::make_shared<Handle>();
     return AsyncTask::run(
         env, "creating " + model,
         [=](Progress&) {
-          *result = std::make_shared<Session>(model, classes, device, seed);
-          (*result)->setPrecision(precision);
-          if (!weights.empty()) *report = (*result)->loadWeights(weights);
-          if (channelsLast) (*result)->setChannelsLast(true);
+          auto s = std::make_shared<Session>(model, classes, device, seed);
+          s->setPrecision(precision);
+          if (!weights.empty()) s->loadWeights(weights);
+          if (channelsLast) s->setChannelsLast(true);
+          handle->session = std::move(s);
+          handle->publish();
         },
         [=](Napi::Env env) -> Napi::Value {
-          return ctor->New({Napi::External<SessionPtr>::New(env, result.get())});
+          return sessionCtor.get(env, "Session").New({Napi::External<Handle>::New(env, handle.get())});
         });
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    const auto& mi = session_->info();
+    auto f = facts(env, "info");
     Napi::Object o = Napi::Object::New(env);
-    o.Set("model", mi.name);
-    o.Set("numClasses", Napi::Number::New(env, static_cast<double>(session_->numClasses())));
-    o.Set("device", session_->device().str());
-    o.Set("inputSize", Napi::Number::New(env, static_cast<double>(mi.inputSize)));
-    o.Set("params", Napi::Number::New(env, static_cast<double>(session_->paramCount(false))));
-    o.Set("trainableParams", Napi::Number::New(env, static_cast<double>(session_->paramCount(true))));
-    o.Set("lr", Napi::Number::New(env, session_->currentLr()));
-    o.Set("frozenBatchNorm", session_->frozenBatchNormEval() ? "eval" : "train");
-    o.Set("precision", session_->precision());
-    o.Set("channelsLast", Napi::Boolean::New(env, session_->channelsLast()));
-    auto groups = Napi::Array::New(env);
-    for (size_t i = 0; i < mi.groups.size(); ++i) groups.Set(static_cast<uint32_t>(i), mi.groups[i].name);
-    o.Set("groups", groups);
-    auto trainable = Napi::Array::New(env);
-    auto tg = session_->trainableGroups();
-    for (size_t i = 0; i < tg.size(); ++i) trainable.Set(static_cast<uint32_t>(i), tg[i]);
-    o.Set("trainableGroups", trainable);
-    o.Set("camLayers", stringList(env, mi.camLayers));
-    o.Set("camLayerChoices", stringList(env, session_->camLayerNames()));
+    o.Set("model", f->model);
+    o.Set("numClasses", Napi::Number::New(env, static_cast<double>(f->numClasses)));
+    o.Set("device", f->device);
+    o.Set("inputSize", Napi::Number::New(env, static_cast<double>(f->inputSize)));
+    o.Set("params", Napi::Number::New(env, static_cast<double>(f->params)));
+    o.Set("trainableParams", Napi::Number::New(env, static_cast<double>(f->trainableParams)));
+    o.Set("lr", Napi::Number::New(env, f->lr));
+    o.Set("frozenBatchNorm", f->frozenBatchNorm);
+    o.Set("precision", f->precision);
+    o.Set("channelsLast", Napi::Boolean::New(env, f->channelsLast));
+    o.Set("groups", stringList(env, f->groups));
+    o.Set("trainableGroups", stringList(env, f->trainableGroups));
+    o.Set("camLayers", stringList(env, f->camLayers));
+    o.Set("camLayerChoices", stringList(env, f->camLayerChoices));
+    o.Set("busy", handle_->running.empty() ? env.Null() : Napi::String::New(env, handle_->running));
     return o;
   }
 
   Napi::Value StateKeys(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    const auto keys = guard(env, "stateKeys", [&] { return session_->stateKeys(); });
+    auto f = facts(env, "stateKeys");
+    const auto& keys = f->stateKeys;
     auto out = Napi::Array::New(env, keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
       Napi::Object o = Napi::Object::New(env);
@@ -258,44 +363,31 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
     const std::string path = stringArg(info, 0, "weights path");
-    auto s = session_;
     auto report = std::make_shared<io::LoadReport>();
-    return AsyncTask::run(
-        info.Env(), "loading weights " + path,
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *report = s->loadWeights(path);
-        },
+    return queue(
+        info.Env(), "loadWeights", [=](Session& s, Progress&) { *report = s.loadWeights(path); },
         [=](Napi::Env env) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
           o.Set("loaded", Napi::Number::New(env, static_cast<double>(report->loaded.size())));
-          auto skipped = Napi::Array::New(env);
-          for (size_t i = 0; i < report->skipped.size(); ++i)
-            skipped.Set(static_cast<uint32_t>(i), report->skipped[i]);
-          o.Set("skipped", skipped);
+          o.Set("skipped", stringList(env, report->skipped));
           return o;
         });
   }
 
+  // replaceHead(numClasses) -> Promise<void>
   Napi::Value ReplaceHead(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsNumber())
       throw Napi::TypeError::New(info.Env(), "replaceHead(numClasses) needs a number");
     const auto n = info[0].As<Napi::Number>().Int64Value();
-    // The lock is taken on the compute thread: taken here, a task queued before this call
-    // and waiting for it would never let this call's turn come.
-    guard(info.Env(), "replaceHead", [&] {
-      onComputeThread([&] {
-        std::lock_guard<std::mutex> lock(session_->mutex);
-        session_->replaceHead(n);
-      });
-    });
-    return info.Env().Undefined();
+    return queue(info.Env(), "replaceHead", [=](Session& s, Progress&) { s.replaceHead(n); }, undefinedResult);
   }
 
   Napi::Value SetTrainableGroups(const Napi::CallbackInfo& info) {
     auto groups = stringArray(info.Length() > 0 ? info[0] : info.Env().Undefined(), "groups");
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    guard(info.Env(), "setTrainableGroups", [&] { session_->setTrainableGroups(groups); });
+    Session& s = idle(info.Env(), "setTrainableGroups");
+    std::lock_guard<std::mutex> lock(s.mutex);
+    guard(info.Env(), "setTrainableGroups", [&] { s.setTrainableGroups(groups); });
+    handle_->publish();
     return info.Env().Undefined();
   }
 
@@ -304,8 +396,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const std::string mode = stringArg(info, 0, "frozen BatchNorm mode");
     if (mode != "train" && mode != "eval")
       throw Napi::TypeError::New(info.Env(), "frozen BatchNorm mode must be 'train' or 'eval', got '" + mode + "'");
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    session_->setFrozenBatchNormEval(mode == "eval");
+    Session& s = idle(info.Env(), "setFrozenBatchNorm");
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.setFrozenBatchNormEval(mode == "eval");
+    handle_->publish();
     return info.Env().Undefined();
   }
 
@@ -315,26 +409,30 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     cfg.lr = numberOr(o, "lr", cfg.lr);
     cfg.stepSize = static_cast<int64_t>(numberOr(o, "stepSize", static_cast<double>(cfg.stepSize)));
     cfg.gamma = numberOr(o, "gamma", cfg.gamma);
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    guard(info.Env(), "configureOptimizer", [&] { session_->configureOptimizer(cfg); });
+    Session& s = idle(info.Env(), "configureOptimizer");
+    std::lock_guard<std::mutex> lock(s.mutex);
+    guard(info.Env(), "configureOptimizer", [&] { s.configureOptimizer(cfg); });
+    handle_->publish();
     return info.Env().Undefined();
   }
 
-  // trainEpoch(images, labels, {batchSize, seed, onProgress(batch, batches, loss)})
+  // trainEpoch(images, labels, {batchSize, seed, onProgress(batch, batches, loss), signal})
+  // An abort between batches rejects with an AbortError; the weights then hold the steps
+  // taken so far (a run resumes from its last checkpoint).
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
     auto cache = data::ImageSet::cacheOf(info[0], "images");
     auto labels = labelArray(info[1]);
     Napi::Object o = optionsArg(info, 2);
     const auto batch = static_cast<int64_t>(numberOr(o, "batchSize", 32));
     const auto seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
-    auto s = session_;
+    auto abort = std::make_shared<AbortWatch>(info.Env(), o.Get("signal"), "Session.trainEpoch");
     auto stats = std::make_shared<train::EpochStats>();
-    return AsyncTask::run(
-        info.Env(), "training epoch",
-        [=](Progress& progress) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *stats = s->trainEpoch(*cache, labels, batch, seed, [&](int64_t b, int64_t n, double loss) {
+    return queue(
+        info.Env(), "trainEpoch",
+        [=, flag = abort->flag()](Session& s, Progress& progress) {
+          *stats = s.trainEpoch(*cache, labels, batch, seed, [&](int64_t b, int64_t n, double loss) {
             progress.report({static_cast<double>(b), static_cast<double>(n), loss});
+            if (b < n) flag.throwIfAborted();  // between batches; a finished epoch stands
           });
         },
         [=](Napi::Env env) -> Napi::Value {
@@ -347,23 +445,23 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           r.Set("lr", stats->lr);
           return r;
         },
-        o.Get("onProgress"));
+        o.Get("onProgress"), abort);
   }
 
-  // evaluate(images, labels, {batchSize, onProgress}) -> {loss, probs, labels, indices, ...}
+  // evaluate(images, labels, {batchSize, onProgress, signal}) -> {loss, probs, labels, indices, ...}
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     auto cache = data::ImageSet::cacheOf(info[0], "images");
     auto labels = labelArray(info[1]);
     Napi::Object o = optionsArg(info, 2);
     const auto batch = static_cast<int64_t>(numberOr(o, "batchSize", 32));
-    auto s = session_;
+    auto abort = std::make_shared<AbortWatch>(info.Env(), o.Get("signal"), "Session.evaluate");
     auto result = std::make_shared<train::EvalResult>();
-    return AsyncTask::run(
-        info.Env(), "evaluating",
-        [=](Progress& progress) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *result = s->evaluate(*cache, labels, batch, [&](int64_t b, int64_t n, double loss) {
+    return queue(
+        info.Env(), "evaluate",
+        [=, flag = abort->flag()](Session& s, Progress& progress) {
+          *result = s.evaluate(*cache, labels, batch, [&](int64_t b, int64_t n, double loss) {
             progress.report({static_cast<double>(b), static_cast<double>(n), loss});
+            if (b < n) flag.throwIfAborted();
           });
         },
         [=](Napi::Env env) -> Napi::Value {
@@ -377,7 +475,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           r.Set("indices", intArray(env, result->indices));
           return r;
         },
-        o.Get("onProgress"));
+        o.Get("onProgress"), abort);
   }
 
   // predict(input: Float32Array, shape: number[]) -> {data: Float32Array, shape: number[]}
@@ -386,24 +484,18 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsArray())
       throw Napi::TypeError::New(env, "predict(input: Float32Array, shape: number[])");
     auto input = info[0].As<Napi::Float32Array>();
-    auto shapeArr = info[1].As<Napi::Array>();
-    std::vector<int64_t> shape;
+    const std::vector<int64_t> shape = integerList(info[1], "predict: shape");
     int64_t numel = 1;
-    for (uint32_t i = 0; i < shapeArr.Length(); ++i) {
-      shape.push_back(shapeArr.Get(i).As<Napi::Number>().Int64Value());
-      numel *= shape.back();
-    }
+    for (int64_t d : shape) numel *= d;
     if (shape.size() != 4 || numel != static_cast<int64_t>(input.ElementLength()))
       throw Napi::RangeError::New(env, "predict: shape must be [N, 3, H, W] and match the input length");
-    auto x = std::make_shared<torch::Tensor>(
-        torch::from_blob(input.Data(), shape, torch::kFloat).clone());
-    auto s = session_;
+    // Copied here, on the JS thread: the caller may change its array once this returns.
+    auto x = std::make_shared<std::vector<float>>(input.Data(), input.Data() + input.ElementLength());
     auto out = std::make_shared<torch::Tensor>();
-    return AsyncTask::run(
+    return queue(
         env, "predict",
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *out = s->predict(*x).contiguous();
+        [=](Session& s, Progress&) {
+          *out = s.predict(torch::from_blob(x->data(), shape, torch::kFloat)).contiguous();
         },
         [=](Napi::Env env) -> Napi::Value {
           Napi::Object r = Napi::Object::New(env);
@@ -435,14 +527,13 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                                            " values, expected n * 3 * size * size = " +
                                            std::to_string(N * 3 * S * S));
     const CamArgs args = camArgs(o, static_cast<size_t>(N));
-    auto x = std::make_shared<torch::Tensor>(torch::from_blob(input.Data(), {N, 3, S, S}, torch::kFloat).clone());
-    auto s = session_;
+    auto x = std::make_shared<std::vector<float>>(input.Data(), input.Data() + input.ElementLength());
     auto out = std::make_shared<cam::CamResult>();
-    return AsyncTask::run(
+    return queue(
         env, "layerCam",
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *out = s->layerCam(*x, args.layers, args.classes, args.fusion);
+        [=](Session& s, Progress&) {
+          *out = s.layerCam(torch::from_blob(x->data(), {N, 3, S, S}, torch::kFloat), args.layers, args.classes,
+                            args.fusion);
         },
         [=](Napi::Env env) -> Napi::Value { return camResultObject(env, *out); });
   }
@@ -455,13 +546,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const std::vector<int64_t> indices =
         integerList(info.Length() > 1 ? info[1] : env.Undefined(), "layerCamImages(images, indices, options?): indices");
     const CamArgs args = camArgs(optionsArg(info, 2), indices.size());
-    auto s = session_;
     auto out = std::make_shared<cam::CamResult>();
-    return AsyncTask::run(
+    return queue(
         env, "layerCamImages",
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *out = s->layerCamImages(*cache, indices, args.layers, args.classes, args.fusion);
+        [=](Session& s, Progress&) {
+          *out = s.layerCamImages(*cache, indices, args.layers, args.classes, args.fusion);
         },
         [=](Napi::Env env) -> Napi::Value { return camResultObject(env, *out); });
   }
@@ -469,26 +558,15 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
     const std::string path = stringArg(info, 0, "checkpoint path");
     const std::string meta = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "{}";
-    auto s = session_;
-    return AsyncTask::run(
-        info.Env(), "saving checkpoint " + path,
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          s->saveCheckpoint(path, meta);
-        },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    return queue(
+        info.Env(), "saveCheckpoint", [=](Session& s, Progress&) { s.saveCheckpoint(path, meta); }, undefinedResult);
   }
 
   Napi::Value LoadCheckpoint(const Napi::CallbackInfo& info) {
     const std::string path = stringArg(info, 0, "checkpoint path");
-    auto s = session_;
     auto meta = std::make_shared<std::string>();
-    return AsyncTask::run(
-        info.Env(), "loading checkpoint " + path,
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          *meta = s->loadCheckpoint(path);
-        },
+    return queue(
+        info.Env(), "loadCheckpoint", [=](Session& s, Progress&) { *meta = s.loadCheckpoint(path); },
         [=](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *meta); });
   }
 
@@ -497,17 +575,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const std::string path = stringArg(info, 0, "weights path");
     Napi::Object o = optionsArg(info, 1);
     const bool mergeLora = !o.Get("mergeLora").IsBoolean() || o.Get("mergeLora").As<Napi::Boolean>().Value();
-    auto s = session_;
-    return AsyncTask::run(
-        info.Env(), "saving weights " + path,
-        [=](Progress&) {
-          std::lock_guard<std::mutex> lock(s->mutex);
-          s->saveWeights(path, mergeLora);
-        },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    return queue(
+        info.Env(), "saveWeights", [=](Session& s, Progress&) { s.saveWeights(path, mergeLora); }, undefinedResult);
   }
 
-  // applyLora({groups, rank = 8, alpha = 16}) -> {adapted, skipped, loraParams, trainableParams, totalParams}
+  // applyLora({groups, rank = 8, alpha = 16})
+  //   -> Promise<{adapted, skipped, loraParams, trainableParams, totalParams}>
   Napi::Value ApplyLora(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = optionsArg(info, 0);
@@ -516,48 +589,74 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (rank != static_cast<double>(static_cast<int64_t>(rank)))
       throw Napi::TypeError::New(env, "options.rank must be an integer");
     const double alpha = numberOr(o, "alpha", 16);
-    nn::LoraReport report;
-    int64_t trainableParams = 0, totalParams = 0;
-    guard(env, "applyLora", [&] {
-      onComputeThread([&] {
-        std::lock_guard<std::mutex> lock(session_->mutex);
-        report = session_->applyLora(groups, static_cast<int64_t>(rank), alpha);
-        trainableParams = session_->paramCount(true);
-        totalParams = session_->paramCount(false);
-      });
-    });
-    Napi::Object r = Napi::Object::New(env);
-    auto adapted = Napi::Array::New(env, report.adapted.size());
-    for (size_t i = 0; i < report.adapted.size(); ++i) adapted.Set(static_cast<uint32_t>(i), report.adapted[i]);
-    r.Set("adapted", adapted);
-    auto skipped = Napi::Array::New(env, report.skipped.size());
-    for (size_t i = 0; i < report.skipped.size(); ++i) {
-      Napi::Object sk = Napi::Object::New(env);
-      sk.Set("name", report.skipped[i].name);
-      sk.Set("reason", report.skipped[i].reason);
-      skipped.Set(static_cast<uint32_t>(i), sk);
-    }
-    r.Set("skipped", skipped);
-    r.Set("loraParams", Napi::Number::New(env, static_cast<double>(report.loraParams)));
-    r.Set("trainableParams", Napi::Number::New(env, static_cast<double>(trainableParams)));
-    r.Set("totalParams", Napi::Number::New(env, static_cast<double>(totalParams)));
-    return r;
+    struct Result {
+      nn::LoraReport report;
+      int64_t trainableParams = 0, totalParams = 0;
+    };
+    auto r = std::make_shared<Result>();
+    return queue(
+        env, "applyLora",
+        [=](Session& s, Progress&) {
+          r->report = s.applyLora(groups, static_cast<int64_t>(rank), alpha);
+          r->trainableParams = s.paramCount(true);
+          r->totalParams = s.paramCount(false);
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("adapted", stringList(env, r->report.adapted));
+          auto skipped = Napi::Array::New(env, r->report.skipped.size());
+          for (size_t i = 0; i < r->report.skipped.size(); ++i) {
+            Napi::Object sk = Napi::Object::New(env);
+            sk.Set("name", r->report.skipped[i].name);
+            sk.Set("reason", r->report.skipped[i].reason);
+            skipped.Set(static_cast<uint32_t>(i), sk);
+          }
+          out.Set("skipped", skipped);
+          out.Set("loraParams", Napi::Number::New(env, static_cast<double>(r->report.loraParams)));
+          out.Set("trainableParams", Napi::Number::New(env, static_cast<double>(r->trainableParams)));
+          out.Set("totalParams", Napi::Number::New(env, static_cast<double>(r->totalParams)));
+          return out;
+        });
   }
 
+  // mergeLora() -> Promise<void>
   Napi::Value MergeLora(const Napi::CallbackInfo& info) {
-    guard(info.Env(), "mergeLora", [&] {
-      onComputeThread([&] {
-        std::lock_guard<std::mutex> lock(session_->mutex);
-        session_->mergeLora();
-      });
-    });
-    return info.Env().Undefined();
+    return queue(info.Env(), "mergeLora", [](Session& s, Progress&) { s.mergeLora(); }, undefinedResult);
   }
 
-  SessionPtr session_;
-};
+  // dispose() -> Promise<void>: frees the model, its optimizer state and gradients once
+  // the calls queued before it have run; any later call is an error. Idempotent.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    HandlePtr h = handle_;
+    if (h->disposed) {
+      auto d = Napi::Promise::Deferred::New(env);
+      d.Resolve(env.Undefined());
+      return d.Promise();
+    }
+    h->disposed = true;
+    h->inFlight++;
+    h->running = "dispose";
+    return AsyncTask::run(
+        env, "dispose",
+        [h](Progress&) {
+          {
+            std::lock_guard<std::mutex> lock(h->factsMutex);
+            h->facts.reset();
+          }
+          h->session.reset();  // the last reference: tasks queued before have all run
+          releaseCpuCache();
+        },
+        undefinedResult, Napi::Value(),
+        [h] {
+          if (--h->inFlight == 0) h->running.clear();
+        });
+  }
 
-Napi::FunctionReference* SessionWrap::ctor = nullptr;
+  static Napi::Value undefinedResult(Napi::Env env) { return env.Undefined(); }
+
+  HandlePtr handle_;
+};
 
 }  // namespace
 

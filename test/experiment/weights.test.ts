@@ -7,13 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { fetchPublished, fetchWeights, findImagenetWeights, hashPrefix, IMAGENET_WEIGHT_FILES, publishedFile } from '../../lib/experiment/weights.js';
+import { fetchPublished, fetchWeights, findImagenetWeights, hashPrefix, imagenetWeightFiles, publishedFile } from '../../lib/experiment/weights.js';
 import { native } from '../../binding/index.js';
 import { tempDir } from '../helpers/images.js';
 
 describe('ImageNet weight files', () => {
   it('has a published file for every registry model', () => {
-    expect(Object.keys(IMAGENET_WEIGHT_FILES).sort()).toEqual(native().models().map((m) => m.name).sort());
+    expect(Object.keys(imagenetWeightFiles()).sort()).toEqual(native().models().map((m) => m.name).sort());
     expect(publishedFile('resnet50')).toBe('resnet50-0676ba61.pth');
     expect(hashPrefix('inception_v3_google-0cc3c7bd.pth')).toBe('0cc3c7bd');
     expect(() => publishedFile('resnet1000')).toThrow(/no published ImageNet weights known for 'resnet1000'/);

@@ -200,7 +200,7 @@ describe('LayerCAM', () => {
     const s = await native().Session.create({ model: 'resnet18', numClasses: 3, device: 'cpu', seed: 1 });
     const input = randomInput(2, SIZE, SIZE, 41);
     const plain = await s.layerCam(input, { n: 2, size: SIZE });
-    s.applyLora({ groups: ['layer3', 'layer4'], rank: 4 });
+    await s.applyLora({ groups: ['layer3', 'layer4'], rank: 4 });
     // Fresh adapters change nothing (B = 0), so the maps stay the same.
     const adapted = await s.layerCam(input, { n: 2, size: SIZE });
     expect(maxAbsDiff(adapted.maps, plain.maps)).toBeLessThan(1e-6);

@@ -54,7 +54,7 @@ describe('LoRA', () => {
   it('a fresh adapter (B = 0) leaves resnet18 eval outputs unchanged', async () => {
     const s = await session();
     const before = await predict(s);
-    const r = s.applyLora({ groups: nonHeadGroups(s) });
+    const r = await s.applyLora({ groups: nonHeadGroups(s) });
     expect(r.adapted.length).toBe(20); // 17 3x3/7x7 convs + 3 downsample convs
     expect(r.adapted).toContain('conv1');
     expect(r.adapted).toContain('layer4.0.downsample.0');
@@ -96,7 +96,7 @@ describe('LoRA', () => {
   it('training moves only the head and the adapters; merging keeps the outputs and the plain keys', async () => {
     const plainKeys = (await session()).stateKeys().map((k) => k.name);
     const s = await session();
-    s.applyLora({ groups: nonHeadGroups(s) });
+    await s.applyLora({ groups: nonHeadGroups(s) });
     const before = await weights(s);
     expect([...before.keys()].filter(isLora).length).toBe(40);
     await s.trainEpoch(images, labels, { batchSize: 8, seed: 3 });
@@ -119,7 +119,7 @@ describe('LoRA', () => {
     expect(maxDiff(await predict(s), unmerged)).toBe(0);
     expect(native().readWeights(mergedFile).map((e) => e.name)).toEqual(plainKeys);
 
-    s.mergeLora();
+    await s.mergeLora();
     expect(maxDiff(await predict(s), unmerged)).toBeLessThan(1e-5);
     expect(s.stateKeys().map((k) => k.name)).toEqual(plainKeys);
     expect(s.info().trainableParams).toBe(512 * 2 + 2);
@@ -133,7 +133,7 @@ describe('LoRA', () => {
   it('mobilenet_v2: depthwise convs are skipped with the reason, the others adapted', async () => {
     const s = await session('mobilenet_v2');
     const shapes = new Map(s.stateKeys().map((k) => [k.name, k.shape]));
-    const r = s.applyLora({ groups: s.info().groups });
+    const r = await s.applyLora({ groups: s.info().groups });
     const grouped = r.skipped.filter((k) => /^grouped convolution \(groups=\d+\)$/.test(k.reason));
     expect(grouped.length).toBe(17);
     for (const k of grouped) {
@@ -167,7 +167,7 @@ describe('LoRA', () => {
         convs++;
       }
     expect(convs).toBe(5);
-    const r = s.applyLora({ groups: ['layer4'] });
+    const r = await s.applyLora({ groups: ['layer4'] });
     expect(r.adapted.length).toBe(5);
     expect(r.loraParams).toBe(expected);
     expect(r.trainableParams).toBe(512 * 2 + 2 + expected);
@@ -179,21 +179,21 @@ describe('LoRA', () => {
       if (k.parameter) expect(k.trainable, k.name).toBe(k.name.startsWith('fc.') || isLora(k.name));
     // rank and alpha are honoured
     const s2 = await session();
-    const r2 = s2.applyLora({ groups: ['layer4'], rank: 2, alpha: 4 });
+    const r2 = await s2.applyLora({ groups: ['layer4'], rank: 2, alpha: 4 });
     expect(r2.loraParams).toBe(expected / 4);
   });
 
   it('checkpoints record the adapters: same applyLora loads identically, a plain session refuses', async () => {
     const dir = tempDir('lora-ckpt');
     const a = await session('resnet18', 11);
-    a.applyLora({ groups: ['layer4', 'layer3'], rank: 4, alpha: 8 });
+    await a.applyLora({ groups: ['layer4', 'layer3'], rank: 4, alpha: 8 });
     await a.trainEpoch(images, labels, { batchSize: 8, seed: 1 });
     const ckpt = join(dir, 'c.ckpt');
     await a.saveCheckpoint(ckpt, JSON.stringify({ epoch: 1 }));
     const expected = await predict(a);
 
     const b = await session('resnet18', 99);
-    b.applyLora({ groups: ['layer3', 'layer4'], rank: 4, alpha: 8 });
+    await b.applyLora({ groups: ['layer3', 'layer4'], rank: 4, alpha: 8 });
     expect(JSON.parse(await b.loadCheckpoint(ckpt))).toEqual({ epoch: 1 });
     expect(Array.from(await predict(b))).toEqual(Array.from(expected));
     expect(b.info().trainableParams).toBe(a.info().trainableParams);
@@ -205,28 +205,28 @@ describe('LoRA', () => {
     const plain = await session('resnet18', 3);
     await expect(plain.loadCheckpoint(ckpt)).rejects.toThrow(/holds LoRA adapters \(rank 4, alpha 8, groups layer4,layer3\).*applyLora/);
     const other = await session('resnet18', 3);
-    other.applyLora({ groups: ['layer4'], rank: 4, alpha: 8 });
+    await other.applyLora({ groups: ['layer4'], rank: 4, alpha: 8 });
     await expect(other.loadCheckpoint(ckpt)).rejects.toThrow(/differ from this session's/);
 
     const plainCkpt = join(dir, 'plain.ckpt');
     await plain.saveCheckpoint(plainCkpt, '{}');
     const lora = await session('resnet18', 3);
-    lora.applyLora({ groups: ['layer4'] });
+    await lora.applyLora({ groups: ['layer4'] });
     await expect(lora.loadCheckpoint(plainCkpt)).rejects.toThrow(/has no LoRA adapters but this session has/);
   });
 
   it('errors: unknown group, rank 0, bad alpha, only the head, applied twice', async () => {
     const s = await session();
-    expect(() => s.applyLora({ groups: ['layer9'] })).toThrow(/no group 'layer9'.*layer4/);
-    expect(() => s.applyLora({ groups: ['layer4'], rank: 0 })).toThrow(/rank must be at least 1, got 0/);
-    expect(() => s.applyLora({ groups: ['layer4'], alpha: 0 })).toThrow(/alpha must be a positive number/);
-    expect(() => s.applyLora({ groups: ['fc'] })).toThrow(/other than the head 'fc'/);
+    await expect(s.applyLora({ groups: ['layer9'] })).rejects.toThrow(/no group 'layer9'.*layer4/);
+    await expect(s.applyLora({ groups: ['layer4'], rank: 0 })).rejects.toThrow(/rank must be at least 1, got 0/);
+    await expect(s.applyLora({ groups: ['layer4'], alpha: 0 })).rejects.toThrow(/alpha must be a positive number/);
+    await expect(s.applyLora({ groups: ['fc'] })).rejects.toThrow(/other than the head 'fc'/);
     expect(() => s.applyLora({} as { groups: string[] })).toThrow(/groups must be an array/);
     expect(s.stateKeys().some((k) => isLora(k.name))).toBe(false);
-    s.applyLora({ groups: ['layer4'] });
-    expect(() => s.applyLora({ groups: ['layer3'] })).toThrow(/already applied.*mergeLora/);
-    s.mergeLora();
-    s.mergeLora(); // no-op without adapters
+    await s.applyLora({ groups: ['layer4'] });
+    await expect(s.applyLora({ groups: ['layer3'] })).rejects.toThrow(/already applied.*mergeLora/);
+    await s.mergeLora();
+    await s.mergeLora(); // no-op without adapters
     expect(s.stateKeys().some((k) => isLora(k.name))).toBe(false);
   });
 });

@@ -78,7 +78,7 @@ describe('inception_v3', () => {
     const one = await s.predict(x.subarray(0, 3 * 299 * 299), [1, 3, 299, 299]);
     expect(sameRow(one.data, a.data, 3)).toEqual([]);
 
-    s.replaceHead(5);
+    await s.replaceHead(5);
     expect(s.info().params).toBe(full + linear(2048, 5) + linear(768, 5));
     const keys = s.stateKeys();
     expect(keys.find((k) => k.name === 'fc.weight')!.shape).toEqual([5, 2048]);
@@ -131,7 +131,7 @@ describe('densenet', () => {
     expect(a.shape).toEqual([2, 3]);
     const one = await s.predict(x.subarray(0, 3 * 64 * 64), [1, 3, 64, 64]);
     expect(sameRow(one.data, a.data, 3)).toEqual([]);
-    s.replaceHead(7);
+    await s.replaceHead(7);
     expect((await s.predict(x, [2, 3, 64, 64])).shape).toEqual([2, 7]);
     s.setTrainableGroups(['classifier']);
     expect(s.info().trainableParams).toBe(linear(1024, 7));
@@ -160,7 +160,7 @@ describe('vgg19', () => {
     expect((await s.predict(x, [1, 3, 224, 224])).shape).toEqual([1, 4]);
     expect((await s.predict(randomInput(2, 32), [2, 3, 32, 32])).shape).toEqual([2, 4]);
     await expect(s.predict(randomInput(1, 31), [1, 3, 31, 31])).rejects.toThrow(/vgg19.*at least 32x32/);
-    s.replaceHead(2);
+    await s.replaceHead(2);
     s.setTrainableGroups(['classifier.6']);
     expect(s.info().trainableParams).toBe(linear(4096, 2));
     s.setTrainableGroups(['classifier']);

@@ -53,7 +53,7 @@ describe('maxvit_t', () => {
     const one = await s.predict(x.subarray(0, 3 * SIZE * SIZE), [1, 3, SIZE, SIZE]);
     expect(sameRow(one.data, a.data, 3)).toEqual([]);
 
-    s.replaceHead(5);
+    await s.replaceHead(5);
     expect(s.info().numClasses).toBe(5);
     expect(s.info().params).toBe(IMAGENET_PARAMS - FEATURES * 1000 + FEATURES * 5);
     const c = await s.predict(x.subarray(0, 3 * SIZE * SIZE), [1, 3, SIZE, SIZE]);

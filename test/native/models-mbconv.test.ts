@@ -116,7 +116,7 @@ describe.each(CASES)('$model', (c) => {
 
   it('replaceHead gives fresh logits of the new class count; other input sizes work', async () => {
     const s = await native().Session.create({ model: c.model, numClasses: 1000, device: 'cpu', seed: 2 });
-    s.replaceHead(5);
+    await s.replaceHead(5);
     expect(s.info().numClasses).toBe(5);
     expect(s.info().params).toBe(c.imagenetParams - 1000 * (FEATURES + 1) + 5 * (FEATURES + 1));
     const x = randomInput(2, c.otherSize, 3);

@@ -73,7 +73,7 @@ describe('vit_b_16', () => {
     expect(a.shape).toEqual([1, 3]);
     expect(Array.from(a.data)).toEqual([0, 0, 0]);
 
-    s.replaceHead(5);
+    await s.replaceHead(5);
     expect(s.info().numClasses).toBe(5);
     expect(s.info().params).toBe(IMAGENET_PARAMS - (HIDDEN + 1) * (1000 - 5));
     s.setTrainableGroups(['heads']);
@@ -154,7 +154,7 @@ describe('swin_v2_t', () => {
     const one = await s.predict(x.subarray(0, 3 * SIZE * SIZE), [1, 3, SIZE, SIZE]);
     expect(sameRow(one.data, a.data, 3)).toEqual([]);
 
-    s.replaceHead(5);
+    await s.replaceHead(5);
     expect(s.info().params).toBe(IMAGENET_PARAMS - (FEATURES + 1) * (1000 - 5));
     s.setTrainableGroups(['head']);
     expect(s.info().trainableParams).toBe(FEATURES * 5 + 5 + 2 * FEATURES);

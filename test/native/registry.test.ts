@@ -51,7 +51,7 @@ describe('model registry', () => {
 
     it(`${m.name}: head replacement and one training epoch at ${m.inputSize}px`, async () => {
       const s = await native().Session.create({ model: m.name, numClasses: 5, device: 'cpu', seed: 2 });
-      s.replaceHead(2);
+      await s.replaceHead(2);
       expect(s.info().numClasses).toBe(2);
       s.configureOptimizer({ lr: m.defaultLr });
       const images = await imagesAt(m.inputSize);

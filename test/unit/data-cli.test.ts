@@ -115,7 +115,7 @@ describe('data split', () => {
 
   it('validates its options and has --help', async () => {
     const spec = await cenbiSheet();
-    await expect(run(['data', 'split', spec, '--ratios', '0.7', '--out', 'x.json'])).rejects.toThrow(/expected 2 or 3 positive ratios/);
+    await expect(run(['data', 'split', spec, '--ratios', '0.7', '--out', 'x.json'])).rejects.toThrow(/--ratios must be two \(train,val\) or three \(train,val,test\) positive ratios/);
     await expect(run(['data', 'split', spec, '--ratios', '0.7,0.3', '--group-by', 'eye', '--out', 'x.json'])).rejects.toThrow(/Allowed choices are patient/);
     for (const cmd of [['data'], ['data', 'inspect'], ['data', 'split']]) {
       const { out, error } = await capture([...cmd, '--help']);

@@ -202,6 +202,19 @@ describe('manifest and ImageFolder', () => {
     expect((await loadDataset({ kind: 'imagefolder', root, name: 'x' })).name).toBe('x');
   });
 
+  it('walks an ImageFolder by the same rules as every other loader: no macOS zip debris, no hidden files', async () => {
+    const root = join(tmp(), 'unzipped');
+    writePng(join(root, 'benign', 'b1.png'));
+    writePng(join(root, 'benign', 'nested', 'b2.png'));
+    writePng(join(root, 'benign', '._b1.png'));
+    writePng(join(root, 'malignant', 'm1.png'));
+    writePng(join(root, '__MACOSX', 'benign', '._b1.png'));
+    writePng(join(root, '.thumbnails', 't.png'));
+    const ds = await loadDataset(root);
+    expect(ds.classes).toEqual(['benign', 'malignant']);
+    expect(ds.items.map((i) => i.file)).toEqual([join(root, 'benign', 'b1.png'), join(root, 'benign', 'nested', 'b2.png'), join(root, 'malignant', 'm1.png')]);
+  });
+
   it('explains what a path or spec cannot be', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 's.xlsx'), '');

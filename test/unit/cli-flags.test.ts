@@ -1,0 +1,96 @@
+// Every numeric training flag is checked while the command line is parsed, the same way
+// in each command that takes it, before any file is read (the dataset paths below do not
+// exist: the flag must be what fails).
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+
+import { buildCli } from '../../lib/cli.js';
+import { TRAINING_FLAGS } from '../../lib/commands/options.js';
+
+function quiet(cmd: Command): Command {
+  cmd.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  for (const sub of cmd.commands) quiet(sub);
+  return cmd;
+}
+
+async function parse(args: string[]): Promise<{ code?: string; message: string } | null> {
+  try {
+    await quiet(buildCli()).parseAsync(args, { from: 'user' });
+    return null;
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+}
+
+const base: Record<string, string[]> = {
+  train: ['train', '--model', 'resnet18', '--data', '/nonexistent/data', '--out', '/nonexistent/run'],
+  experiment: ['experiment', '--protocol', '1', '--models', 'resnet18', '--target', '/nonexistent/data', '--out', '/nonexistent/study'],
+  reproduce: ['reproduce', '--config', '/nonexistent/config.json'],
+  demo: ['demo', '--out', '/nonexistent/demo'],
+};
+
+// flag -> values it must refuse
+const bad: Record<string, string[]> = {
+  '--epochs': ['0', '-1', '2.5', 'abc', ''],
+  '--batch-size': ['0', '1.5', 'x'],
+  '--lr': ['0', '-0.1', 'abc', 'NaN'],
+  '--input-size': ['0', '64.5', 'big'],
+  '--patience': ['-1', '1.5', 'x'],
+  '--min-delta': ['-0.1', 'x'],
+  '--threads': ['-1', 'two'],
+  '--seed': ['-1', '1.5'],
+};
+
+const takes: Record<string, string[]> = {
+  train: ['--epochs', '--batch-size', '--lr', '--input-size', '--patience', '--min-delta', '--threads', '--seed'],
+  experiment: ['--epochs', '--batch-size', '--lr', '--input-size', '--patience', '--threads', '--seed'],
+  reproduce: ['--epochs', '--batch-size', '--lr', '--input-size', '--patience', '--threads', '--seed'],
+  demo: ['--epochs', '--input-size', '--patience', '--threads', '--seed'],
+};
+
+describe('training flags', () => {
+  for (const [command, flags] of Object.entries(takes)) {
+    for (const flag of flags) {
+      it(`${command} ${flag} refuses ${bad[flag]!.map((v) => `'${v}'`).join(', ')}`, async () => {
+        for (const value of bad[flag]!) {
+          const err = await parse([...base[command]!, flag, value]);
+          expect(err, `${command} ${flag} ${value}`).not.toBeNull();
+          expect(err!.code).toBe('commander.invalidArgument');
+          expect(err!.message).toContain(flag);
+        }
+      });
+    }
+  }
+
+  it('train --split takes two or three ratios summing to 1', async () => {
+    for (const value of ['0.7', '0.5,0.6', '0.7,0.2,0.2', '0.7,-0.2,0.5', '0.25,0.25,0.25,0.25'])
+      expect((await parse([...base.train!, '--split', value]))?.message).toMatch(/--split must be two \(train,val\) or three/);
+  });
+
+  it('experiment --target-split takes three ratios and --intermediate-split two', async () => {
+    expect((await parse([...base.experiment!, '--target-split', '0.7,0.3']))?.message).toMatch(/--target-split must be three/);
+    expect((await parse([...base.experiment!, '--intermediate-split', '0.7,0.2,0.1']))?.message).toMatch(/--intermediate-split must be two/);
+    expect((await parse([...base.experiment!, '--runs', '0']))?.message).toMatch(/--runs must be a positive integer/);
+    expect((await parse([...base.experiment!, '--lora-rank', '2.5']))?.message).toMatch(/--lora-rank must be a positive integer/);
+    expect((await parse([...base.experiment!, '--steps', '1,x']))?.message).toMatch(/--steps must be a positive integer/);
+  });
+
+  it('good values get through the parser to the command (which then fails on the missing data)', async () => {
+    const err = await parse([...base.train!, '--epochs', '3', '--lr', '1e-4', '--split', '0.8,0.2', '--seed', '0']);
+    expect(err?.code).toBeUndefined();
+    expect(err?.message).toMatch(/nonexistent/);
+  });
+
+  it('one declaration per training flag: help texts name the defaults of the config', () => {
+    const train = buildCli().commands.find((c) => c.name() === 'train')!;
+    const experiment = buildCli().commands.find((c) => c.name() === 'experiment')!;
+    for (const spec of Object.values(TRAINING_FLAGS)) {
+      const long = spec.flags.split(' ')[0]!;
+      const inTrain = train.options.find((o) => o.long === long);
+      // a study's --seed is its base seed (run r trains with a seed derived from it): its own flag
+      const inExperiment = long === '--seed' ? undefined : experiment.options.find((o) => o.long === long);
+      for (const o of [inTrain, inExperiment]) if (o) expect(o.description.startsWith(spec.help.split(' (')[0]!.split(':')[0]!)).toBe(true);
+      if ('default' in spec && inExperiment) expect(inExperiment.description).toContain(`(default: ${String(spec.default)})`);
+    }
+  });
+});
