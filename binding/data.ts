@@ -25,6 +25,11 @@ export interface ImageSetBuildOptions {
    * Without it the images are decoded into memory.
    */
   cacheDir?: string;
+  /**
+   * Aborts the build (checked after each image): the promise rejects with an AbortError.
+   * With `cacheDir`, the images decoded so far stay in the cache and a rebuild reuses them.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a build did. */

@@ -112,6 +112,7 @@ async function decodeSplit(
       threads: cfg.threads > 0 ? cfg.threads : undefined,
       skipBad: cfg.skipBadImages,
       cacheDir: resolveCacheDir(cfg),
+      signal,
       onProgress: (done, total) => {
         const elapsed = (Date.now() - t0) / 1000;
         if (first < 0) first = done;

@@ -200,6 +200,7 @@ AbortWatch::AbortWatch(Napi::Env env, const Napi::Value& signal, const std::stri
   if (!signal.IsObject() || !add.IsFunction() || !signal.As<Napi::Object>().Get("aborted").IsBoolean())
     throw Napi::TypeError::New(env, what + ": options.signal must be an AbortSignal");
   Napi::Object sig = signal.As<Napi::Object>();
+  watching_ = true;
   if (sig.Get("aborted").As<Napi::Boolean>().Value()) {
     flag_.flag_->store(true);
     return;

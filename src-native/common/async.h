@@ -34,11 +34,6 @@ class Progress {
   Napi::ThreadSafeFunction tsfn_;
 };
 
-// Thrown by work that saw its AbortSignal fire; the promise rejects with an AbortError.
-struct Aborted : std::runtime_error {
-  Aborted() : std::runtime_error("aborted") {}
-};
-
 // What native work sees of an AbortSignal: a flag set on the JS thread when it aborts.
 class AbortFlag {
  public:
@@ -58,10 +53,12 @@ class AbortWatch {
  public:
   AbortWatch(Napi::Env env, const Napi::Value& signal, const std::string& what);
   AbortFlag flag() const { return flag_; }
+  bool watching() const { return watching_; }  // a signal was given
   void unwatch();
 
  private:
   AbortFlag flag_;
+  bool watching_ = false;
   Napi::ObjectReference signal_;
   Napi::FunctionReference listener_;
 };

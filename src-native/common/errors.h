@@ -14,6 +14,12 @@ struct UserError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by work that saw its AbortSignal fire (common/async.h: AbortFlag); the promise
+// rejects with an AbortError.
+struct Aborted : std::runtime_error {
+  Aborted() : std::runtime_error("aborted") {}
+};
+
 // The message of the exception in flight, without LibTorch's C++ backtrace
 // (c10::Error::what() appends one; msg() does not).
 std::string currentExceptionMessage();

@@ -555,6 +555,7 @@ std::shared_ptr<ImageCache> buildDiskCache(const std::vector<std::string>& files
   std::atomic<size_t> done{reused};
   std::atomic<size_t> decoded{0};
   std::atomic<bool> stop{false};
+  std::atomic<bool> aborted{false};  // the progress callback threw Aborted
   bool haveFatal = false;
   DecodeFailure fatal{};
   std::string progressError;
@@ -585,6 +586,8 @@ std::shared_ptr<ImageCache> buildDiskCache(const std::vector<std::string>& files
   if (progress) {
     try {
       progress(reused, n);
+    } catch (const Aborted&) {
+      throw;
     } catch (...) {
       throw UserError("progress callback failed: " + currentExceptionMessage());
     }
@@ -625,6 +628,9 @@ std::shared_ptr<ImageCache> buildDiskCache(const std::vector<std::string>& files
       if (progress) {
         try {
           progress(d, n);
+        } catch (const Aborted&) {
+          aborted = true;
+          stop = true;
         } catch (...) {
           std::string msg = currentExceptionMessage();
           std::lock_guard<std::mutex> l(mu);
@@ -659,6 +665,7 @@ std::shared_ptr<ImageCache> buildDiskCache(const std::vector<std::string>& files
     }
   }
   if (!checkpointError.empty()) throw UserError(checkpointError);
+  if (aborted) throw Aborted();  // what was decoded is in the cache: a rebuild reuses it
   if (!progressError.empty()) throw UserError("progress callback failed: " + progressError);
   if (haveFatal) throw UserError(fatal.file + ": " + fatal.reason);
 

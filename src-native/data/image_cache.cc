@@ -37,6 +37,7 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
   std::atomic<size_t> next{0};
   std::atomic<size_t> done{0};
   std::atomic<bool> stop{false};
+  std::atomic<bool> aborted{false};  // the progress callback threw Aborted
   std::mutex mu;  // guards the fields below
   std::vector<DecodeFailure> failures;
   bool haveFatal = false;
@@ -65,6 +66,9 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
       if (progress) {
         try {
           progress(d, n);
+        } catch (const Aborted&) {
+          aborted = true;
+          stop = true;
         } catch (...) {
           std::string msg = currentExceptionMessage();
           std::lock_guard<std::mutex> lock(mu);
@@ -86,6 +90,7 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
   work();
   for (auto& t : pool) t.join();
 
+  if (aborted) throw Aborted();
   if (!progressError.empty()) throw UserError("progress callback failed: " + progressError);
   if (haveFatal) throw UserError(fatal.file + ": " + fatal.reason);
   std::sort(failures.begin(), failures.end(),

@@ -80,14 +80,15 @@ class BuildWorker : public Napi::AsyncWorker {
  public:
   BuildWorker(Napi::Env env, Napi::Promise::Deferred deferred, std::vector<std::string> files,
               int64_t size, int threads, bool skipBad, std::string cacheDir,
-              Napi::Function onProgress)
+              Napi::Function onProgress, std::unique_ptr<AbortWatch> abort)
       : Napi::AsyncWorker(env, "thtl.ImageSet.build"),
         deferred_(deferred),
         files_(std::move(files)),
         size_(size),
         threads_(threads),
         skipBad_(skipBad),
-        cacheDir_(std::move(cacheDir)) {
+        cacheDir_(std::move(cacheDir)),
+        abort_(std::move(abort)) {
     if (!onProgress.IsEmpty()) {
       progressFn_ = Napi::Persistent(onProgress);
       state_ = std::make_shared<ProgressState>();
@@ -99,6 +100,13 @@ class BuildWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     std::function<void(size_t, size_t)> progress;
+    const AbortFlag flag = abort_->flag();
+    if (flag.aborted()) {
+      aborted_ = true;
+      SetError("aborted");
+      if (hasTsfn_) tsfn_.Release();
+      return;
+    }
     if (hasTsfn_) {
       auto throttle = std::make_shared<ProgressThrottle>();
       const size_t step = std::max<size_t>(1, files_.size() / 100);
@@ -117,10 +125,20 @@ class BuildWorker : public Napi::AsyncWorker {
         });
       };
     }
+    // With a signal, the decode workers check it after each image.
+    std::function<void(size_t, size_t)> report = progress;
+    if (abort_->watching())
+      report = [progress, flag](size_t done, size_t total) {
+        flag.throwIfAborted();
+        if (progress) progress(done, total);
+      };
     try {
       cache_ = cacheDir_.empty()
-                   ? buildCache(files_, size_, threads_, skipBad_, progress)
-                   : buildDiskCache(files_, size_, threads_, skipBad_, cacheDir_, progress);
+                   ? buildCache(files_, size_, threads_, skipBad_, report)
+                   : buildDiskCache(files_, size_, threads_, skipBad_, cacheDir_, report);
+    } catch (const Aborted&) {
+      aborted_ = true;
+      SetError("aborted");
     } catch (...) {
       SetError(currentExceptionMessage());
     }
@@ -130,6 +148,7 @@ class BuildWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    abort_->unwatch();
     if (state_) {
       deliverProgress(env, progressFn_.Value(), *state_, files_.size(), files_.size());
       if (!state_->error.empty()) {
@@ -147,7 +166,13 @@ class BuildWorker : public Napi::AsyncWorker {
 
   void OnError(const Napi::Error& e) override {
     Napi::HandleScope scope(Env());
-    deferred_.Reject(Napi::Error::New(Env(), "ImageSet.build: " + e.Message()).Value());
+    abort_->unwatch();
+    Napi::Error err = Napi::Error::New(Env(), "ImageSet.build: " + e.Message());
+    if (aborted_) {
+      err.Set("name", "AbortError");
+      err.Set("code", "ABORT_ERR");
+    }
+    deferred_.Reject(err.Value());
   }
 
  private:
@@ -162,6 +187,8 @@ class BuildWorker : public Napi::AsyncWorker {
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
   std::shared_ptr<ImageCache> cache_;
+  std::unique_ptr<AbortWatch> abort_;
+  bool aborted_ = false;
 };
 
 Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
@@ -184,6 +211,7 @@ Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
     bool skipBad = false;
     std::string cacheDir;
     Napi::Function onProgress;
+    Napi::Value signal = env.Undefined();
     if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
       if (!info[2].IsObject()) throw Napi::TypeError::New(env, "ImageSet.build: options must be an object");
       Napi::Object opts = info[2].As<Napi::Object>();
@@ -211,9 +239,11 @@ Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
           throw Napi::TypeError::New(env, "ImageSet.build: options.onProgress must be a function");
         onProgress = cb.As<Napi::Function>();
       }
+      signal = opts.Get("signal");
     }
+    auto abort = std::make_unique<AbortWatch>(env, signal, "ImageSet.build");
     auto worker = std::make_unique<BuildWorker>(env, deferred, std::move(files), size, threads,
-                                                 skipBad, std::move(cacheDir), onProgress);
+                                                 skipBad, std::move(cacheDir), onProgress, std::move(abort));
     worker->Queue();
     worker.release();  // owned by the AsyncWorker machinery from here on; deletes itself
   } catch (const Napi::Error& e) {

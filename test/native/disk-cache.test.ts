@@ -217,6 +217,34 @@ describe('disk cache', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
+  it('aborts a build through its AbortSignal, keeping what was decoded for the next build', async () => {
+    const many = writeImages(root, 'abort', 160, 700);
+    const dir = join(root, 'c-abort');
+    const before = new AbortController();
+    before.abort();
+    await expect(build(many, { signal: before.signal })).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    await expect(build(many, { signal: 'no' as unknown as AbortSignal })).rejects.toThrow(/options.signal must be an AbortSignal/);
+    const controller = new AbortController();
+    process.env.THTL_TEST_DECODE_DELAY_MS = '20';
+    try {
+      const aborted = build(many, {
+        cacheDir: dir,
+        threads: 2,
+        signal: controller.signal,
+        onProgress: (done) => done >= 80 && controller.abort(),
+      });
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError', message: 'ImageSet.build: aborted' });
+    } finally {
+      delete process.env.THTL_TEST_DECODE_DELAY_MS;
+    }
+    const resumed = await build(many, { cacheDir: dir, threads: 2 });
+    const st = resumed.stats();
+    expect(st.reused).toBeGreaterThanOrEqual(80);
+    expect(st.decoded).toBeGreaterThan(0); // it stopped before the end
+    expect(st.decoded + st.reused).toBe(many.length);
+    expectSamePixels(resumed, await build(many));
+  });
+
   it('rebuilds a corrupt index, a truncated pixel file and another version, without disturbing open sets', async () => {
     const dir = join(root, 'c-corrupt');
     const first = await build(files, { cacheDir: dir });

@@ -9,6 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
+import { DEFAULT_TRAIN_CONFIG } from '../../lib/train/config.js';
+import { trainRun } from '../../lib/train/runner.js';
 import type { ImageSet } from '../../binding/data.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { runProcess } from '../helpers/process.js';
@@ -121,6 +123,36 @@ describe('Session boundary', () => {
     expect(held - base).toBeGreaterThan(300);
     expect(held - freed, `RSS MB: before ${base.toFixed(0)}, with the session ${held.toFixed(0)}, after dispose ${freed.toFixed(0)}`).toBeGreaterThan(0.8 * (held - base));
     for (const e of errors) expect(e).toMatch(/the session was disposed/);
+  });
+
+  it('an aborted trainRun leaves an interrupted run folder that resume continues', async () => {
+    const cfg = {
+      ...DEFAULT_TRAIN_CONFIG,
+      model: 'resnet18',
+      data: vesselFolder(16, 48),
+      out: join(tempDir('abort-run'), 'run'),
+      epochs: 3,
+      batchSize: 4,
+      inputSize: 32,
+      noCache: true,
+      device: 'cpu',
+      patience: 10,
+    };
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const progress = {
+      status: () => {},
+      line: (text: string) => {
+        lines.push(text);
+        if (/^epoch +1 /.test(text)) controller.abort(); // after epoch 1 and its checkpoint
+      },
+    };
+    await expect(trainRun(cfg, progress, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(lines.some((l) => /^epoch +2 /.test(l))).toBe(false);
+    const resumed: string[] = [];
+    const r = await trainRun({ ...cfg, resume: true }, { status: () => {}, line: (t) => resumed.push(t) });
+    expect(resumed.join('\n')).toMatch(/resuming .* after epoch 1/);
+    expect(r.epochsRun).toBe(3);
   });
 
   it('a Session and an ImageSet work inside a worker_threads Worker', async () => {
