@@ -187,11 +187,13 @@ void AsyncTask::OnOK() {
 void AsyncTask::OnError(const Napi::Error& e) {
   Napi::HandleScope scope(Env());
   if (settled_) settled_();
-  if (aborted_) {
-    e.Set("name", "AbortError");
-    e.Set("code", "ABORT_ERR");
-  }
+  if (aborted_) markAbortError(e);
   deferred_.Reject(e.Value());
+}
+
+void markAbortError(const Napi::Error& e) {
+  e.Set("name", "AbortError");
+  e.Set("code", "ABORT_ERR");
 }
 
 AbortWatch::AbortWatch(Napi::Env env, const Napi::Value& signal, const std::string& what) {

@@ -63,6 +63,9 @@ class AbortWatch {
   Napi::FunctionReference listener_;
 };
 
+// Makes `e` what Node's own APIs reject with on an abort: name AbortError, code ABORT_ERR.
+void markAbortError(const Napi::Error& e);
+
 // Runs `fn` on the addon's compute thread and waits for it (inline when called there),
 // rethrowing its exception. Every call that does tensor math goes through the compute
 // thread, the synchronous ones too: a thread that runs a LibTorch op big enough to

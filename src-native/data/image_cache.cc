@@ -115,10 +115,6 @@ const Lut& normalisationLut() {
   return lut;
 }
 
-}  // namespace
-
-namespace {
-
 // Checks the indices and draws the flips (one rng() & 1 per image, in order, with augment).
 std::vector<uint8_t> prepareBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
                                   bool augment, std::mt19937_64& rng) {
@@ -128,10 +124,7 @@ std::vector<uint8_t> prepareBatch(const ImageCache& cache, const std::vector<int
       throw UserError("image index " + std::to_string(idx) + " is out of range (the image set has " +
                       std::to_string(count) + " images)");
   }
-  std::vector<uint8_t> flip(indices.size(), 0);
-  if (augment)
-    for (auto& f : flip) f = static_cast<uint8_t>(rng() & 1);
-  return flip;
+  return drawFlips(indices.size(), augment, rng);
 }
 
 // Normalises planes [begin, end) of the batch (plane p = image p / 3, channel p % 3).
@@ -160,6 +153,13 @@ void fillPlanes(const ImageCache& cache, const std::vector<int64_t>& indices,
 }
 
 }  // namespace
+
+std::vector<uint8_t> drawFlips(size_t n, bool augment, std::mt19937_64& rng) {
+  std::vector<uint8_t> flip(n, 0);
+  if (augment)
+    for (auto& f : flip) f = static_cast<uint8_t>(rng() & 1);
+  return flip;
+}
 
 torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
                         bool augment, std::mt19937_64& rng) {

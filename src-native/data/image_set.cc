@@ -168,10 +168,7 @@ class BuildWorker : public Napi::AsyncWorker {
     Napi::HandleScope scope(Env());
     abort_->unwatch();
     Napi::Error err = Napi::Error::New(Env(), "ImageSet.build: " + e.Message());
-    if (aborted_) {
-      err.Set("name", "AbortError");
-      err.Set("code", "ABORT_ERR");
-    }
+    if (aborted_) markAbortError(err);
     deferred_.Reject(err.Value());
   }
 

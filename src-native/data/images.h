@@ -48,6 +48,10 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
                                        int threads, bool skipBad,
                                        const std::function<void(size_t, size_t)>& progress);
 
+// The horizontal flips of a batch of `n` images: one rng() & 1 per image, in order, with
+// `augment` (all zero without). CPU and GPU batches draw them the same way.
+std::vector<uint8_t> drawFlips(size_t n, bool augment, std::mt19937_64& rng);
+
 // A float batch [B, 3, size, size] for `indices`: ImageNet normalisation, and a
 // random horizontal flip (p = 0.5, drawn from `rng`) when `augment` is true.
 torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,

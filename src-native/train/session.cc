@@ -242,12 +242,12 @@ torch::Tensor Session::batchOnDevice(const data::ImageCache& images, const std::
                                      bool augment, std::mt19937_64& rng) const {
   if (device_.is_cpu()) return data::makeBatch(images, idx, augment, rng);
   // On a GPU: ship the uint8 pixels (a quarter of the float bytes) and normalise and
-  // flip there. The flips use the same draws as makeBatch (one rng() & 1 per image, in
-  // order), so a seed gives the same augmentation on every device.
+  // flip there. The flips are makeBatch's draws (drawFlips), so a seed gives the same
+  // augmentation on every device.
+  const std::vector<uint8_t> flips = data::drawFlips(idx.size(), augment, rng);
   std::vector<int64_t> flipped;
-  if (augment)
-    for (size_t i = 0; i < idx.size(); ++i)
-      if (rng() & 1) flipped.push_back(static_cast<int64_t>(i));
+  for (size_t i = 0; i < flips.size(); ++i)
+    if (flips[i]) flipped.push_back(static_cast<int64_t>(i));
   torch::Tensor u8 = images.pixels.index_select(0, torch::tensor(idx, torch::kLong)).pin_memory();
   torch::Tensor x = u8.to(device_, /*non_blocking=*/true).to(torch::kFloat).div_(255.0);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device_);

@@ -247,9 +247,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                     const Napi::Value& onProgress = Napi::Value(),
                     std::shared_ptr<AbortWatch> abort = nullptr) {
     HandlePtr h = handle_;
-    if (h->disposed) throw Napi::Error::New(env, "Session." + what + ": the session was disposed");
-    h->inFlight++;
-    h->running = what;
+    if (h->disposed) throw disposedError(env, what);
     return AsyncTask::run(
         env, what,
         [h, work, flag = abort ? abort->flag() : AbortFlag()](Progress& progress) {
@@ -266,17 +264,29 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           } publish{*h};
           work(*h->session, progress);
         },
-        std::move(done), onProgress,
-        [h, abort] {
-          if (--h->inFlight == 0) h->running.clear();
-          if (abort) abort->unwatch();
-        });
+        std::move(done), onProgress, track(what, abort));
+  }
+
+  // Counts a call as pending on this session until it settles (info().busy, idle()), and
+  // stops listening to its AbortSignal then.
+  AsyncTask::Settled track(const std::string& what, std::shared_ptr<AbortWatch> abort = nullptr) {
+    HandlePtr h = handle_;
+    h->inFlight++;
+    h->running = what;
+    return [h, abort] {
+      if (--h->inFlight == 0) h->running.clear();
+      if (abort) abort->unwatch();
+    };
+  }
+
+  static Napi::Error disposedError(Napi::Env env, const std::string& what) {
+    return Napi::Error::New(env, "Session." + what + ": the session was disposed");
   }
 
   // For the quick synchronous setters: they never wait for a running task (that would
   // block the event loop for an epoch); with one queued they refuse, naming it.
   Session& idle(Napi::Env env, const std::string& what) {
-    if (handle_->disposed) throw Napi::Error::New(env, "Session." + what + ": the session was disposed");
+    if (handle_->disposed) throw disposedError(env, what);
     if (handle_->inFlight > 0)
       throw Napi::Error::New(env, "Session." + what + ": the session is busy with " + handle_->running +
                                       "; await it first");
@@ -285,7 +295,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   std::shared_ptr<const Facts> facts(Napi::Env env, const char* what) {
     auto f = handle_->read();
-    if (handle_->disposed || !f) throw Napi::Error::New(env, std::string("Session.") + what + ": the session was disposed");
+    if (handle_->disposed || !f) throw disposedError(env, what);
     return f;
   }
 
@@ -635,8 +645,6 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       return d.Promise();
     }
     h->disposed = true;
-    h->inFlight++;
-    h->running = "dispose";
     return AsyncTask::run(
         env, "dispose",
         [h](Progress&) {
@@ -647,10 +655,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           h->session.reset();  // the last reference: tasks queued before have all run
           releaseCpuCache();
         },
-        undefinedResult, Napi::Value(),
-        [h] {
-          if (--h->inFlight == 0) h->running.clear();
-        });
+        undefinedResult, Napi::Value(), track("dispose"));
   }
 
   static Napi::Value undefinedResult(Napi::Env env) { return env.Undefined(); }
