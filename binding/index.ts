@@ -9,11 +9,12 @@ import type { InfoApi } from './info.js';
 import { addonCandidates, describeBuild, packageRoot, platformTag, readBuildInfo } from './locate.js';
 import type { ModelsApi } from './models.js';
 import type { SessionApi } from './session.js';
+import type { TestHooksApi } from './test-hooks.js';
 import type { WeightsApi } from './weights.js';
 
 export { packageRoot } from './locate.js';
 
-export type NativeAddon = InfoApi & WeightsApi & DataApi & ModelsApi & SessionApi;
+export type NativeAddon = InfoApi & WeightsApi & DataApi & ModelsApi & SessionApi & Partial<TestHooksApi>;
 
 const require = createRequire(import.meta.url);
 

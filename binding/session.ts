@@ -97,20 +97,6 @@ export interface LoraReport {
   totalParams: number;
 }
 
-/** Result of the internal `_testLoraConv` hook: one conv's output three ways. */
-export interface TestLoraConvResult {
-  /** conv with the refreshed weight W + scaling * B.A */
-  viaDelta: Float32Array;
-  /** conv(x, W) + scaling * B(A(x)) */
-  viaAdapters: Float32Array;
-  /** after merge() */
-  merged: Float32Array;
-  /** conv(x, W) without the adapter */
-  base: Float32Array;
-  /** parameter names after merge() */
-  keys: string[];
-}
-
 /** LayerCAM options (see docs/ARCHITECTURE.md, "LayerCAM"). */
 export interface LayerCamOptions {
   /** group names (info().camLayerChoices); default info().camLayers */
@@ -208,19 +194,4 @@ export interface NativeSession {
 
 export interface SessionApi {
   Session: { create(options: SessionOptions): Promise<NativeSession> };
-  /** test hook (nn/lora): throws for groups > 1 */
-  _testLoraConv(options: {
-    inChannels: number;
-    outChannels: number;
-    kernel: number;
-    stride?: number;
-    padding?: number;
-    dilation?: number;
-    groups?: number;
-    rank?: number;
-    alpha?: number;
-    seed?: number;
-    size?: number;
-    bias?: boolean;
-  }): TestLoraConvResult;
 }

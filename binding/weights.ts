@@ -33,31 +33,13 @@ export interface WeightInput {
   dtype?: Exclude<WeightDtype, 'complex64' | 'complex128'>;
 }
 
-/** Result of the internal `_testLoadStateDict` hook. */
-export interface TestLoadResult {
-  /** The UserError message, or null when the load succeeded. */
-  error: string | null;
-  loaded: string[];
-  skipped: string[];
-  /** Whether the module's state equals its state before the load attempt. */
-  unchanged: boolean;
-  /** The module's state_dict after the attempt, in torchvision order. */
-  state: WeightEntry[];
-}
-
 export interface WeightsApi {
   /**
    * Reads a PyTorch zip-format .pth (a state_dict, plain dict, or one nested under
    * "state_dict"/"model") or a .safetensors file; the format is chosen by content.
-   * Throws an Error naming the file and what is wrong with it.
+   * Rejects with an Error naming the file and what is wrong with it.
    */
-  readWeights(path: string): WeightEntry[];
+  readWeights(path: string): Promise<WeightEntry[]>;
   /** Writes a .safetensors file atomically (temp file + rename), entries in the given order. */
-  writeSafetensors(path: string, entries: WeightInput[]): void;
-  /**
-   * @internal Test hook: builds a small torchvision-style module (features = [Conv2d(3,4,3,
-   * padding=1, bias=False), BatchNorm2d(4), ReLU()], classifier = Linear(4, numClasses)) and
-   * loads the file into it with loadStateDict.
-   */
-  _testLoadStateDict(path: string, numClasses: number, skipPrefixes?: string[]): TestLoadResult;
+  writeSafetensors(path: string, entries: WeightInput[]): Promise<void>;
 }

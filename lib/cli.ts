@@ -9,7 +9,7 @@ import { registerDataCommands } from './commands/data.js';
 import { registerExperimentCommands } from './commands/experiment.js';
 import { registerSynthCommand } from './commands/synth.js';
 import { DEFAULT_DEMO, DEMO_MODEL, runDemo, type DemoOptions } from './demo.js';
-import { parseProtocols } from './experiment/study.js';
+import { parseProtocols } from './experiment/protocols.js';
 import { formatDuration } from './progress.js';
 import { doctor } from './doctor.js';
 import { installAddon } from './install/addon.js';

@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { runCam } from './cam.js';
-import { DEFAULT_RECIPE, runStudy, type StudyResult } from './experiment/study.js';
+import { DEFAULT_RECIPE } from './experiment/study-config.js';
+import { runStudy, type StudyResult } from './experiment/study.js';
 import type { ProtocolId } from './experiment/types.js';
 import { writeSynthDataset, type SynthDomain } from './synth/write.js';
 import { DEFAULT_TRAIN_CONFIG } from './train/config.js';

@@ -50,10 +50,14 @@ cd "$work/project"
 printf '{ "name": "uses-thtl-torch2", "version": "1.0.0", "private": true, "type": "module", "allowScripts": { "file:%s": true } }\n' "$tarball" > package.json
 log "installing $(basename "$tarball") with THTL_PYTHON=$py (builds from source)"
 t1=$SECONDS
-THTL_PYTHON="$py" npm install --no-audit --no-fund --prefer-offline --foreground-scripts "$tarball"
+# THTL_TEST_HOOKS=1: the source build also makes thtl_native_test.node (the addon plus the
+# hooks the tests call), which the tests below load.
+THTL_TEST_HOOKS=1 THTL_PYTHON="$py" npm install --no-audit --no-fund --prefer-offline --foreground-scripts "$tarball"
 log "install took $((SECONDS - t1)) s"
 addon="$work/project/node_modules/thtl-native/build/Release/thtl_native.node"
 [ -f "$addon" ] || { log "no source build at $addon"; exit 1; }
+test_addon="${addon%.node}_test.node"
+[ -f "$test_addon" ] || { log "no test build at $test_addon"; exit 1; }
 
 # ---- 3. doctor ----
 doctor=$(THTL_PYTHON="$py" npx thtl-native doctor)
@@ -65,5 +69,5 @@ grep -Eq "runs +LibTorch ${want//./\\.}" <<<"$doctor" || { log "doctor does not 
 # ---- 4. native tests and parity suite against that build ----
 cd "$root"
 log "native tests and parity suite on LibTorch $want"
-THTL_ADDON="$addon" THTL_TEST_PYTHON="$py" npx vitest run test/native test/parity
+THTL_ADDON="$test_addon" THTL_TEST_PYTHON="$py" npx vitest run test/native test/parity test/api-docs.test.ts
 log "done in $((SECONDS - t0)) s"

@@ -3,7 +3,8 @@
 //   1. system packages (Debian/Ubuntu, as root): LibTorch, OpenBLAS, libjpeg, libpng,
 //      a C++ toolchain; with --test also the Python oracle (torch, torchvision, sklearn);
 //   2. npm dependencies (npm ci);
-//   3. the native addon (cmake-js), rebuilt when a native source is newer;
+//   3. the native addon (cmake-js), rebuilt when a native source is newer; for the tests
+//      also its test build, thtl_native_test.node (the addon plus test hooks);
 //   4. the TypeScript (tsc), rebuilt when a source is newer.
 // Used by `npm run demo` and `npm test`, so the README's two commands need nothing else.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -84,11 +85,12 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
   run('npm', existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
 
-const addon = join(root, 'build', 'Release', 'thtl_native.node');
+const addons = [join(root, 'build', 'Release', 'thtl_native.node')];
+if (forTests) addons.push(join(root, 'build', 'Release', 'thtl_native_test.node'));
 const nativeSources = Math.max(newest(join(root, 'src-native'), () => true), mtime(join(root, 'CMakeLists.txt')));
-if (mtime(addon) < nativeSources) {
-  log('building the native addon (a few minutes the first time)');
-  run('npm', ['run', '--silent', 'build:native']);
+if (Math.min(...addons.map(mtime)) < nativeSources) {
+  log(`building the native addon${forTests ? ' and its test build' : ''} (a few minutes the first time)`);
+  run('npm', ['run', '--silent', 'build:native'], { env: { ...process.env, ...(forTests ? { THTL_TEST_HOOKS: '1' } : {}) } });
 }
 
 const tsOut = join(root, 'dist', 'lib', 'cli.js');

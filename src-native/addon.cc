@@ -11,6 +11,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   thtl::registerData(env, exports);
   thtl::registerModels(env, exports);
   thtl::registerSession(env, exports);
+#ifdef THTL_TEST_HOOKS
+  thtl::registerTestHooks(env, exports);
+#endif
   return exports;
 }
 

@@ -24,7 +24,7 @@ const examples = doc
 const expected: Record<string, RegExp> = {
   // progress lines may arrive after the epoch's result: no order between the two
   'Train and evaluate with a Session': /^(?=[\s\S]*batch 2\/2 loss [\d.]+)(?=[\s\S]*train loss [\d.]+, 16 images evaluated)/,
-  'Abort an epoch': /aborted: trainEpoch: aborted\nbusy: null/,
+  'Abort an epoch': /aborted: Session.trainEpoch: aborted\nbusy: null/,
   'Keep the event loop free while a model trains': /^(?=[\s\S]*while training: busy=trainEpoch)(?=[\s\S]*the session is busy with trainEpoch; await it first)(?=[\s\S]*the timer fired \d+ times)/,
   'A whole run, as `thtl-native train` does it': /best epoch \d, test accuracy [\d.]+/,
   'In a worker thread': /mobilenet_v2 made in a worker: 3 classes, \d+ parameters/,

@@ -5,10 +5,12 @@ import { Command, Option } from 'commander';
 
 import { addTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
-import { collectRecords, DEFAULT_STUDY, parseProtocols, PROTOCOLS, readStudyFile, runStudy, writeStudyReport } from '../experiment/study.js';
+import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
+import { DEFAULT_STUDY, type Recipe } from '../experiment/study-config.js';
+import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
+import { runStudy, writeStudyReport } from '../experiment/study.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../experiment/weights.js';
 import { consoleProgress, formatDuration } from '../progress.js';
-import type { Recipe } from '../experiment/study.js';
 
 /** Flags shared by `experiment` and `reproduce`; each overrides the config file and the paper's recipe. */
 function studyOptions(cmd: Command): Command {

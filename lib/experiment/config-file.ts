@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { PRECISIONS } from '../train/config.js';
 
-import { DEFAULT_RECIPE, DEFAULT_STUDY, parseProtocols, type ExperimentSet, type Recipe, type StudyConfig } from './study.js';
+import { parseProtocols } from './protocols.js';
+import { DEFAULT_RECIPE, DEFAULT_STUDY, type ExperimentSet, type Recipe, type StudyConfig } from './study-config.js';
 
 const STUDY_KEYS = ['name', 'experiments', 'target', 'intermediate', 'weightsDir', 'initialWeights', 'runs', 'seed', 'targetSplit', 'intermediateSplit', 'groupBy', 'lora', 'recipe', 'out'];
 const RECIPE_KEYS = Object.keys({ ...DEFAULT_RECIPE, lr: 0, inputSize: 0, cacheDir: '', noCache: false });

@@ -64,8 +64,11 @@ export function resolveInputSize(info: ModelInfo, requested?: number): number {
   return requested;
 }
 
+/** The settings a split is made from. */
+export type SplitSettings = Pick<TrainConfig, 'data' | 'splitFile' | 'valDir' | 'testDir' | 'split' | 'seed' | 'groupBy' | 'skipBadImages'>;
+
 /** The train/val/test assignment of a run: from --split-file, --val/--test, or a seeded split of --data. */
-export async function buildSplit(cfg: TrainConfig): Promise<SplitFile> {
+export async function buildSplit(cfg: SplitSettings): Promise<SplitFile> {
   if (cfg.splitFile) return readSplitFile(cfg.splitFile);
   const data = await loadDataset(cfg.data, { skipBad: cfg.skipBadImages });
   const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, skipped: data.skipped };
@@ -98,7 +101,7 @@ async function decodeSplit(
   name: string,
   items: SplitEntry[],
   size: number,
-  cfg: TrainConfig,
+  cfg: Pick<TrainConfig, 'threads' | 'skipBadImages' | 'cacheDir' | 'noCache'>,
   progress: ProgressSink,
   signal: AbortSignal | undefined,
 ): Promise<ImageSet> {
@@ -139,7 +142,13 @@ export function probRows(r: EvalResult): number[][] {
   return rows;
 }
 
-async function createSession(cfg: TrainConfig, numClasses: number, lr: number, progress: ProgressSink): Promise<NativeSession> {
+/** The settings of the model, its trainable parts and its optimiser. */
+type SessionSettings = Pick<
+  TrainConfig,
+  'model' | 'weights' | 'device' | 'seed' | 'precision' | 'channelsLast' | 'trainableGroups' | 'headOnly' | 'lora' | 'frozenBn' | 'stepSize' | 'gamma'
+>;
+
+async function createSession(cfg: SessionSettings, numClasses: number, lr: number, progress: ProgressSink): Promise<NativeSession> {
   const session = await native().Session.create({
     model: cfg.model,
     numClasses,
@@ -169,7 +178,15 @@ async function createSession(cfg: TrainConfig, numClasses: number, lr: number, p
 }
 
 /** The settings that make two runs the same run: a resumed folder must match them. */
-function identity(cfg: TrainConfig, lr: number, size: number): Record<string, unknown> {
+function identity(
+  cfg: Pick<
+    TrainConfig,
+    | 'model' | 'weights' | 'epochs' | 'batchSize' | 'headOnly' | 'trainableGroups' | 'lora' | 'frozenBn' | 'seed'
+    | 'patience' | 'minDelta' | 'monitor' | 'stepSize' | 'gamma' | 'precision' | 'channelsLast'
+  >,
+  lr: number,
+  size: number,
+): Record<string, unknown> {
   return {
     model: cfg.model, weights: cfg.weights ?? null, epochs: cfg.epochs, batchSize: cfg.batchSize, lr, inputSize: size,
     headOnly: cfg.headOnly, trainableGroups: cfg.trainableGroups ?? null, lora: cfg.lora ?? null, frozenBn: cfg.frozenBn,
@@ -197,7 +214,7 @@ async function runEpoch(
   train: ImageSet,
   trainLabels: Int32Array,
   epoch: number,
-  cfg: TrainConfig,
+  cfg: Pick<TrainConfig, 'batchSize' | 'seed' | 'epochs'>,
   progress: ProgressSink,
   signal: AbortSignal | undefined,
 ) {
@@ -281,7 +298,7 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
 }
 
 async function trainEpochs(
-  cfg: TrainConfig,
+  cfg: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'monitor' | 'patience' | 'minDelta' | 'resume' | 'keepCheckpoint'>,
   session: NativeSession,
   run: RunFolder,
   split: SplitFile,

@@ -1,6 +1,7 @@
 #include "common/async.h"
 
 #include "common/cpu_allocator.h"
+#include "common/napi_args.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -26,7 +27,7 @@ namespace {
 //   nothing, so the intra-op workers sleep on a futex between the thousands of parallel
 //   regions of a step and each region pays for waking them (densenet169 on 2 threads:
 //   1.3x PyTorch's step time while one zero-fill ran on a libuv thread, at par without).
-//   So synchronous calls that touch tensors also run here (runOnComputeThread), and
+//   So every call that touches tensors runs here (readWeights and writeSafetensors too), and
 //   code on other threads (image decoding) only writes raw memory.
 // Tasks run one after another; LibTorch's intra-op threads still parallelise each. The
 // libuv thread that queued a task waits for it, so completion, errors and promise
@@ -36,15 +37,6 @@ class ComputeThread {
   static ComputeThread& get() {
     static ComputeThread* thread = new ComputeThread();  // never destroyed: no join at exit
     return *thread;
-  }
-
-  // Runs `fn` on the compute thread and returns when it is done, rethrowing its exception.
-  void run(std::function<void()> fn) {
-    if (std::this_thread::get_id() == id_) {  // already here (a nested call): run inline
-      fn();
-      return;
-    }
-    submit(std::move(fn)).get();
   }
 
   // Queues `fn` behind the tasks already queued; the future holds its exception.
@@ -61,7 +53,6 @@ class ComputeThread {
 
  private:
   ComputeThread() : thread_([this] { loop(); }) {
-    id_ = thread_.get_id();
     thread_.detach();
   }
 
@@ -90,21 +81,52 @@ class ComputeThread {
   std::condition_variable wake_;
   std::deque<std::packaged_task<void()>> queue_;
   std::thread thread_;
-  std::thread::id id_;
 };
 
 }  // namespace
 
-void runOnComputeThread(std::function<void()> fn) {
-  ComputeThread::get().run([&] {
-    applyTorchThreads();
-    fn();
-  });
+struct Progress::State {
+  std::mutex mutex;
+  uint64_t queued = 0;          // reports made
+  uint64_t delivered = 0;       // the latest report the callback has seen (JS thread)
+  std::vector<double> latest;   // the values of report `queued`
+  std::string error;            // set (JS thread) when a call threw
+  std::atomic<bool> failed{false};
+};
+
+namespace {
+
+struct Report {
+  uint64_t seq;
+  std::vector<double> values;
+};
+
+// Calls `fn` with report `seq` unless a later one was delivered already or a call threw.
+void deliver(Napi::Env env, Napi::Function fn, Progress::State& state, uint64_t seq,
+             const std::vector<double>& values) {
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    if (seq <= state.delivered || state.failed.load()) return;
+    state.delivered = seq;
+  }
+  std::vector<napi_value> args;
+  for (double v : values) args.push_back(Napi::Number::New(env, v));
+  try {
+    fn.Call(args);
+  } catch (const Napi::Error& e) {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.error = e.Message();
+    state.failed = true;
+  }
 }
 
+}  // namespace
+
 Progress::Progress(Napi::Env env, const Napi::Value& callback, const char* name) {
-  if (!callback.IsFunction()) return;
+  if (callback.IsEmpty() || !callback.IsFunction()) return;
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback.As<Napi::Function>(), name, 0, 1);
+  callback_ = Napi::Persistent(callback.As<Napi::Function>());
+  state_ = std::make_shared<State>();
   active_ = true;
 }
 
@@ -116,53 +138,77 @@ void Progress::release() {
 }
 
 void Progress::report(std::vector<double> values) {
+  if (!state_) return;
+  if (state_->failed.load()) {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    throw UserError("onProgress threw: " + state_->error);
+  }
   if (!active_) return;
-  auto* payload = new std::vector<double>(std::move(values));  // owned by the JS-side call
-  auto status = tsfn_.NonBlockingCall(payload, [](Napi::Env env, Napi::Function fn,
-                                                  std::vector<double>* data) {
-    std::unique_ptr<std::vector<double>> owned(data);
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    seq = ++state_->queued;
+    state_->latest = values;
+  }
+  auto* payload = new Report{seq, std::move(values)};  // owned by the JS-side call
+  auto state = state_;
+  auto status = tsfn_.NonBlockingCall(payload, [state](Napi::Env env, Napi::Function fn, Report* data) {
+    std::unique_ptr<Report> owned(data);
     if (env == nullptr || fn.IsEmpty()) return;
-    std::vector<napi_value> args;
-    for (double v : *owned) args.push_back(Napi::Number::New(env, v));
-    try {
-      fn.Call(args);
-    } catch (const Napi::Error& e) {
-      // A throwing progress callback must not kill training; report it once.
-      fprintf(stderr, "thtl-native: progress callback threw: %s\n", e.Message().c_str());
-    }
+    deliver(env, fn, *state, owned->seq, owned->values);
   });
   if (status != napi_ok) delete payload;
 }
 
-AsyncTask::AsyncTask(Napi::Env env, std::string what, Work work, Done done,
-                     const Napi::Value& onProgress, Settled settled)
+std::string Progress::settle(Napi::Env env) {
+  if (!state_) return "";
+  uint64_t seq;
+  std::vector<double> latest;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    seq = state_->queued;
+    latest = state_->latest;
+  }
+  if (seq > 0) deliver(env, callback_.Value(), *state_, seq, latest);
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->error;
+}
+
+AsyncTask::AsyncTask(Napi::Env env, std::string what, Work work, Done done, Options options)
     : Napi::AsyncWorker(env, what.c_str()),
       what_(std::move(what)),
       work_(std::move(work)),
       done_(std::move(done)),
-      settled_(std::move(settled)),
+      options_(std::move(options)),
       deferred_(Napi::Promise::Deferred::New(env)),
-      progress_(std::make_unique<Progress>(env, onProgress, what_.c_str())) {}
+      progress_(std::make_unique<Progress>(env, options_.onProgress, what_.c_str())) {}
 
-Napi::Promise AsyncTask::run(Napi::Env env, std::string what, Work work, Done done,
-                             const Napi::Value& onProgress, Settled settled) {
-  auto* task = new AsyncTask(env, std::move(what), std::move(work), std::move(done), onProgress,
-                             std::move(settled));
+Napi::Promise AsyncTask::run(Napi::Env env, std::string what, Work work, Done done, Options options) {
+  auto* task = new AsyncTask(env, std::move(what), std::move(work), std::move(done), std::move(options));
   Napi::Promise promise = task->deferred_.Promise();
-  // Queued on the compute thread now, on the JS thread, so tasks run in the order they
-  // were called; a libuv thread only waits for the result. The task object lives until
-  // OnOK/OnError, which come after that wait.
-  task->pending_ = ComputeThread::get().submit([task] {
-    applyTorchThreads();
-    task->work_(*task->progress_);
-  });
+  // Compute-thread work is queued there now, on the JS thread, so tasks run in the order
+  // they were called; a libuv thread only waits for the result. The task object lives
+  // until OnOK/OnError, which come after that wait.
+  if (task->options_.onComputeThread)
+    task->pending_ = ComputeThread::get().submit([task] {
+      applyTorchThreads();
+      task->runWork();
+    });
   task->Queue();  // libuv owns the worker from here and deletes it after OnOK/OnError
   return promise;
 }
 
+void AsyncTask::runWork() {
+  if (options_.abort) options_.abort->flag().throwIfAborted();
+  work_(*progress_);
+}
+
 void AsyncTask::Execute() {
   try {
-    pending_.get();
+    if (options_.onComputeThread)
+      pending_.get();
+    else
+      runWork();
   } catch (const Aborted&) {
     aborted_ = true;
     SetError(what_ + ": aborted");
@@ -172,10 +218,17 @@ void AsyncTask::Execute() {
   progress_->release();
 }
 
+void AsyncTask::finish() {
+  if (options_.abort) options_.abort->unwatch();
+  if (options_.settled) options_.settled();
+}
+
 void AsyncTask::OnOK() {
   Napi::HandleScope scope(Env());
-  if (settled_) settled_();
+  finish();
+  const std::string thrown = progress_->settle(Env());
   try {
+    if (!thrown.empty()) throw UserError("onProgress threw: " + thrown);
     deferred_.Resolve(done_(Env()));
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
@@ -186,7 +239,8 @@ void AsyncTask::OnOK() {
 
 void AsyncTask::OnError(const Napi::Error& e) {
   Napi::HandleScope scope(Env());
-  if (settled_) settled_();
+  finish();
+  progress_->settle(Env());
   if (aborted_) markAbortError(e);
   deferred_.Reject(e.Value());
 }
@@ -196,11 +250,12 @@ void markAbortError(const Napi::Error& e) {
   e.Set("code", "ABORT_ERR");
 }
 
-AbortWatch::AbortWatch(Napi::Env env, const Napi::Value& signal, const std::string& what) {
-  if (signal.IsUndefined() || signal.IsNull()) return;
+AbortWatch::AbortWatch(const Args& args, const Napi::Value& signal) {
+  if (signal.IsEmpty() || signal.IsUndefined() || signal.IsNull()) return;
+  Napi::Env env = args.env();
   Napi::Value add = signal.IsObject() ? signal.As<Napi::Object>().Get("addEventListener") : Napi::Value();
   if (!signal.IsObject() || !add.IsFunction() || !signal.As<Napi::Object>().Get("aborted").IsBoolean())
-    throw Napi::TypeError::New(env, what + ": options.signal must be an AbortSignal");
+    throw args.typeError("options.signal", "an AbortSignal");
   Napi::Object sig = signal.As<Napi::Object>();
   watching_ = true;
   if (sig.Get("aborted").As<Napi::Boolean>().Value()) {

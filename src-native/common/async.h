@@ -6,10 +6,8 @@
 #include <functional>
 #include <future>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "common/errors.h"
@@ -17,7 +15,14 @@
 
 namespace thtl {
 
-// Sends progress (a few numbers) from a worker thread to a JS callback, non-blocking.
+class Args;
+
+// Sends progress (a few numbers) from a worker thread to a JS callback, without blocking
+// the worker. One rule for every call that takes an onProgress callback:
+// - calls arrive in order; when the operation ends, its last report is delivered (on the
+//   JS thread, at once, if still queued) before the promise settles;
+// - a callback that throws stops the operation at its next report, and the promise
+//   rejects with "<call>: onProgress threw: <message>".
 class Progress {
  public:
   Progress() = default;
@@ -25,13 +30,22 @@ class Progress {
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
-  // Queue a call of the JS callback with `values` as its arguments.
+  // Queues a call of the callback with `values` as its arguments; throws UserError when an
+  // earlier call threw.
   void report(std::vector<double> values);
+  // Worker side, when the operation is over: no more reports.
   void release();
+  // JS thread, when the operation is over: delivers the last report if it is still
+  // queued; returns the message of the first call that threw ("" when none did).
+  std::string settle(Napi::Env env);
+
+  struct State;  // shared with the queued calls
 
  private:
   bool active_ = false;
   Napi::ThreadSafeFunction tsfn_;
+  Napi::FunctionReference callback_;
+  std::shared_ptr<State> state_;
 };
 
 // What native work sees of an AbortSignal: a flag set on the JS thread when it aborts.
@@ -51,7 +65,8 @@ class AbortFlag {
 // an AbortSignal is a TypeError naming `what`) until unwatch(), on the JS thread.
 class AbortWatch {
  public:
-  AbortWatch(Napi::Env env, const Napi::Value& signal, const std::string& what);
+  // `signal`: the call's options.signal; a TypeError names the call of `args`.
+  AbortWatch(const Args& args, const Napi::Value& signal);
   AbortFlag flag() const { return flag_; }
   bool watching() const { return watching_; }  // a signal was given
   void unwatch();
@@ -66,53 +81,34 @@ class AbortWatch {
 // Makes `e` what Node's own APIs reject with on an abort: name AbortError, code ABORT_ERR.
 void markAbortError(const Napi::Error& e);
 
-// Runs `fn` on the addon's compute thread and waits for it (inline when called there),
-// rethrowing its exception. Every call that does tensor math goes through the compute
-// thread, the synchronous ones too: a thread that runs a LibTorch op big enough to
-// parallelise gets an OpenMP thread team of its own, and with more OpenMP threads in the
-// process than cores, libgomp stops spin-waiting and every parallel region pays for
-// sleeping and waking its workers (see async.cc). Only plain C++ values may cross: Napi
-// values are made on the JS thread, before or after.
-void runOnComputeThread(std::function<void()> fn);
+struct TaskOptions {
+  Napi::Value onProgress;                // a function, or empty for none
+  std::shared_ptr<AbortWatch> abort;     // checked before the work starts; unwatched at the end
+  std::function<void()> settled;         // JS thread, when the task has ended, before the promise settles
+  bool onComputeThread = true;           // false: a libuv pool thread
+};
 
-template <typename Fn>
-auto onComputeThread(Fn&& fn) -> decltype(fn()) {
-  using R = decltype(fn());
-  if constexpr (std::is_void_v<R>) {
-    runOnComputeThread(std::function<void()>(std::forward<Fn>(fn)));
-  } else {
-    std::optional<R> result;
-    runOnComputeThread([&] { result.emplace(fn()); });
-    return std::move(*result);
-  }
-}
-
-// Runs `work` on the addon's compute thread (one long-lived thread, see async.cc) with
-// LibTorch's thread count applied, then resolves the promise with `done(env)`; a C++
-// exception rejects it with an Error "<what>: <message>", Aborted with an Error named
-// AbortError (code ABORT_ERR, as Node's own APIs). Tasks run in the order run() was
-// called. `settled` (optional) runs on the JS thread when the task has ended, before the
-// promise settles, either way.
 class AsyncTask : public Napi::AsyncWorker {
  public:
   using Work = std::function<void(Progress&)>;
   using Done = std::function<Napi::Value(Napi::Env)>;
-  using Settled = std::function<void()>;
 
-  static Napi::Promise run(Napi::Env env, std::string what, Work work, Done done,
-                           const Napi::Value& onProgress = Napi::Value(), Settled settled = {});
+  using Options = TaskOptions;
+
+  static Napi::Promise run(Napi::Env env, std::string what, Work work, Done done, Options options = {});
 
  private:
-  AsyncTask(Napi::Env env, std::string what, Work work, Done done, const Napi::Value& onProgress,
-            Settled settled);
+  AsyncTask(Napi::Env env, std::string what, Work work, Done done, Options options);
+  void runWork();
   void Execute() override;
   void OnOK() override;
   void OnError(const Napi::Error& e) override;
+  void finish();
 
   std::string what_;
   Work work_;
   Done done_;
-  Settled settled_;
+  Options options_;
   std::future<void> pending_;
   bool aborted_ = false;
   Napi::Promise::Deferred deferred_;

@@ -8,4 +8,7 @@ void registerWeights(Napi::Env env, Napi::Object exports);  // io/: weight files
 void registerData(Napi::Env env, Napi::Object exports);     // data/: decode, cache, encode
 void registerModels(Napi::Env env, Napi::Object exports);   // models/: registry table
 void registerSession(Napi::Env env, Napi::Object exports);  // train/: Session
+#ifdef THTL_TEST_HOOKS
+void registerTestHooks(Napi::Env env, Napi::Object exports);  // testing/: test builds only
+#endif
 }  // namespace thtl

@@ -1,8 +1,8 @@
 // data/ exports: ImageSet, decodeResized, encodeImage.
-#include <cmath>
 #include <cstring>
 
 #include "common/errors.h"
+#include "common/napi_args.h"
 #include "common/register.h"
 #include "data/image_set.h"
 #include "data/images.h"
@@ -10,27 +10,12 @@
 namespace thtl {
 namespace {
 
-std::string pathArg(const Napi::CallbackInfo& info, const char* fn) {
-  if (info.Length() < 1 || !info[0].IsString() || info[0].As<Napi::String>().Utf8Value().empty())
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": path must be a non-empty string");
-  return info[0].As<Napi::String>().Utf8Value();
-}
-
-int intArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* what, int lo, int hi) {
-  if (info.Length() <= i || !info[i].IsNumber())
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": " + what + " must be a number");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v) || v != std::floor(v) || v < lo || v > hi)
-    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + what + " must be an integer in " +
-                                                std::to_string(lo) + ".." + std::to_string(hi));
-  return static_cast<int>(v);
-}
-
 // decodeResized(path, size) -> Uint8Array (CHW, 3 * size * size)
 Napi::Value DecodeResized(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string path = pathArg(info, "decodeResized");
-  const int size = intArg(info, 1, "decodeResized", "size", 1, 16384);
+  const Args a(info, "decodeResized");
+  const std::string path = a.path(0, "path");
+  const int64_t size = a.integer(1, "size", 1, 16384);
   return guard(env, "decodeResized", [&]() -> Napi::Value {
     const torch::Tensor img = data::decodeResized(path, size);
     const size_t n = static_cast<size_t>(img.numel());
@@ -43,20 +28,18 @@ Napi::Value DecodeResized(const Napi::CallbackInfo& info) {
 // encodeImage(path, rgb: Uint8Array (HWC), width, height, quality = 92)
 Napi::Value EncodeImage(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string path = pathArg(info, "encodeImage");
-  if (info.Length() < 2 || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, "encodeImage: rgb must be a Uint8Array");
-  Napi::Uint8Array rgb = info[1].As<Napi::Uint8Array>();
-  const int width = intArg(info, 2, "encodeImage", "width", 1, 65535);
-  const int height = intArg(info, 3, "encodeImage", "height", 1, 65535);
-  int quality = 92;
-  if (info.Length() > 4 && !info[4].IsUndefined()) quality = intArg(info, 4, "encodeImage", "quality", 1, 100);
+  const Args a(info, "encodeImage");
+  const std::string path = a.path(0, "path");
+  if (!a[1].IsTypedArray() || a[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw a.typeError("rgb", "a Uint8Array");
+  Napi::Uint8Array rgb = a[1].As<Napi::Uint8Array>();
+  const int width = static_cast<int>(a.integer(2, "width", 1, 65535));
+  const int height = static_cast<int>(a.integer(3, "height", 1, 65535));
+  const int quality = a.has(4) ? static_cast<int>(a.integer(4, "quality", 1, 100)) : 92;
   const size_t need = static_cast<size_t>(width) * height * 3;
   if (rgb.ElementLength() < need)
-    throw Napi::RangeError::New(env, "encodeImage: rgb has " + std::to_string(rgb.ElementLength()) +
-                                         " bytes, " + std::to_string(width) + "x" +
-                                         std::to_string(height) + "x3 needs " + std::to_string(need));
+    throw a.rangeError("rgb has " + std::to_string(rgb.ElementLength()) + " bytes, " + std::to_string(width) +
+                       "x" + std::to_string(height) + "x3 needs " + std::to_string(need));
   guard(env, "encodeImage", [&] { data::encodeImage(path, rgb.Data(), width, height, quality); });
   return env.Undefined();
 }

@@ -19,10 +19,9 @@
 #include <mutex>
 #include <random>
 #include <system_error>
-#include <thread>
 
 #include "common/errors.h"
-#include "data/images_internal.h"
+#include "data/decode_pool.h"
 
 namespace thtl::data {
 namespace {
@@ -394,19 +393,6 @@ Fd createPixelFile(const std::string& path, const PixelHeader& header, uint64_t 
   return fd;
 }
 
-// Runs fn() on `workers` threads, the calling thread being one of them; threads that
-// cannot be started are simply not used.
-void runOnWorkers(size_t workers, const std::function<void()>& fn) {
-  std::vector<std::thread> pool;
-  try {
-    pool.reserve(workers > 0 ? workers - 1 : 0);
-    for (size_t t = 1; t < workers; ++t) pool.emplace_back(fn);
-  } catch (...) {
-  }
-  fn();
-  for (auto& t : pool) t.join();
-}
-
 }  // namespace
 
 std::string diskCacheName(const std::vector<std::string>& files, int64_t size) {
@@ -416,270 +402,243 @@ std::string diskCacheName(const std::vector<std::string>& files, int64_t size) {
   return hex64(cacheKey(absolute, size)) + "-" + std::to_string(size) + "px";
 }
 
+namespace {
+
+// One build of the disk cache of (files, size) in a folder, step by step.
+class DiskCacheBuild {
+ public:
+  DiskCacheBuild(const std::vector<std::string>& files, int64_t size, int threads, bool skipBad,
+                 const std::string& cacheDir)
+      : files_(files), n_(files.size()), size_(size), threads_(threads), skipBad_(skipBad), cacheDir_(cacheDir) {
+    slotBytes_ = static_cast<uint64_t>(3 * size * size);
+    if (n_ > (std::numeric_limits<uint64_t>::max() / 2 - kHeaderBytes) / slotBytes_ ||
+        kHeaderBytes + n_ * slotBytes_ > static_cast<uint64_t>(std::numeric_limits<off_t>::max()))
+      throw UserError("the decode cache of " + std::to_string(n_) + " images at " + std::to_string(size) +
+                      "px would be too large");
+    totalBytes_ = kHeaderBytes + n_ * slotBytes_;
+    absolute_.reserve(n_);
+    for (const auto& f : files) absolute_.push_back(absolutePath(f));
+    key_ = cacheKey(absolute_, size);
+    const std::string stem = (fs::path(cacheDir) / (hex64(key_) + "-" + std::to_string(size) + "px")).string();
+    pixelsPath_ = stem + ".pixels";
+    indexPath_ = stem + ".index";
+    lockPath_ = stem + ".lock";
+  }
+
+  std::shared_ptr<ImageCache> run(const std::function<void(size_t, size_t)>& progress) {
+    lock();
+    stat();
+    open();
+    map();
+    decode(progress);
+    return result();
+  }
+
+ private:
+  // The folder, the lock (one builder per key at a time, across processes; released when
+  // the build ends) and no temp files of index writes that a killed builder left behind.
+  void lock() {
+    std::error_code ec;
+    fs::create_directories(cacheDir_, ec);
+    if (ec || !fs::is_directory(cacheDir_, ec))
+      throw UserError("cannot create the decode cache folder " + cacheDir_ +
+                      (ec ? " (" + ec.message() + ")" : std::string()));
+    lock_ = Fd(::open(lockPath_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!lock_.valid())
+      throw UserError("cannot open the decode cache lock " + lockPath_ + " (" + errnoText(errno) + ")");
+    while (::flock(lock_.get(), LOCK_EX) != 0) {
+      if (errno != EINTR)
+        throw UserError("cannot lock the decode cache " + lockPath_ + " (" + errnoText(errno) + ")");
+    }
+    const std::string prefix = fs::path(indexPath_).filename().string() + ".tmp-";
+    for (fs::directory_iterator it(cacheDir_, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.compare(0, prefix.size(), prefix) == 0) ::unlink(it->path().c_str());
+    }
+  }
+
+  // What every file looks like now.
+  void stat() {
+    sigs_.resize(n_);
+    hashes_.resize(n_);
+    std::atomic<size_t> next{0};
+    runOnWorkers(workerCount(threads_, n_), [&]() {
+      for (;;) {
+        const size_t begin = next.fetch_add(64);
+        if (begin >= n_) break;
+        for (size_t i = begin; i < std::min(n_, begin + 64); ++i) {
+          sigs_[i] = statSignature(files_[i]);
+          hashes_[i] = pathHash(absolute_[i]);
+        }
+      }
+    });
+  }
+
+  // Reuses the cache on disk when its index and pixel file agree, else starts afresh; then
+  // lists the slots to decode (empty, or their file changed).
+  void open() {
+    PixelHeader header{};
+    std::memcpy(header.magic, kPixelMagic, sizeof header.magic);
+    header.version = kVersion;
+    header.headerBytes = static_cast<uint32_t>(kHeaderBytes);
+    header.size = size_;
+    header.count = n_;
+    header.slotBytes = slotBytes_;
+    header.key = key_;
+    head_ = IndexHead{size_, static_cast<uint64_t>(n_), key_, 0};
+    if (readIndex(indexPath_, head_, head_.generation, slots_)) {
+      header.generation = head_.generation;
+      pixels_ = Fd(::open(pixelsPath_.c_str(), O_RDWR | O_CLOEXEC));
+      if (pixels_.valid() && !pixelFileMatches(pixels_.get(), header, totalBytes_)) pixels_.reset();
+    }
+    if (!pixels_.valid()) {
+      if (::unlink(indexPath_.c_str()) != 0 && errno != ENOENT)
+        throw UserError("cannot replace the decode cache index " + indexPath_ + " (" + errnoText(errno) + ")");
+      head_.generation = header.generation = newGeneration();
+      slots_.assign(n_, Slot{});
+      pixels_ = createPixelFile(pixelsPath_, header, totalBytes_);
+    }
+    for (size_t i = 0; i < n_; ++i) {
+      Slot& s = slots_[i];
+      if (s.state != kEmpty && s.pathHash == hashes_[i] && s.sig == sigs_[i]) continue;
+      invalidated_ = invalidated_ || s.state != kEmpty;
+      s = Slot{};
+      todo_.push_back(i);
+    }
+    reused_ = n_ - todo_.size();
+    if (!skipBad_) {
+      for (size_t i = 0; i < n_; ++i)
+        if (slots_[i].state == kFailed) throw UserError(files_[i] + ": " + slots_[i].reason);
+    }
+  }
+
+  void map() {
+    void* addr = ::mmap(nullptr, static_cast<size_t>(totalBytes_), PROT_READ | PROT_WRITE, MAP_SHARED,
+                        pixels_.get(), 0);
+    if (addr == MAP_FAILED)
+      throw UserError("cannot map the decode cache file " + pixelsPath_ + " (" + errnoText(errno) + ")");
+    mapping_ = std::make_shared<Mapping>(static_cast<uint8_t*>(addr), static_cast<size_t>(totalBytes_));
+    pixels_.reset();  // the mapping stays valid without the descriptor
+  }
+
+  uint8_t* slot(size_t i) const { return mapping_->data() + kHeaderBytes + i * slotBytes_; }
+
+  // Claims in the index exactly the slots finished before the snapshot, after their
+  // pixels are on disk.
+  void checkpoint() {
+    std::string bytes;
+    {
+      std::lock_guard<std::mutex> l(mutex_);
+      bytes = serializeIndex(head_, slots_);
+      sinceCheckpoint_ = 0;
+      lastCheckpoint_ = Clock::now();
+    }
+    if (::msync(mapping_->data(), mapping_->length(), MS_SYNC) != 0)
+      throw UserError("cannot flush the decode cache file " + pixelsPath_ + " (" + errnoText(errno) + ")");
+    writeIndex(indexPath_, bytes);
+  }
+
+  // Records slot i; every max(64, N/64) images or kCheckpointInterval, one worker claims
+  // what is finished.
+  void finished(size_t i, const std::string* failure, size_t done) {
+    bool due = false;
+    {
+      std::lock_guard<std::mutex> l(mutex_);
+      Slot& s = slots_[i];
+      s.sig = sigs_[i];
+      s.pathHash = hashes_[i];
+      s.state = failure ? kFailed : kOk;
+      s.reason = failure ? *failure : std::string();
+      ++sinceCheckpoint_;
+      due = sinceCheckpoint_ >= std::max<size_t>(64, n_ / 64) || Clock::now() - lastCheckpoint_ >= kCheckpointInterval;
+    }
+    if (!due || done >= n_) return;
+    std::unique_lock<std::mutex> cl(checkpointMutex_, std::try_to_lock);
+    if (cl.owns_lock()) checkpoint();
+  }
+
+  void decode(const std::function<void(size_t, size_t)>& progress) {
+    // Unclaim the slots of changed files before overwriting them, so that a build killed
+    // mid-write never leaves the index claiming a half-written slot.
+    if (invalidated_) checkpoint();
+    if (progress && reused_ > 0) progress(reused_, n_);
+    DecodeJob job(files_, size_, threads_, skipBad_);
+    job.items = todo_;
+    job.alreadyDone = reused_;
+    job.slot = [this](size_t i) { return slot(i); };
+    job.progress = progress;
+    job.finished = [this](size_t i, const std::string* failure, size_t done) { finished(i, failure, done); };
+    DecodeOutcome outcome = decodeFiles(job);
+    // The final checkpoint also keeps the work of a build that failed or was aborted (a
+    // rebuild reuses it).
+    if (!todo_.empty()) {
+      std::lock_guard<std::mutex> cl(checkpointMutex_);
+      try {
+        checkpoint();
+      } catch (...) {
+        if (!outcome.finishedError) outcome.finishedError = std::current_exception();
+      }
+    }
+    outcome.rethrow();
+    decoded_ = outcome.decoded;
+  }
+
+  std::shared_ptr<ImageCache> result() {
+    if (::mprotect(mapping_->data(), mapping_->length(), PROT_READ) != 0)
+      throw UserError("cannot protect the decode cache mapping (" + errnoText(errno) + ")");
+    auto cache = std::make_shared<ImageCache>();
+    cache->size = size_;
+    cache->files = files_;
+    for (size_t i = 0; i < n_; ++i)
+      if (slots_[i].state == kFailed) cache->failures.push_back(DecodeFailure{i, files_[i], slots_[i].reason});
+    auto mapping = mapping_;
+    cache->pixels = torch::from_blob(
+        slot(0), {static_cast<int64_t>(n_), 3, size_, size_}, [mapping](void*) {}, torch::kUInt8);
+    cache->decoded = decoded_;
+    cache->reused = reused_;
+    cache->cacheFile = pixelsPath_;
+    return cache;
+  }
+
+  const std::vector<std::string>& files_;
+  const size_t n_;
+  const int64_t size_;
+  const int threads_;
+  const bool skipBad_;
+  const std::string cacheDir_;
+  uint64_t slotBytes_ = 0, totalBytes_ = 0, key_ = 0;
+  std::vector<std::string> absolute_;
+  std::string pixelsPath_, indexPath_, lockPath_;
+  Fd lock_, pixels_;
+  std::vector<Signature> sigs_;
+  std::vector<uint64_t> hashes_;
+  IndexHead head_{};
+  std::vector<Slot> slots_;
+  std::vector<size_t> todo_;
+  bool invalidated_ = false;  // a slot the index claims is about to be rewritten
+  size_t reused_ = 0, decoded_ = 0;
+  std::shared_ptr<Mapping> mapping_;
+  std::mutex mutex_;            // guards slots_ and the checkpoint bookkeeping
+  std::mutex checkpointMutex_;  // one checkpoint at a time
+  size_t sinceCheckpoint_ = 0;
+  Clock::time_point lastCheckpoint_ = Clock::now();
+};
+
+}  // namespace
+
 std::shared_ptr<ImageCache> buildDiskCache(const std::vector<std::string>& files, int64_t size,
                                            int threads, bool skipBad, const std::string& cacheDir,
                                            const std::function<void(size_t, size_t)>& progress) {
   if (size <= 0 || size > 16384)
     throw UserError("image size must be in 1..16384, got " + std::to_string(size));
   if (cacheDir.empty()) throw UserError("the decode cache folder must be a non-empty path");
-  auto cache = std::make_shared<ImageCache>();
-  cache->size = size;
-  cache->files = files;
-  const size_t n = files.size();
-  if (n == 0) {
+  if (files.empty()) {
+    auto cache = std::make_shared<ImageCache>();
+    cache->size = size;
     cache->pixels = torch::zeros({0, 3, size, size}, torch::kUInt8);
     return cache;
   }
-
-  const uint64_t slotBytes = static_cast<uint64_t>(3 * size * size);
-  if (n > (std::numeric_limits<uint64_t>::max() / 2 - kHeaderBytes) / slotBytes ||
-      kHeaderBytes + n * slotBytes > static_cast<uint64_t>(std::numeric_limits<off_t>::max()))
-    throw UserError("the decode cache of " + std::to_string(n) + " images at " + std::to_string(size) +
-                    "px would be too large");
-  const uint64_t totalBytes = kHeaderBytes + n * slotBytes;
-
-  {
-    std::error_code ec;
-    fs::create_directories(cacheDir, ec);
-    if (ec || !fs::is_directory(cacheDir, ec))
-      throw UserError("cannot create the decode cache folder " + cacheDir +
-                      (ec ? " (" + ec.message() + ")" : std::string()));
-  }
-
-  std::vector<std::string> absolute;
-  absolute.reserve(n);
-  for (const auto& f : files) absolute.push_back(absolutePath(f));
-  const uint64_t key = cacheKey(absolute, size);
-  const std::string stem = (fs::path(cacheDir) / (hex64(key) + "-" + std::to_string(size) + "px")).string();
-  const std::string pixelsPath = stem + ".pixels";
-  const std::string indexPath = stem + ".index";
-  const std::string lockPath = stem + ".lock";
-
-  // One builder per key at a time, across processes; released when `lock` closes.
-  Fd lock(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock.valid())
-    throw UserError("cannot open the decode cache lock " + lockPath + " (" + errnoText(errno) + ")");
-  while (::flock(lock.get(), LOCK_EX) != 0) {
-    if (errno != EINTR)
-      throw UserError("cannot lock the decode cache " + lockPath + " (" + errnoText(errno) + ")");
-  }
-
-  // Temp files of index writes that a killed builder left behind.
-  {
-    const std::string prefix = fs::path(indexPath).filename().string() + ".tmp-";
-    std::error_code ec;
-    for (fs::directory_iterator it(cacheDir, ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (name.compare(0, prefix.size(), prefix) == 0) ::unlink(it->path().c_str());
-    }
-  }
-
-  size_t workers = threads > 0 ? static_cast<size_t>(threads)
-                               : std::max<size_t>(1, std::thread::hardware_concurrency());
-  workers = std::max<size_t>(1, std::min(workers, n));
-
-  // What every file looks like now.
-  std::vector<Signature> sigs(n);
-  std::vector<uint64_t> hashes(n);
-  {
-    std::atomic<size_t> next{0};
-    runOnWorkers(workers, [&]() {
-      for (;;) {
-        const size_t begin = next.fetch_add(64);
-        if (begin >= n) break;
-        const size_t end = std::min(n, begin + 64);
-        for (size_t i = begin; i < end; ++i) {
-          sigs[i] = statSignature(files[i]);
-          hashes[i] = pathHash(absolute[i]);
-        }
-      }
-    });
-  }
-
-  // Reuse the cache on disk when its index and pixel file agree; otherwise start afresh.
-  PixelHeader header{};
-  std::memcpy(header.magic, kPixelMagic, sizeof header.magic);
-  header.version = kVersion;
-  header.headerBytes = static_cast<uint32_t>(kHeaderBytes);
-  header.size = size;
-  header.count = n;
-  header.slotBytes = slotBytes;
-  header.key = key;
-  IndexHead head{size, static_cast<uint64_t>(n), key, 0};
-
-  std::vector<Slot> slots;
-  Fd pixels;
-  if (readIndex(indexPath, head, head.generation, slots)) {
-    header.generation = head.generation;
-    pixels = Fd(::open(pixelsPath.c_str(), O_RDWR | O_CLOEXEC));
-    if (pixels.valid() && !pixelFileMatches(pixels.get(), header, totalBytes)) pixels.reset();
-  }
-  if (!pixels.valid()) {
-    if (::unlink(indexPath.c_str()) != 0 && errno != ENOENT)
-      throw UserError("cannot replace the decode cache index " + indexPath + " (" + errnoText(errno) + ")");
-    head.generation = header.generation = newGeneration();
-    slots.assign(n, Slot{});
-    pixels = createPixelFile(pixelsPath, header, totalBytes);
-  }
-
-  std::vector<size_t> todo;
-  bool invalidated = false;  // a slot the index claims is about to be rewritten
-  for (size_t i = 0; i < n; ++i) {
-    Slot& s = slots[i];
-    if (s.state != kEmpty && s.pathHash == hashes[i] && s.sig == sigs[i]) continue;
-    invalidated = invalidated || s.state != kEmpty;
-    s = Slot{};
-    todo.push_back(i);
-  }
-  const size_t reused = n - todo.size();
-
-  if (!skipBad) {
-    for (size_t i = 0; i < n; ++i)
-      if (slots[i].state == kFailed) throw UserError(files[i] + ": " + slots[i].reason);
-  }
-
-  void* addr = ::mmap(nullptr, static_cast<size_t>(totalBytes), PROT_READ | PROT_WRITE, MAP_SHARED,
-                      pixels.get(), 0);
-  if (addr == MAP_FAILED)
-    throw UserError("cannot map the decode cache file " + pixelsPath + " (" + errnoText(errno) + ")");
-  auto mapping = std::make_shared<Mapping>(static_cast<uint8_t*>(addr), static_cast<size_t>(totalBytes));
-  pixels.reset();  // the mapping stays valid without the descriptor
-  uint8_t* const base = mapping->data() + kHeaderBytes;
-
-  long delayMs = 0;
-  if (const char* d = std::getenv("THTL_TEST_DECODE_DELAY_MS")) delayMs = std::max(0L, std::strtol(d, nullptr, 10));
-
-  std::mutex mu;  // guards slots, failure/fatal state, checkpoint bookkeeping
-  std::mutex checkpointMu;
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> done{reused};
-  std::atomic<size_t> decoded{0};
-  std::atomic<bool> stop{false};
-  std::atomic<bool> aborted{false};  // the progress callback threw Aborted
-  bool haveFatal = false;
-  DecodeFailure fatal{};
-  std::string progressError;
-  std::string checkpointError;
-  size_t sinceCheckpoint = 0;
-  Clock::time_point lastCheckpoint = Clock::now();
-  const size_t checkpointEvery = std::max<size_t>(64, n / 64);
-
-  // Claims in the index exactly the slots finished before the snapshot, after their
-  // pixels are on disk.
-  auto checkpoint = [&]() {
-    std::string bytes;
-    {
-      std::lock_guard<std::mutex> l(mu);
-      bytes = serializeIndex(head, slots);
-      sinceCheckpoint = 0;
-      lastCheckpoint = Clock::now();
-    }
-    if (::msync(mapping->data(), mapping->length(), MS_SYNC) != 0)
-      throw UserError("cannot flush the decode cache file " + pixelsPath + " (" + errnoText(errno) + ")");
-    writeIndex(indexPath, bytes);
-  };
-
-  // Unclaim the slots of changed files before overwriting them, so that a build killed
-  // mid-write never leaves the index claiming a half-written slot.
-  if (invalidated) checkpoint();
-
-  if (progress) {
-    try {
-      progress(reused, n);
-    } catch (const Aborted&) {
-      throw;
-    } catch (...) {
-      throw UserError("progress callback failed: " + currentExceptionMessage());
-    }
-  }
-
-  auto work = [&]() {
-    while (!stop.load(std::memory_order_relaxed)) {
-      const size_t k = next.fetch_add(1);
-      if (k >= todo.size()) break;
-      const size_t i = todo[k];
-      uint8_t* slot = base + i * slotBytes;
-      Slot result;
-      result.sig = sigs[i];
-      result.pathHash = hashes[i];
-      try {
-        detail::decodeInto(files[i], size, slot);
-        result.state = kOk;
-      } catch (...) {
-        result.state = kFailed;
-        result.reason = currentExceptionMessage();
-        std::memset(slot, 0, static_cast<size_t>(slotBytes));
-      }
-      if (delayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
-      decoded.fetch_add(1);
-      bool due = false;
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (result.state == kFailed && !skipBad) {
-          if (!haveFatal || i < fatal.index) fatal = DecodeFailure{i, files[i], result.reason};
-          haveFatal = true;
-          stop = true;
-        }
-        slots[i] = std::move(result);
-        ++sinceCheckpoint;
-        due = sinceCheckpoint >= checkpointEvery || Clock::now() - lastCheckpoint >= kCheckpointInterval;
-      }
-      const size_t d = done.fetch_add(1) + 1;
-      if (progress) {
-        try {
-          progress(d, n);
-        } catch (const Aborted&) {
-          aborted = true;
-          stop = true;
-        } catch (...) {
-          std::string msg = currentExceptionMessage();
-          std::lock_guard<std::mutex> l(mu);
-          if (progressError.empty()) progressError = std::move(msg);
-          stop = true;
-        }
-      }
-      if (due && d < n) {
-        std::unique_lock<std::mutex> cl(checkpointMu, std::try_to_lock);
-        if (cl.owns_lock()) {
-          try {
-            checkpoint();
-          } catch (...) {
-            std::string msg = currentExceptionMessage();
-            std::lock_guard<std::mutex> l(mu);
-            if (checkpointError.empty()) checkpointError = std::move(msg);
-            stop = true;
-          }
-        }
-      }
-    }
-  };
-  if (!todo.empty()) runOnWorkers(std::min(workers, todo.size()), work);
-
-  // The final checkpoint also keeps the work of a build that failed.
-  if (!todo.empty()) {
-    std::lock_guard<std::mutex> cl(checkpointMu);
-    try {
-      checkpoint();
-    } catch (...) {
-      if (checkpointError.empty()) checkpointError = currentExceptionMessage();
-    }
-  }
-  if (!checkpointError.empty()) throw UserError(checkpointError);
-  if (aborted) throw Aborted();  // what was decoded is in the cache: a rebuild reuses it
-  if (!progressError.empty()) throw UserError("progress callback failed: " + progressError);
-  if (haveFatal) throw UserError(fatal.file + ": " + fatal.reason);
-
-  if (::mprotect(mapping->data(), mapping->length(), PROT_READ) != 0)
-    throw UserError("cannot protect the decode cache mapping (" + errnoText(errno) + ")");
-
-  for (size_t i = 0; i < n; ++i)
-    if (slots[i].state == kFailed) cache->failures.push_back(DecodeFailure{i, files[i], slots[i].reason});
-  cache->pixels = torch::from_blob(
-      base, {static_cast<int64_t>(n), 3, size, size}, [mapping](void*) {}, torch::kUInt8);
-  cache->decoded = decoded.load();
-  cache->reused = reused;
-  cache->cacheFile = pixelsPath;
-  return cache;
+  return DiskCacheBuild(files, size, threads, skipBad, cacheDir).run(progress);
 }
 
 }  // namespace thtl::data

@@ -3,15 +3,12 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "common/errors.h"
 #include "common/imagenet.h"
+#include "data/decode_pool.h"
 #include "data/images.h"
-#include "data/images_internal.h"
 
 namespace thtl::data {
 
@@ -28,74 +25,16 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
   if (n == 0) return cache;
   std::memset(cache->pixels.data_ptr<uint8_t>(), 0, static_cast<size_t>(cache->pixels.numel()));
 
-  size_t workers = threads > 0 ? static_cast<size_t>(threads)
-                               : std::max<size_t>(1, std::thread::hardware_concurrency());
-  workers = std::min(workers, n);
   uint8_t* base = cache->pixels.data_ptr<uint8_t>();
   const size_t stride = static_cast<size_t>(3 * size * size);
-
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> done{0};
-  std::atomic<bool> stop{false};
-  std::atomic<bool> aborted{false};  // the progress callback threw Aborted
-  std::mutex mu;  // guards the fields below
-  std::vector<DecodeFailure> failures;
-  bool haveFatal = false;
-  DecodeFailure fatal{};
-  std::string progressError;
-
-  auto work = [&]() {
-    while (!stop.load(std::memory_order_relaxed)) {
-      const size_t i = next.fetch_add(1);
-      if (i >= n) break;
-      try {
-        detail::decodeInto(files[i], size, base + i * stride);
-      } catch (...) {
-        std::string reason = currentExceptionMessage();
-        std::memset(base + i * stride, 0, stride);
-        std::lock_guard<std::mutex> lock(mu);
-        if (skipBad) {
-          failures.push_back(DecodeFailure{i, files[i], std::move(reason)});
-        } else {
-          if (!haveFatal || i < fatal.index) fatal = DecodeFailure{i, files[i], std::move(reason)};
-          haveFatal = true;
-          stop = true;
-        }
-      }
-      const size_t d = done.fetch_add(1) + 1;
-      if (progress) {
-        try {
-          progress(d, n);
-        } catch (const Aborted&) {
-          aborted = true;
-          stop = true;
-        } catch (...) {
-          std::string msg = currentExceptionMessage();
-          std::lock_guard<std::mutex> lock(mu);
-          if (progressError.empty()) progressError = std::move(msg);
-          stop = true;
-        }
-      }
-    }
-  };
-
-  // The calling thread is one of the workers; extra threads that cannot be started are
-  // simply not used.
-  std::vector<std::thread> pool;
-  try {
-    pool.reserve(workers - 1);
-    for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
-  } catch (...) {
-  }
-  work();
-  for (auto& t : pool) t.join();
-
-  if (aborted) throw Aborted();
-  if (!progressError.empty()) throw UserError("progress callback failed: " + progressError);
-  if (haveFatal) throw UserError(fatal.file + ": " + fatal.reason);
-  std::sort(failures.begin(), failures.end(),
-            [](const DecodeFailure& a, const DecodeFailure& b) { return a.index < b.index; });
-  cache->failures = std::move(failures);
+  DecodeJob job(files, size, threads, skipBad);
+  job.items.resize(n);
+  for (size_t i = 0; i < n; ++i) job.items[i] = i;
+  job.slot = [base, stride](size_t i) { return base + i * stride; };
+  job.progress = progress;
+  DecodeOutcome outcome = decodeFiles(job);
+  outcome.rethrow();
+  cache->failures = std::move(outcome.failures);
   cache->decoded = n;
   return cache;
 }

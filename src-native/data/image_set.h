@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "common/napi_args.h"
 #include "data/images.h"
 
 namespace thtl::data {
@@ -14,9 +15,9 @@ class ImageSet : public Napi::ObjectWrap<ImageSet> {
   static Napi::Function Define(Napi::Env env);
   explicit ImageSet(const Napi::CallbackInfo& info);
 
-  // The cache behind a JS ImageSet; throws Napi::TypeError naming `what` when `value`
-  // is not an ImageSet.
-  static std::shared_ptr<ImageCache> cacheOf(const Napi::Value& value, const char* what);
+  // The cache behind the ImageSet that is argument `i` of a call; a TypeError naming the
+  // call when it is not an ImageSet.
+  static std::shared_ptr<ImageCache> cacheOf(const Args& args, size_t i);
 
   std::shared_ptr<ImageCache> cache;
 

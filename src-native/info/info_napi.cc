@@ -10,6 +10,7 @@
 
 #include "common/cpu_allocator.h"
 #include "common/errors.h"
+#include "common/napi_args.h"
 #include "common/register.h"
 #include "common/threads.h"
 
@@ -110,9 +111,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber())
-    throw Napi::TypeError::New(info.Env(), "setThreads(n) needs a number (0 = all cores)");
-  setTorchThreads(info[0].As<Napi::Number>().Int32Value());
+  setTorchThreads(static_cast<int>(Args(info, "setThreads").integer(0, "n (0 = all cores)", 0, 4096)));
   return Napi::Number::New(info.Env(), torchThreads());
 }
 

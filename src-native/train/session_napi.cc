@@ -5,6 +5,7 @@
 #include "common/classes.h"
 #include "common/cpu_allocator.h"
 #include "common/errors.h"
+#include "common/napi_args.h"
 #include "common/register.h"
 #include "data/image_set.h"
 #include "train/session.h"
@@ -15,87 +16,15 @@ namespace {
 using train::Session;
 using SessionPtr = std::shared_ptr<Session>;
 
-std::vector<std::string> stringArray(const Napi::Value& v, const char* what) {
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of strings");
-  auto arr = v.As<Napi::Array>();
-  std::vector<std::string> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value item = arr.Get(i);
-    if (!item.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of strings");
-    out.push_back(item.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
+constexpr int64_t kMaxClasses = int64_t{1} << 20;
+constexpr int64_t kMaxBatch = int64_t{1} << 20;
 
-std::vector<int32_t> labelArray(const Napi::Value& v) {
+std::vector<int32_t> labelArray(const Args& a, size_t i) {
+  const Napi::Value v = a[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(v.Env(), "labels must be an Int32Array");
-  auto a = v.As<Napi::Int32Array>();
-  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-}
-
-Napi::Object optionsArg(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() > i && info[i].IsObject()) return info[i].As<Napi::Object>();
-  return Napi::Object::New(info.Env());
-}
-
-double numberOr(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-std::string stringOr(const Napi::Object& o, const char* key, const std::string& fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-std::string stringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString())
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
-
-Napi::Float32Array floatArray(Napi::Env env, const float* data, size_t n) {
-  auto out = Napi::Float32Array::New(env, n);
-  std::copy(data, data + n, out.Data());
-  return out;
-}
-
-Napi::Int32Array intArray(Napi::Env env, const std::vector<int32_t>& v) {
-  auto out = Napi::Int32Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), out.Data());
-  return out;
-}
-
-Napi::Array stringList(Napi::Env env, const std::vector<std::string>& v) {
-  auto out = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); ++i) out.Set(static_cast<uint32_t>(i), v[i]);
-  return out;
-}
-
-// number[] (of integers) or Int32Array -> integers; anything else is a TypeError naming `what`.
-std::vector<int64_t> integerList(const Napi::Value& v, const std::string& what) {
-  Napi::Env env = v.Env();
-  std::vector<int64_t> out;
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    auto arr = v.As<Napi::Int32Array>();
-    out.assign(arr.Data(), arr.Data() + arr.ElementLength());
-  } else if (v.IsArray()) {
-    auto arr = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value x = arr.Get(i);
-      const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : 0.5;
-      if (d != static_cast<double>(static_cast<int64_t>(d))) throw Napi::TypeError::New(env, what + " must hold integers");
-      out.push_back(static_cast<int64_t>(d));
-    }
-  } else {
-    throw Napi::TypeError::New(env, what + " must be a number[] or an Int32Array");
-  }
-  return out;
+    throw a.typeError("labels", "an Int32Array");
+  auto arr = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(arr.Data(), arr.Data() + arr.ElementLength());
 }
 
 // LayerCAM options shared by layerCam and layerCamImages: {layers?, classes?, fusion?}.
@@ -106,39 +35,33 @@ struct CamArgs {
   std::string fusion = "none";
 };
 
-CamArgs camArgs(const Napi::Object& o, size_t n) {
-  Napi::Env env = o.Env();
+CamArgs camArgs(const Args& args, const Options& o, size_t n) {
   CamArgs a;
-  Napi::Value layers = o.Get("layers");
-  if (!layers.IsUndefined() && !layers.IsNull()) a.layers = stringArray(layers, "options.layers");
-  a.fusion = stringOr(o, "fusion", "none");
-  Napi::Value c = o.Get("classes");
-  if (c.IsUndefined() || c.IsNull()) return a;
-  if (c.IsNumber()) {
-    const double v = c.As<Napi::Number>().DoubleValue();
-    if (v != static_cast<double>(static_cast<int64_t>(v)))
-      throw Napi::TypeError::New(env, "options.classes must hold integers (-1 = the predicted class)");
-    a.classes.assign(n, static_cast<int64_t>(v));
-  } else {
-    a.classes = integerList(c, "options.classes (-1 = the predicted class)");
-  }
+  a.layers = o.stringsIfGiven("layers").value_or(std::vector<std::string>{});
+  a.fusion = o.string("fusion", "none");
+  if (!o.has("classes")) return a;
+  // Range checks (-1 = predicted, else 0..numClasses-1) are the session's, which knows the classes.
+  if (o.get("classes").IsNumber())
+    a.classes.assign(n, o.integer("classes", -1, -kMaxSafeInteger, kMaxSafeInteger));
+  else
+    a.classes = o.integers("classes");
   if (a.classes.size() != n)
-    throw Napi::RangeError::New(env, "options.classes has " + std::to_string(a.classes.size()) +
-                                         " entries for " + std::to_string(n) + " images (one per image)");
+    throw args.rangeError("options.classes has " + std::to_string(a.classes.size()) + " entries for " +
+                          std::to_string(n) + " images (one per image)");
   return a;
 }
 
 Napi::Value camResultObject(Napi::Env env, const cam::CamResult& r) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("layers", stringList(env, r.layers));
-  o.Set("maps", floatArray(env, r.maps.data_ptr<float>(), static_cast<size_t>(r.maps.numel())));
+  o.Set("layers", stringArray(env, r.layers));
+  o.Set("maps", float32Array(env, r.maps.data_ptr<float>(), static_cast<size_t>(r.maps.numel())));
   if (r.fused.defined())
-    o.Set("fused", floatArray(env, r.fused.data_ptr<float>(), static_cast<size_t>(r.fused.numel())));
+    o.Set("fused", float32Array(env, r.fused.data_ptr<float>(), static_cast<size_t>(r.fused.numel())));
   else
     o.Set("fused", env.Null());
   std::vector<int32_t> classes(r.classes.begin(), r.classes.end());
-  o.Set("classes", intArray(env, classes));
-  o.Set("probs", floatArray(env, r.probs.data_ptr<float>(), static_cast<size_t>(r.probs.numel())));
+  o.Set("classes", int32Array(env, classes));
+  o.Set("probs", float32Array(env, r.probs.data_ptr<float>(), static_cast<size_t>(r.probs.numel())));
   o.Set("n", Napi::Number::New(env, static_cast<double>(r.maps.size(0))));
   o.Set("height", Napi::Number::New(env, static_cast<double>(r.maps.size(2))));
   o.Set("width", Napi::Number::New(env, static_cast<double>(r.maps.size(3))));
@@ -239,19 +162,18 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
  private:
   // Queues `work(session, progress)` on the compute thread behind every task already
   // called (of any session), with the session's lock held; info() is refreshed after it.
-  // The promise resolves with done(env).
+  // The promise resolves with done(env); errors read "Session.<name>: ...".
   // With `abort` (options.signal), an AbortSignal that fired before the task started
   // rejects it with an AbortError; the work checks it between batches.
   template <class Work>
-  Napi::Value queue(Napi::Env env, const std::string& what, Work work, AsyncTask::Done done,
+  Napi::Value queue(Napi::Env env, const std::string& name, Work work, AsyncTask::Done done,
                     const Napi::Value& onProgress = Napi::Value(),
                     std::shared_ptr<AbortWatch> abort = nullptr) {
     HandlePtr h = handle_;
-    if (h->disposed) throw disposedError(env, what);
+    if (h->disposed) throw disposedError(env, name);
     return AsyncTask::run(
-        env, what,
-        [h, work, flag = abort ? abort->flag() : AbortFlag()](Progress& progress) {
-          flag.throwIfAborted();
+        env, "Session." + name,
+        [h, work](Progress& progress) {
           std::lock_guard<std::mutex> lock(h->session->mutex);
           struct Publish {
             Handle& h;
@@ -264,18 +186,16 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           } publish{*h};
           work(*h->session, progress);
         },
-        std::move(done), onProgress, track(what, abort));
+        std::move(done), {onProgress, std::move(abort), track(name)});
   }
 
-  // Counts a call as pending on this session until it settles (info().busy, idle()), and
-  // stops listening to its AbortSignal then.
-  AsyncTask::Settled track(const std::string& what, std::shared_ptr<AbortWatch> abort = nullptr) {
+  // Counts a call as pending on this session until it settles (info().busy, idle()).
+  std::function<void()> track(const std::string& name) {
     HandlePtr h = handle_;
     h->inFlight++;
-    h->running = what;
-    return [h, abort] {
+    h->running = name;
+    return [h] {
       if (--h->inFlight == 0) h->running.clear();
-      if (abort) abort->unwatch();
     };
   }
 
@@ -302,21 +222,19 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // Session.create({model, numClasses, weights?, device?, seed?, precision?, channelsLast?}) -> Promise<Session>
   static Napi::Value Create(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object o = optionsArg(info, 0);
-    const std::string model = stringOr(o, "model", "");
-    if (model.empty()) throw Napi::TypeError::New(env, "options.model must name a model");
-    const auto classes = static_cast<int64_t>(numberOr(o, "numClasses", 0));
-    const std::string device = stringOr(o, "device", "cpu");
-    const std::string weights = stringOr(o, "weights", "");
-    const auto seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
-    const std::string precision = stringOr(o, "precision", "fp32");
-    const Napi::Value cl = o.Get("channelsLast");
-    if (!cl.IsUndefined() && !cl.IsBoolean())
-      throw Napi::TypeError::New(env, "options.channelsLast must be a boolean");
-    const bool channelsLast = cl.IsBoolean() && cl.As<Napi::Boolean>().Value();
+    const Args a(info, "Session.create");
+    const Options o = a.options(0);
+    const std::string model = o.string("model", "");
+    if (model.empty()) throw a.typeError("options.model", "the name of a model");
+    const int64_t classes = o.integer("numClasses", 0, 0, kMaxClasses);
+    const std::string device = o.string("device", "cpu");
+    const std::string weights = o.string("weights", "");
+    const auto seed = static_cast<uint64_t>(o.integer("seed", 0, 0, kMaxSafeInteger));
+    const std::string precision = o.string("precision", "fp32");
+    const bool channelsLast = o.boolean("channelsLast", false);
     auto handle = std::make_shared<Handle>();
     return AsyncTask::run(
-        env, "creating " + model,
+        env, "Session.create",
         [=](Progress&) {
           auto s = std::make_shared<Session>(model, classes, device, seed);
           s->setPrecision(precision);
@@ -344,10 +262,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("frozenBatchNorm", f->frozenBatchNorm);
     o.Set("precision", f->precision);
     o.Set("channelsLast", Napi::Boolean::New(env, f->channelsLast));
-    o.Set("groups", stringList(env, f->groups));
-    o.Set("trainableGroups", stringList(env, f->trainableGroups));
-    o.Set("camLayers", stringList(env, f->camLayers));
-    o.Set("camLayerChoices", stringList(env, f->camLayerChoices));
+    o.Set("groups", stringArray(env, f->groups));
+    o.Set("trainableGroups", stringArray(env, f->trainableGroups));
+    o.Set("camLayers", stringArray(env, f->camLayers));
+    o.Set("camLayerChoices", stringArray(env, f->camLayerChoices));
     o.Set("busy", handle_->running.empty() ? env.Null() : Napi::String::New(env, handle_->running));
     return o;
   }
@@ -372,28 +290,26 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
-    const std::string path = stringArg(info, 0, "weights path");
+    const std::string path = Args(info, "Session.loadWeights").path(0, "path");
     auto report = std::make_shared<io::LoadReport>();
     return queue(
         info.Env(), "loadWeights", [=](Session& s, Progress&) { *report = s.loadWeights(path); },
         [=](Napi::Env env) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
           o.Set("loaded", Napi::Number::New(env, static_cast<double>(report->loaded.size())));
-          o.Set("skipped", stringList(env, report->skipped));
+          o.Set("skipped", stringArray(env, report->skipped));
           return o;
         });
   }
 
   // replaceHead(numClasses) -> Promise<void>
   Napi::Value ReplaceHead(const Napi::CallbackInfo& info) {
-    if (info.Length() < 1 || !info[0].IsNumber())
-      throw Napi::TypeError::New(info.Env(), "replaceHead(numClasses) needs a number");
-    const auto n = info[0].As<Napi::Number>().Int64Value();
+    const int64_t n = Args(info, "Session.replaceHead").integer(0, "numClasses", 1, kMaxClasses);
     return queue(info.Env(), "replaceHead", [=](Session& s, Progress&) { s.replaceHead(n); }, undefinedResult);
   }
 
   Napi::Value SetTrainableGroups(const Napi::CallbackInfo& info) {
-    auto groups = stringArray(info.Length() > 0 ? info[0] : info.Env().Undefined(), "groups");
+    auto groups = Args(info, "Session.setTrainableGroups").strings(0, "groups");
     Session& s = idle(info.Env(), "setTrainableGroups");
     std::lock_guard<std::mutex> lock(s.mutex);
     guard(info.Env(), "setTrainableGroups", [&] { s.setTrainableGroups(groups); });
@@ -403,9 +319,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   // setFrozenBatchNorm('train' | 'eval')
   Napi::Value SetFrozenBatchNorm(const Napi::CallbackInfo& info) {
-    const std::string mode = stringArg(info, 0, "frozen BatchNorm mode");
-    if (mode != "train" && mode != "eval")
-      throw Napi::TypeError::New(info.Env(), "frozen BatchNorm mode must be 'train' or 'eval', got '" + mode + "'");
+    const Args a(info, "Session.setFrozenBatchNorm");
+    const std::string mode = a.string(0, "mode");
+    if (mode != "train" && mode != "eval") throw a.rangeError("mode must be 'train' or 'eval', got '" + mode + "'");
     Session& s = idle(info.Env(), "setFrozenBatchNorm");
     std::lock_guard<std::mutex> lock(s.mutex);
     s.setFrozenBatchNormEval(mode == "eval");
@@ -414,11 +330,12 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info) {
-    Napi::Object o = optionsArg(info, 0);
+    const Args a(info, "Session.configureOptimizer");
+    const Options o = a.options(0);
     train::OptimConfig cfg;
-    cfg.lr = numberOr(o, "lr", cfg.lr);
-    cfg.stepSize = static_cast<int64_t>(numberOr(o, "stepSize", static_cast<double>(cfg.stepSize)));
-    cfg.gamma = numberOr(o, "gamma", cfg.gamma);
+    cfg.lr = o.number("lr", cfg.lr);
+    cfg.stepSize = o.integer("stepSize", cfg.stepSize, 1, kMaxSafeInteger);
+    cfg.gamma = o.number("gamma", cfg.gamma);
     Session& s = idle(info.Env(), "configureOptimizer");
     std::lock_guard<std::mutex> lock(s.mutex);
     guard(info.Env(), "configureOptimizer", [&] { s.configureOptimizer(cfg); });
@@ -430,12 +347,13 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // An abort between batches rejects with an AbortError; the weights then hold the steps
   // taken so far (a run resumes from its last checkpoint).
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
-    auto cache = data::ImageSet::cacheOf(info[0], "images");
-    auto labels = labelArray(info[1]);
-    Napi::Object o = optionsArg(info, 2);
-    const auto batch = static_cast<int64_t>(numberOr(o, "batchSize", 32));
-    const auto seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
-    auto abort = std::make_shared<AbortWatch>(info.Env(), o.Get("signal"), "Session.trainEpoch");
+    const Args a(info, "Session.trainEpoch");
+    auto cache = data::ImageSet::cacheOf(a, 0);
+    auto labels = labelArray(a, 1);
+    const Options o = a.options(2);
+    const int64_t batch = o.integer("batchSize", 32, 1, kMaxBatch);
+    const auto seed = static_cast<uint64_t>(o.integer("seed", 0, 0, kMaxSafeInteger));
+    auto abort = std::make_shared<AbortWatch>(a, o.get("signal"));
     auto stats = std::make_shared<train::EpochStats>();
     return queue(
         info.Env(), "trainEpoch",
@@ -455,16 +373,17 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           r.Set("lr", stats->lr);
           return r;
         },
-        o.Get("onProgress"), abort);
+        o.function("onProgress"), abort);
   }
 
   // evaluate(images, labels, {batchSize, onProgress, signal}) -> {loss, probs, labels, indices, ...}
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
-    auto cache = data::ImageSet::cacheOf(info[0], "images");
-    auto labels = labelArray(info[1]);
-    Napi::Object o = optionsArg(info, 2);
-    const auto batch = static_cast<int64_t>(numberOr(o, "batchSize", 32));
-    auto abort = std::make_shared<AbortWatch>(info.Env(), o.Get("signal"), "Session.evaluate");
+    const Args a(info, "Session.evaluate");
+    auto cache = data::ImageSet::cacheOf(a, 0);
+    auto labels = labelArray(a, 1);
+    const Options o = a.options(2);
+    const int64_t batch = o.integer("batchSize", 32, 1, kMaxBatch);
+    auto abort = std::make_shared<AbortWatch>(a, o.get("signal"));
     auto result = std::make_shared<train::EvalResult>();
     return queue(
         info.Env(), "evaluate",
@@ -480,25 +399,24 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           r.Set("seconds", result->seconds);
           r.Set("n", Napi::Number::New(env, static_cast<double>(result->n)));
           r.Set("numClasses", Napi::Number::New(env, static_cast<double>(result->numClasses)));
-          r.Set("probs", floatArray(env, result->probs.data(), result->probs.size()));
-          r.Set("labels", intArray(env, result->labels));
-          r.Set("indices", intArray(env, result->indices));
+          r.Set("probs", float32Array(env, result->probs.data(), result->probs.size()));
+          r.Set("labels", int32Array(env, result->labels));
+          r.Set("indices", int32Array(env, result->indices));
           return r;
         },
-        o.Get("onProgress"), abort);
+        o.function("onProgress"), abort);
   }
 
   // predict(input: Float32Array, shape: number[]) -> {data: Float32Array, shape: number[]}
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsArray())
-      throw Napi::TypeError::New(env, "predict(input: Float32Array, shape: number[])");
-    auto input = info[0].As<Napi::Float32Array>();
-    const std::vector<int64_t> shape = integerList(info[1], "predict: shape");
+    const Args a(info, "Session.predict");
+    auto input = a.float32s(0, "input");
+    const std::vector<int64_t> shape = a.integers(1, "shape");
     int64_t numel = 1;
     for (int64_t d : shape) numel *= d;
     if (shape.size() != 4 || numel != static_cast<int64_t>(input.ElementLength()))
-      throw Napi::RangeError::New(env, "predict: shape must be [N, 3, H, W] and match the input length");
+      throw a.rangeError("shape must be [N, 3, H, W] and match the input length");
     // Copied here, on the JS thread: the caller may change its array once this returns.
     auto x = std::make_shared<std::vector<float>>(input.Data(), input.Data() + input.ElementLength());
     auto out = std::make_shared<torch::Tensor>();
@@ -509,7 +427,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         },
         [=](Napi::Env env) -> Napi::Value {
           Napi::Object r = Napi::Object::New(env);
-          r.Set("data", floatArray(env, out->data_ptr<float>(), static_cast<size_t>(out->numel())));
+          r.Set("data", float32Array(env, out->data_ptr<float>(), static_cast<size_t>(out->numel())));
           auto sh = Napi::Array::New(env);
           for (int64_t i = 0; i < out->dim(); ++i)
             sh.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(out->size(i))));
@@ -522,21 +440,15 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   //   -> Promise<{layers, maps, fused, classes, probs, n, height, width, numClasses}>
   Napi::Value LayerCam(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsTypedArray() ||
-        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsObject())
-      throw Napi::TypeError::New(env, "layerCam(input: Float32Array, {n, size, layers?, classes?, fusion?})");
-    auto input = info[0].As<Napi::Float32Array>();
-    Napi::Object o = info[1].As<Napi::Object>();
-    const double n = numberOr(o, "n", 0), size = numberOr(o, "size", 0);
-    if (!(n >= 1) || !(size >= 1) || n != static_cast<double>(static_cast<int64_t>(n)) ||
-        size != static_cast<double>(static_cast<int64_t>(size)))
-      throw Napi::TypeError::New(env, "layerCam: options.n and options.size must be positive integers");
-    const auto N = static_cast<int64_t>(n), S = static_cast<int64_t>(size);
-    if (static_cast<double>(input.ElementLength()) != n * 3 * size * size)
-      throw Napi::RangeError::New(env, "layerCam: input has " + std::to_string(input.ElementLength()) +
-                                           " values, expected n * 3 * size * size = " +
-                                           std::to_string(N * 3 * S * S));
-    const CamArgs args = camArgs(o, static_cast<size_t>(N));
+    const Args a(info, "Session.layerCam");
+    auto input = a.float32s(0, "input");
+    if (!a.has(1)) throw a.typeError("options", "an object {n, size, layers?, classes?, fusion?}");
+    const Options o = a.options(1);
+    const int64_t N = o.integer("n", 0, 1, kMaxBatch), S = o.integer("size", 0, 1, 16384);
+    if (static_cast<double>(input.ElementLength()) != static_cast<double>(N) * 3 * S * S)
+      throw a.rangeError("input has " + std::to_string(input.ElementLength()) +
+                         " values, expected n * 3 * size * size = " + std::to_string(N * 3 * S * S));
+    const CamArgs args = camArgs(a, o, static_cast<size_t>(N));
     auto x = std::make_shared<std::vector<float>>(input.Data(), input.Data() + input.ElementLength());
     auto out = std::make_shared<cam::CamResult>();
     return queue(
@@ -552,10 +464,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   //   -> the same as layerCam; the batch is built as evaluate() builds it.
   Napi::Value LayerCamImages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto cache = data::ImageSet::cacheOf(info.Length() > 0 ? info[0] : env.Undefined(), "images");
-    const std::vector<int64_t> indices =
-        integerList(info.Length() > 1 ? info[1] : env.Undefined(), "layerCamImages(images, indices, options?): indices");
-    const CamArgs args = camArgs(optionsArg(info, 2), indices.size());
+    const Args a(info, "Session.layerCamImages");
+    auto cache = data::ImageSet::cacheOf(a, 0);
+    const std::vector<int64_t> indices = a.integers(1, "indices");
+    const CamArgs args = camArgs(a, a.options(2), indices.size());
     auto out = std::make_shared<cam::CamResult>();
     return queue(
         env, "layerCamImages",
@@ -566,14 +478,15 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
-    const std::string path = stringArg(info, 0, "checkpoint path");
-    const std::string meta = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "{}";
+    const Args a(info, "Session.saveCheckpoint");
+    const std::string path = a.path(0, "path");
+    const std::string meta = a.has(1) ? a.string(1, "metadata") : "{}";
     return queue(
         info.Env(), "saveCheckpoint", [=](Session& s, Progress&) { s.saveCheckpoint(path, meta); }, undefinedResult);
   }
 
   Napi::Value LoadCheckpoint(const Napi::CallbackInfo& info) {
-    const std::string path = stringArg(info, 0, "checkpoint path");
+    const std::string path = Args(info, "Session.loadCheckpoint").path(0, "path");
     auto meta = std::make_shared<std::string>();
     return queue(
         info.Env(), "loadCheckpoint", [=](Session& s, Progress&) { *meta = s.loadCheckpoint(path); },
@@ -582,9 +495,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   // saveWeights(path, {mergeLora = true}): with LoRA adapters, merged weights by default.
   Napi::Value SaveWeights(const Napi::CallbackInfo& info) {
-    const std::string path = stringArg(info, 0, "weights path");
-    Napi::Object o = optionsArg(info, 1);
-    const bool mergeLora = !o.Get("mergeLora").IsBoolean() || o.Get("mergeLora").As<Napi::Boolean>().Value();
+    const Args a(info, "Session.saveWeights");
+    const std::string path = a.path(0, "path");
+    const bool mergeLora = a.options(1).boolean("mergeLora", true);
     return queue(
         info.Env(), "saveWeights", [=](Session& s, Progress&) { s.saveWeights(path, mergeLora); }, undefinedResult);
   }
@@ -593,12 +506,11 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   //   -> Promise<{adapted, skipped, loraParams, trainableParams, totalParams}>
   Napi::Value ApplyLora(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object o = optionsArg(info, 0);
-    auto groups = stringArray(o.Get("groups"), "options.groups");
-    const double rank = numberOr(o, "rank", 8);
-    if (rank != static_cast<double>(static_cast<int64_t>(rank)))
-      throw Napi::TypeError::New(env, "options.rank must be an integer");
-    const double alpha = numberOr(o, "alpha", 16);
+    const Args a(info, "Session.applyLora");
+    const Options o = a.options(0);
+    auto groups = o.strings("groups");
+    const int64_t rank = o.integer("rank", 8, 1, 1 << 16);
+    const double alpha = o.number("alpha", 16);
     struct Result {
       nn::LoraReport report;
       int64_t trainableParams = 0, totalParams = 0;
@@ -607,13 +519,13 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return queue(
         env, "applyLora",
         [=](Session& s, Progress&) {
-          r->report = s.applyLora(groups, static_cast<int64_t>(rank), alpha);
+          r->report = s.applyLora(groups, rank, alpha);
           r->trainableParams = s.paramCount(true);
           r->totalParams = s.paramCount(false);
         },
         [=](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
-          out.Set("adapted", stringList(env, r->report.adapted));
+          out.Set("adapted", stringArray(env, r->report.adapted));
           auto skipped = Napi::Array::New(env, r->report.skipped.size());
           for (size_t i = 0; i < r->report.skipped.size(); ++i) {
             Napi::Object sk = Napi::Object::New(env);
@@ -646,7 +558,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     }
     h->disposed = true;
     return AsyncTask::run(
-        env, "dispose",
+        env, "Session.dispose",
         [h](Progress&) {
           {
             std::lock_guard<std::mutex> lock(h->factsMutex);
@@ -655,7 +567,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           h->session.reset();  // the last reference: tasks queued before have all run
           releaseCpuCache();
         },
-        undefinedResult, Napi::Value(), track("dispose"));
+        undefinedResult, {Napi::Value(), nullptr, track("dispose")});
   }
 
   static Napi::Value undefinedResult(Napi::Env env) { return env.Undefined(); }
@@ -665,11 +577,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
 }  // namespace
 
-void registerLoraTest(Napi::Env env, Napi::Object exports);  // nn/lora_napi.cc
-
 void registerSession(Napi::Env env, Napi::Object exports) {
   exports.Set("Session", SessionWrap::Define(env));
-  registerLoraTest(env, exports);  // _testLoraConv
 }
 
 }  // namespace thtl

@@ -173,11 +173,11 @@ describe('thtl-native CLI', () => {
     const s = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu' });
     const good = join(dir, 'good.safetensors');
     await s.saveWeights(good);
-    const entries = native().readWeights(good).map((e) =>
+    const entries = (await native().readWeights(good)).map((e) =>
       e.name === 'layer1.0.conv1.weight' ? { name: e.name, shape: [64, 64, 1, 1], data: new Float32Array(64 * 64) } : { name: e.name, shape: e.shape, data: e.data },
     );
     const bad = join(dir, 'bad.safetensors');
-    native().writeSafetensors(bad, entries);
+    await native().writeSafetensors(bad, entries);
     const data = vesselFolder(15, 48);
     const out = join(dir, 'run');
     const r = await cli(['train', '--model', 'resnet18', '--data', data, '--weights', bad, '--out', out, ...TINY]);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
-import { collectRecords } from '../../lib/experiment/study.js';
+import { collectRecords } from '../../lib/experiment/study-folder.js';
 import { writeSynthDataset } from '../../lib/synth/write.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';

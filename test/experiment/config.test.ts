@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { mergeStudy, readStudyConfig } from '../../lib/experiment/config-file.js';
-import { planStudy, unitConfig } from '../../lib/experiment/study.js';
+import { planStudy } from '../../lib/experiment/plan.js';
+import { unitConfig } from '../../lib/experiment/unit-config.js';
 import { tempDir } from '../helpers/images.js';
 import { ROOT } from '../helpers/python.js';
 

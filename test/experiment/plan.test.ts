@@ -1,7 +1,8 @@
 // Study planning: protocols -> training units (deduplicated, + models first) and report rows.
 import { describe, expect, it } from 'vitest';
 
-import { planStudy, runSeed, parseProtocols } from '../../lib/experiment/study.js';
+import { planStudy, runSeed } from '../../lib/experiment/plan.js';
+import { parseProtocols } from '../../lib/experiment/protocols.js';
 
 const RESNET = ['fc', 'layer4', 'layer3', 'layer2', 'layer1', 'stem'];
 const groupsOf = () => RESNET;

@@ -352,8 +352,8 @@ describe('ImageSet', () => {
   });
 
   it('rejects bad arguments and cannot be constructed directly', async () => {
-    await expect(native().ImageSet.build('x' as unknown as string[], S)).rejects.toThrow(/files must be an array/);
-    await expect(native().ImageSet.build(goods, 0)).rejects.toThrow(/size/);
+    expect(() => native().ImageSet.build('x' as unknown as string[], S)).toThrow(new TypeError('ImageSet.build: files must be an array of strings'));
+    expect(() => native().ImageSet.build(goods, 0)).toThrow(new RangeError('ImageSet.build: size must be an integer in 1..16384, got 0'));
     const Ctor = native().ImageSet as unknown as new () => unknown;
     expect(() => new Ctor()).toThrow(/ImageSet\.build/);
   });

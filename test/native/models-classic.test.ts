@@ -107,7 +107,7 @@ describe('inception_v3', () => {
     const path = join(tempDir('inception'), 'w.safetensors');
     const read = async () => {
       await s.saveWeights(path);
-      return new Map(native().readWeights(path).map((e) => [e.name, e] as [string, WeightEntry]));
+      return new Map((await native().readWeights(path)).map((e) => [e.name, e] as [string, WeightEntry]));
     };
     const before = await read();
     const images = await native().ImageSet.build(files, 299);

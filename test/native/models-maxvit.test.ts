@@ -95,7 +95,7 @@ describe('maxvit_t', () => {
     const path = join(tempDir('maxvit'), 'w.safetensors');
     const read = async () => {
       await s.saveWeights(path);
-      return new Map(native().readWeights(path).map((e) => [e.name, e] as [string, WeightEntry]));
+      return new Map((await native().readWeights(path)).map((e) => [e.name, e] as [string, WeightEntry]));
     };
     const before = await read();
     const stats = await s.trainEpoch(images, labels, { batchSize: 2, seed: 1 });

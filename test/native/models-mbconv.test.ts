@@ -139,7 +139,7 @@ describe.each(CASES)('$model', (c) => {
     const snapshot = async (tag: string) => {
       const path = join(tempDir(`mbconv-${tag}`), 'w.safetensors');
       await s.saveWeights(path);
-      return new Map(native().readWeights(path).map((e) => [e.name, Buffer.from(e.data.buffer)]));
+      return new Map((await native().readWeights(path)).map((e) => [e.name, Buffer.from(e.data.buffer)]));
     };
     const before = await snapshot('before');
     const stats = await s.trainEpoch(images, labels, { batchSize: 2, seed: 1 });

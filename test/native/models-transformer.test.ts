@@ -19,7 +19,7 @@ type Session = Awaited<ReturnType<typeof session>>;
 async function weights(s: Session, name: string): Promise<Map<string, WeightEntry>> {
   const path = join(tempDir(name), 'w.safetensors');
   await s.saveWeights(path);
-  return new Map(native().readWeights(path).map((e) => [e.name, e] as [string, WeightEntry]));
+  return new Map((await native().readWeights(path)).map((e) => [e.name, e] as [string, WeightEntry]));
 }
 
 function coversOnce(s: Session, info: ModelInfo) {

@@ -30,7 +30,7 @@ async function resnet18(numClasses = 2, seed = 1) {
 async function weights(session: Awaited<ReturnType<typeof resnet18>>): Promise<Map<string, WeightEntry>> {
   const path = join(tempDir('w'), 'w.safetensors');
   await session.saveWeights(path);
-  return new Map(native().readWeights(path).map((e) => [e.name, e]));
+  return new Map((await native().readWeights(path)).map((e) => [e.name, e]));
 }
 
 describe('Session', () => {

@@ -44,7 +44,7 @@ await s.replaceHead(3);
 await s.replaceHead(2);
 const w = join(process.env.OUT, 'w.safetensors');
 await s.saveWeights(w);
-native().readWeights(w);
+await native().readWeights(w);
 await s.applyLora({ groups: ['layer4'], rank: 4, alpha: 8 });
 await s.trainEpoch(small, labels, { batchSize: 4, seed: 1 });
 await s.mergeLora();

@@ -62,13 +62,12 @@ describe.skipIf(missing !== '')('parity with torchvision', () => {
 
   it("densenet121: torchvision's published key names (denselayerN.norm.1) load too", async () => {
     const dir = await fixture('densenet121', 224);
-    const legacy = native()
-      .readWeights(join(dir, 'densenet121.pth'))
+    const legacy = (await native().readWeights(join(dir, 'densenet121.pth')))
       .filter((e) => !e.name.endsWith('num_batches_tracked')) // the published files predate it
       .map((e) => ({ name: e.name.replace(/(denselayer\d+\.(?:norm|relu|conv))([12])\./, '$1.$2.'), shape: e.shape, data: e.data, dtype: e.dtype === 'int64' ? ('int64' as const) : ('float32' as const) }));
     expect(legacy.some((e) => e.name.includes('.norm.1.'))).toBe(true);
     const file = join(dir, 'densenet121-legacy.safetensors');
-    native().writeSafetensors(file, legacy);
+    await native().writeSafetensors(file, legacy);
     const session = await native().Session.create({ model: 'densenet121', numClasses: 1000, weights: file, device: TEST_DEVICE });
     const out = await session.predict(readFloat32(join(dir, 'densenet121.input.bin')), [2, 3, 224, 224]);
     expect(maxAbsDiff(out.data, readFloat32(join(dir, 'densenet121.logits.bin')))).toBeLessThan(TOLERANCE);

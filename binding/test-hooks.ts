@@ -1,0 +1,53 @@
+// The hooks of a test build (thtl_native_test.node, built with the CMake option
+// THTL_TEST_HOOKS=ON): absent from the release addon.
+import type { WeightEntry } from './weights.js';
+
+/** Result of the internal `_testLoadStateDict` hook. */
+export interface TestLoadResult {
+  /** The UserError message, or null when the load succeeded. */
+  error: string | null;
+  loaded: string[];
+  skipped: string[];
+  /** Whether the module's state equals its state before the load attempt. */
+  unchanged: boolean;
+  /** The module's state_dict after the attempt, in torchvision order. */
+  state: WeightEntry[];
+}
+
+/** Result of the internal `_testLoraConv` hook: one conv's output three ways. */
+export interface TestLoraConvResult {
+  /** conv with the refreshed weight W + scaling * B.A */
+  viaDelta: Float32Array;
+  /** conv(x, W) + scaling * B(A(x)) */
+  viaAdapters: Float32Array;
+  /** after merge() */
+  merged: Float32Array;
+  /** conv(x, W) without the adapter */
+  base: Float32Array;
+  /** parameter names after merge() */
+  keys: string[];
+}
+
+export interface TestHooksApi {
+  /**
+   * Builds a small torchvision-style module (features = [Conv2d(3,4,3, padding=1,
+   * bias=False), BatchNorm2d(4), ReLU()], classifier = Linear(4, numClasses)) and loads the
+   * file into it with loadStateDict.
+   */
+  _testLoadStateDict(path: string, numClasses: number, skipPrefixes?: string[]): TestLoadResult;
+  /** One LoRA-adapted Conv2d (nn/lora); throws for groups > 1. */
+  _testLoraConv(options: {
+    inChannels: number;
+    outChannels: number;
+    kernel: number;
+    stride?: number;
+    padding?: number;
+    dilation?: number;
+    groups?: number;
+    rank?: number;
+    alpha?: number;
+    seed?: number;
+    size?: number;
+    bias?: boolean;
+  }): TestLoraConvResult;
+}

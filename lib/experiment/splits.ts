@@ -1,0 +1,48 @@
+// The study's splits: made once with the base seed and shared by every run (split.json
+// files in <out>/splits/); a folder whose splits were made otherwise is refused.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import type { ProgressSink } from '../progress.js';
+import { readSplitFile, writeSplitFile } from '../data/split-file.js';
+import { buildSplit } from '../train/runner.js';
+import type { Recipe, StudyConfig } from './study-config.js';
+
+/** The study settings the splits are made from. */
+export type StudySplitSettings = Pick<StudyConfig, 'out' | 'seed' | 'target' | 'intermediate' | 'targetSplit' | 'intermediateSplit' | 'groupBy'> & {
+  recipe: Pick<Recipe, 'skipBadImages'>;
+};
+
+/** The split.json files of a study, one per domain. */
+export interface StudySplits {
+  target: string;
+  intermediate?: string;
+}
+
+/** The study's splits, made once with the base seed and shared by every run (split.json files in splits/). */
+export async function studySplits(cfg: StudySplitSettings, needIntermediate: boolean, progress: ProgressSink): Promise<StudySplits> {
+  const out = resolve(cfg.out);
+  const make = async (name: 'target' | 'intermediate', data: string, ratios: number[]): Promise<string> => {
+    const path = join(out, 'splits', `${name}.json`);
+    if (existsSync(path)) {
+      const before = readSplitFile(path);
+      const same = before.seed === cfg.seed && before.ratios.join() === ratios.join() && before.dataset === data &&
+        (before.groupBy ?? null) === (name === 'target' ? (cfg.groupBy ?? null) : null);
+      if (!same)
+        throw new Error(
+          `${path} was made from ${before.dataset} with ratios ${before.ratios.join(',')}, seed ${before.seed}` +
+            `${before.groupBy ? `, grouped by ${before.groupBy}` : ''}; this study asks for ${data} with ${ratios.join(',')}, seed ${cfg.seed}: use another --out`,
+        );
+    } else {
+      const split = await buildSplit({
+        data, split: ratios, seed: cfg.seed, skipBadImages: cfg.recipe.skipBadImages,
+        ...(name === 'target' && cfg.groupBy ? { groupBy: cfg.groupBy } : {}),
+      });
+      writeSplitFile(path, split);
+      progress.line(`${name} split (seed ${cfg.seed}): train ${split.train.length} / val ${split.val.length} / test ${split.test.length} -> ${path}`);
+    }
+    return path;
+  };
+  const target = await make('target', cfg.target, cfg.targetSplit);
+  return needIntermediate ? { target, intermediate: await make('intermediate', cfg.intermediate!, cfg.intermediateSplit) } : { target };
+}

@@ -1,0 +1,91 @@
+// From a planned unit to the TrainConfig the runner takes, and the up-front check that
+// every unit's inputs (datasets, ImageNet weight files) exist before hours of training.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
+import type { Unit } from './plan.js';
+import type { StudySplits } from './splits.js';
+import type { Recipe, StudyConfig } from './study-config.js';
+import { findImagenetWeights } from './weights.js';
+
+/** Where a model's initial weights come from: a given file, else torchvision's file in weightsDir. */
+type WeightSources = Pick<StudyConfig, 'initialWeights' | 'weightsDir'>;
+
+/** The study settings a unit's TrainConfig is built from. */
+export type UnitSettings = WeightSources &
+  Pick<StudyConfig, 'out' | 'recipe' | 'target' | 'intermediate' | 'targetSplit' | 'intermediateSplit' | 'lora'>;
+
+/** The study settings checkStudy looks at. */
+export type StudyInputs = WeightSources & Pick<StudyConfig, 'target' | 'intermediate'>;
+
+function initialWeights(sources: WeightSources, model: string): string {
+  const given = sources.initialWeights?.[model];
+  if (given) return resolve(given);
+  if (!sources.weightsDir) throw new Error(`${model} needs ImageNet weights: give --weights-dir (a folder with torchvision's published .pth files)`);
+  return findImagenetWeights(model, sources.weightsDir);
+}
+
+function lrOf(recipe: Pick<Recipe, 'lr'>, model: string): number | undefined {
+  if (typeof recipe.lr === 'number') return recipe.lr;
+  return recipe.lr?.[model];
+}
+
+/** The TrainConfig of a unit inside the study folder. */
+export function unitConfig(cfg: UnitSettings, unit: Unit, splitFiles: StudySplits): TrainConfig {
+  const out = resolve(cfg.out);
+  const r = cfg.recipe;
+  const weights = unit.init === 'imagenet' ? initialWeights(cfg, unit.model) : unit.init === 'plus' ? join(out, unit.after!, 'weights.safetensors') : undefined;
+  const splitFile = unit.domain === 'target' ? splitFiles.target : splitFiles.intermediate!;
+  const lr = lrOf(r, unit.model);
+  return {
+    ...DEFAULT_TRAIN_CONFIG,
+    model: unit.model,
+    data: unit.domain === 'target' ? cfg.target : cfg.intermediate!,
+    splitFile,
+    split: unit.domain === 'target' ? cfg.targetSplit : cfg.intermediateSplit,
+    epochs: r.epochs,
+    batchSize: r.batchSize,
+    ...(lr !== undefined ? { lr } : {}),
+    ...(r.inputSize !== undefined ? { inputSize: r.inputSize } : {}),
+    ...(unit.trainable !== 'all' && !unit.lora ? { trainableGroups: unit.trainable } : {}),
+    ...(unit.lora ? { lora: { groups: unit.lora, rank: cfg.lora.rank, alpha: cfg.lora.alpha } } : {}),
+    frozenBn: r.frozenBn,
+    precision: r.precision,
+    channelsLast: r.channelsLast,
+    ...(weights ? { weights } : {}),
+    device: r.device,
+    threads: r.threads,
+    seed: unit.seed,
+    out: join(out, unit.dir),
+    patience: r.patience,
+    minDelta: r.minDelta,
+    monitor: r.monitor,
+    stepSize: r.stepSize,
+    gamma: r.gamma,
+    skipBadImages: r.skipBadImages,
+    ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}),
+    ...(r.noCache ? { noCache: true } : {}),
+    resume: true,
+    keepCheckpoint: false,
+  };
+}
+
+/** Throws, before anything runs, when a dataset or an ImageNet weight file the units need is missing. */
+export function checkStudy(cfg: StudyInputs, units: readonly Unit[]): void {
+  if (!cfg.target) throw new Error('the study needs a target dataset (--target)');
+  if (!existsSync(cfg.target)) throw new Error(`target dataset ${cfg.target} does not exist`);
+  if (cfg.intermediate && !existsSync(cfg.intermediate)) throw new Error(`intermediate dataset ${cfg.intermediate} does not exist`);
+  if (units.some((u) => u.domain === 'intermediate') && !cfg.intermediate)
+    throw new Error('protocols 4, swft and lora-swft need an intermediate dataset (--intermediate)');
+  // every ImageNet weight file up front, so a missing one is reported before hours of training
+  const missing: string[] = [];
+  for (const model of new Set(units.filter((u) => u.init === 'imagenet').map((u) => u.model))) {
+    try {
+      initialWeights(cfg, model);
+    } catch (err) {
+      missing.push((err as Error).message);
+    }
+  }
+  if (missing.length > 0) throw new Error(missing.join('\n'));
+}
