@@ -90,7 +90,15 @@ if (forTests) addons.push(join(root, 'build', 'Release', 'thtl_native_test.node'
 const nativeSources = Math.max(newest(join(root, 'src-native'), () => true), mtime(join(root, 'CMakeLists.txt')));
 if (Math.min(...addons.map(mtime)) < nativeSources) {
   log(`building the native addon${forTests ? ' and its test build' : ''} (a few minutes the first time)`);
-  run('npm', ['run', '--silent', 'build:native'], { env: { ...process.env, ...(forTests ? { THTL_TEST_HOOKS: '1' } : {}) } });
+  if (forTests) {
+    // cmake-js compile configures only a fresh build folder: turn the option on explicitly.
+    const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+    run(process.execPath, [cmakeJs, 'configure', '--out', 'build', '--CDTHTL_TEST_HOOKS=ON']);
+    run(process.execPath, [cmakeJs, 'build', '--out', 'build']);
+    run(process.execPath, [join(root, 'scripts', 'place-prebuild.mjs')]);
+  } else {
+    run('npm', ['run', '--silent', 'build:native']);
+  }
 }
 
 const tsOut = join(root, 'dist', 'lib', 'cli.js');

@@ -43,7 +43,11 @@ struct ZipEntry {
   uint64_t compressedSize = 0;
   uint64_t size = 0;
   uint64_t localHeaderOffset = 0;
+  uint64_t dataOffset = 0;  // where its bytes start (after the local header)
 };
+
+// Limits of the zip reader; an archive past one is refused, naming the file.
+constexpr uint64_t kZipMaxEntries = uint64_t{1} << 20;
 
 class ZipArchive {
  public:
@@ -56,6 +60,9 @@ class ZipArchive {
   void readInto(const ZipEntry& entry, void* dst);
 
  private:
+  // Checks every entry's name and extent: inside the file, before the central directory,
+  // no two overlapping, no name twice, none with '..', a leading '/' or a NUL.
+  void checkEntries(uint64_t cdOffset);
   uint64_t dataOffset(const ZipEntry& entry);
   BinaryFile& file_;
   std::vector<ZipEntry> entries_;
@@ -83,8 +90,6 @@ struct PValue {
   explicit PValue(Kind k) : kind(k) {}
   PValue(const PValue&) = delete;
   PValue& operator=(const PValue&) = delete;
-  // Iterative, so that a deeply nested value cannot overflow the stack when freed.
-  ~PValue();
 
   const PValue* get(const std::string& key) const;  // Dict lookup by string key
 };
@@ -94,8 +99,33 @@ std::string describe(const PValue& v);  // "a str", "an int", "a pickled Python 
 // Called for BINPERSID / PERSID with the persistent id; returns the storage.
 using PersistentLoad = std::function<PValuePtr(const PValue& pid)>;
 
+// The values of one pickle program. Containers can hold each other in cycles (through the
+// memo) or nest a million deep, so the program's containers are all owned here too, and
+// emptied when it goes: nothing leaks and nothing is freed recursively.
+class Pickle {
+ public:
+  Pickle() = default;
+  Pickle(Pickle&&) = default;
+  Pickle& operator=(Pickle&&) = default;
+  ~Pickle();
+
+  PValuePtr root;
+  std::vector<PValuePtr> containers;
+};
+
+// Limits of the pickle interpreter; exceeding one is an error naming the file.
+constexpr size_t kPickleMaxStack = size_t{1} << 22;   // values on the stack
+constexpr size_t kPickleMaxMarks = 4096;              // open MARKs (nesting of TUPLE/LIST/DICT...)
+constexpr size_t kPickleMaxMemo = size_t{1} << 22;    // memo entries
+constexpr uint64_t kPickleMaxProgram = uint64_t{256} << 20;  // bytes of data.pkl
+
+// The Python globals a pickle may name: what torch.save writes for a state_dict (the
+// rule of torch.load(weights_only=True)). Anything else is refused at the opcode that
+// names it. Nothing is ever executed: the allowed ones are interpreted.
+bool pickleGlobalAllowed(const std::string& global);
+
 // Runs the pickle program in `data`; `where` names it in errors (e.g. "file: archive/data.pkl").
-PValuePtr unpickle(const std::string& data, const PersistentLoad& persistentLoad, const std::string& where);
+Pickle unpickle(const std::string& data, const PersistentLoad& persistentLoad, const std::string& where);
 
 // ---- format readers ----
 NamedTensors readPth(BinaryFile& file);

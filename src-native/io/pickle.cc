@@ -1,36 +1,42 @@
-// A small pickle interpreter for what torch.save writes. It never runs Python code:
-// a few known globals (OrderedDict, the tensor rebuild functions, dtypes) are
-// understood, and anything else becomes an opaque "object" value that the caller
-// reports if it ends up where a tensor is expected.
+// A small pickle interpreter for what torch.save writes. It never runs Python code: the
+// globals a state_dict needs (OrderedDict, the tensor rebuild functions, storage types,
+// dtypes) are interpreted, any other global is refused where it is named, and the stack,
+// the memo and MARK nesting are bounded.
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "common/errors.h"
 #include "io/io_internal.h"
 
 namespace thtl::io::detail {
 
-PValue::~PValue() {
-  // Free children iteratively: move the grandchildren of any child we own alone into a
-  // work list before that child dies, so no destructor recursion happens.
-  std::vector<PValuePtr> work;
-  auto take = [&work](PValue& v) {
-    for (auto& c : v.items) work.push_back(std::move(c));
-    for (auto& kv : v.entries) {
-      work.push_back(std::move(kv.first));
-      work.push_back(std::move(kv.second));
-    }
-    v.items.clear();
-    v.entries.clear();
-  };
-  take(*this);
-  while (!work.empty()) {
-    PValuePtr p = std::move(work.back());
-    work.pop_back();
-    if (p && p.use_count() == 1) take(*p);
+Pickle::~Pickle() {
+  // Empty every container first: cycles are broken, and no value then frees a deep tree.
+  for (auto& c : containers) {
+    c->items.clear();
+    c->entries.clear();
+    c->strIndex.clear();
   }
+}
+
+bool pickleGlobalAllowed(const std::string& g) {
+  static const std::set<std::string> allowed = {
+      "collections.OrderedDict", "builtins.dict", "builtins.list", "builtins.tuple", "builtins.set",
+      "builtins.frozenset", "_codecs.encode", "torch.Size", "torch.Tensor", "torch.device",
+      "torch.nn.parameter.Parameter", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+      "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
+      "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2",
+  };
+  if (allowed.count(g)) return true;
+  // Storage types (torch.FloatStorage, torch.UntypedStorage, ...): the storage reader
+  // names the ones it cannot read.
+  const std::string suffix = "Storage";
+  return g.rfind("torch.", 0) == 0 && g.size() > suffix.size() &&
+         g.compare(g.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+         g.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") == std::string::npos;
 }
 
 const PValue* PValue::get(const std::string& key) const {
@@ -63,19 +69,7 @@ namespace {
 
 using K = PValue::Kind;
 
-PValuePtr make(K kind) { return std::make_shared<PValue>(kind); }
-
-PValuePtr makeInt(int64_t i) {
-  auto v = make(K::Int);
-  v->integer = i;
-  return v;
-}
-
-PValuePtr makeObject(const std::string& what) {
-  auto v = make(K::Object);
-  v->text = what;
-  return v;
-}
+bool isContainer(K kind) { return kind == K::Tuple || kind == K::List || kind == K::Dict; }
 
 void dictSet(PValue& dict, PValuePtr key, PValuePtr value) {
   if (key->kind == K::Str) {
@@ -107,8 +101,8 @@ bool dtypeFromName(const std::string& name, c10::ScalarType& out) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& data, const PersistentLoad& load, const std::string& where)
-      : d_(data), load_(load), where_(where) {}
+  Unpickler(const std::string& data, const PersistentLoad& load, const std::string& where, Pickle& out)
+      : d_(data), load_(load), where_(where), out_(out) {}
 
   PValuePtr run() {
     while (true) {
@@ -126,19 +120,19 @@ class Unpickler {
           return stack_.back();
         }
         // ---- stack manipulation ----
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
+        case '(':  // MARK
+          if (marks_.size() >= kPickleMaxMarks)
+            fail("MARKs nest deeper than " + std::to_string(kPickleMaxMarks) + " levels");
+          marks_.push_back(stack_.size());
+          break;
         case '0': pop(); break;                            // POP
         case '1': popMark(); break;                        // POP_MARK
         case '2': push(top()); break;                      // DUP
         // ---- memo ----
-        case 'q': memo_[u8()] = top(); break;      // BINPUT
-        case 'r': memo_[u32()] = top(); break;     // LONG_BINPUT
-        case 'p': memo_[lineIndex()] = top(); break;  // PUT
-        case 0x94: {                                 // MEMOIZE
-          const uint64_t idx = memo_.size();
-          memo_[idx] = top();
-          break;
-        }
+        case 'q': memoPut(u8()); break;         // BINPUT
+        case 'r': memoPut(u32()); break;        // LONG_BINPUT
+        case 'p': memoPut(lineIndex()); break;  // PUT
+        case 0x94: memoPut(memo_.size()); break;  // MEMOIZE
         case 'h': push(memoGet(u8())); break;         // BINGET
         case 'j': push(memoGet(u32())); break;        // LONG_BINGET
         case 'g': push(memoGet(lineIndex())); break;  // GET
@@ -401,7 +395,11 @@ class Unpickler {
 
   // ---- stack ----
   size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
-  void push(PValuePtr v) { stack_.push_back(std::move(v)); }
+  void push(PValuePtr v) {
+    if (stack_.size() >= kPickleMaxStack)
+      fail("the stack grows past " + std::to_string(kPickleMaxStack) + " values");
+    stack_.push_back(std::move(v));
+  }
   PValuePtr pop() {
     if (stack_.size() <= floor()) fail("stack underflow");
     PValuePtr v = std::move(stack_.back());
@@ -434,6 +432,12 @@ class Unpickler {
     stack_.resize(m);
     return items;
   }
+  void memoPut(uint64_t idx) {
+    PValuePtr v = top();
+    if (memo_.size() >= kPickleMaxMemo && !memo_.count(idx))
+      fail("the memo grows past " + std::to_string(kPickleMaxMemo) + " entries");
+    memo_[idx] = std::move(v);
+  }
   PValuePtr memoGet(uint64_t idx) {
     auto it = memo_.find(idx);
     if (it == memo_.end()) fail("memo entry " + std::to_string(idx) + " is read before it is written");
@@ -441,17 +445,33 @@ class Unpickler {
   }
 
   // ---- values ----
-  static PValuePtr makeBool(bool b) {
+  // Every value is made here; containers are also owned by the Pickle (see ~Pickle).
+  PValuePtr make(K kind) {
+    auto v = std::make_shared<PValue>(kind);
+    if (isContainer(kind)) out_.containers.push_back(v);
+    return v;
+  }
+  PValuePtr makeInt(int64_t i) {
+    auto v = make(K::Int);
+    v->integer = i;
+    return v;
+  }
+  PValuePtr makeObject(const std::string& what) {
+    auto v = make(K::Object);
+    v->text = what;
+    return v;
+  }
+  PValuePtr makeBool(bool b) {
     auto v = make(K::Bool);
     v->boolean = b;
     return v;
   }
-  static PValuePtr makeFloat(double f) {
+  PValuePtr makeFloat(double f) {
     auto v = make(K::Float);
     v->real = f;
     return v;
   }
-  static PValuePtr makeStr(K kind, std::string s) {
+  PValuePtr makeStr(K kind, std::string s) {
     auto v = make(kind);
     v->text = std::move(s);
     return v;
@@ -466,8 +486,15 @@ class Unpickler {
       v->text = "torch." + name;
       return v;
     }
+    const std::string g = module + "." + name;
+    if (!pickleGlobalAllowed(g))
+      fail("holds a pickled Python object (" + g +
+           "): a weight file may only name the globals a state_dict needs (tensors, storages, dtypes, "
+           "OrderedDict), as torch.load(weights_only=True) allows. If it is a whole model or a checkpoint "
+           "with other objects, load it in Python and re-save the weights with "
+           "torch.save(model.state_dict(), 'weights.pth')");
     auto v = make(K::Global);
-    v->text = module + "." + name;
+    v->text = g;
     return v;
   }
 
@@ -478,8 +505,9 @@ class Unpickler {
     return makeObject(cls.kind == K::Global ? cls.text : describe(cls));
   }
 
-  PValuePtr call(const PValue& fn, const PValue& args) {
+  PValuePtr call(const PValue& fn, const PValue& args, int depth = 0) {
     if (fn.kind != K::Global) return makeObject("a call of " + describe(fn));
+    if (depth > 8) fail("tensor rebuild calls nest too deep");
     const std::string& name = fn.text;
     if (args.kind != K::Tuple) return makeObject(name);
     const auto& a = args.items;
@@ -501,7 +529,7 @@ class Unpickler {
     }
     if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
       // (func, type, args, state): a tensor (sub)class rebuilt by func(*args).
-      if (a.size() >= 3 && a[0]->kind == K::Global && a[2]->kind == K::Tuple) return call(*a[0], *a[2]);
+      if (a.size() >= 3 && a[0]->kind == K::Global && a[2]->kind == K::Tuple) return call(*a[0], *a[2], depth + 1);
       return makeObject(name);
     }
     if (name == "torch.Size" || name == "builtins.tuple" || name == "builtins.list" || name == "builtins.set" ||
@@ -535,6 +563,10 @@ class Unpickler {
     const std::vector<int64_t> size = ints(*a[2], "the size");
     const std::vector<int64_t> stride = ints(*a[3], "the stride");
     if (size.size() != stride.size()) fail(ctx + "size and stride differ in length");
+    int64_t numel = 1;
+    for (int64_t d : size)
+      if (__builtin_mul_overflow(numel, d, &numel) || numel > (int64_t{1} << 40))
+        fail(ctx + "the tensor's size is implausibly large");
     const int64_t offset = a[1]->integer;
     const int64_t storageNumel = storage.numel();
     // The view must stay inside the storage.
@@ -568,6 +600,7 @@ class Unpickler {
   const std::string& d_;
   const PersistentLoad& load_;
   const std::string& where_;
+  Pickle& out_;
   size_t pos_ = 0;
   size_t opPos_ = 0;
   std::vector<PValuePtr> stack_;
@@ -578,9 +611,11 @@ class Unpickler {
 
 }  // namespace
 
-PValuePtr unpickle(const std::string& data, const PersistentLoad& persistentLoad, const std::string& where) {
-  Unpickler u(data, persistentLoad, where);
-  return u.run();
+Pickle unpickle(const std::string& data, const PersistentLoad& persistentLoad, const std::string& where) {
+  Pickle out;
+  Unpickler u(data, persistentLoad, where, out);
+  out.root = u.run();
+  return out;
 }
 
 }  // namespace thtl::io::detail

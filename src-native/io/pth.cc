@@ -98,6 +98,11 @@ NamedTensors readPth(BinaryFile& file) {
                   " bytes, not a multiple of the element size " + std::to_string(elem) + "; the file is corrupt");
       }
       numel = static_cast<int64_t>(entry->size / static_cast<uint64_t>(elem));
+      // The pickle's element count must be what the archive really holds.
+      if (pid.items[4]->kind != K::Int || pid.items[4]->integer != numel)
+        file.fail(ctx + "storage " + key + " is said to hold " +
+                  (pid.items[4]->kind == K::Int ? std::to_string(pid.items[4]->integer) : describe(*pid.items[4])) +
+                  " elements, but its record " + record + " holds " + std::to_string(numel));
     } else if (!(pid.items[4]->kind == K::Int && pid.items[4]->integer == 0)) {
       file.fail("the storage record " + record + " is missing; the file is truncated or corrupt");
     }
@@ -113,8 +118,9 @@ NamedTensors readPth(BinaryFile& file) {
   };
 
   const ZipEntry* pkl = zip.find(prefix + "/data.pkl");
-  const std::string program = zip.read(*pkl, uint64_t(1) << 31);
-  PValuePtr root = unpickle(program, load, file.path() + " (" + pkl->name + ")");
+  const std::string program = zip.read(*pkl, kPickleMaxProgram);
+  const Pickle pickle = unpickle(program, load, file.path() + " (" + pkl->name + ")");
+  const PValuePtr& root = pickle.root;
 
   if (root->kind == K::Object) {
     file.fail("holds a pickled Python object (" + root->text +
@@ -165,6 +171,18 @@ NamedTensors readPth(BinaryFile& file) {
     msg += ". Expected a state_dict (a dict of name -> tensor), optionally nested under 'state_dict' or 'model'";
     file.fail(msg);
   }
+
+  // Views may overlap (tied weights) or repeat a storage with stride 0, but what they copy
+  // out is bounded by the file: a small file cannot make the reader allocate without limit.
+  uint64_t viewBytes = 0;
+  for (const auto& kv : dict->entries) {
+    const uint64_t bytes = static_cast<uint64_t>(kv.second->tensor.numel()) * kv.second->tensor.element_size();
+    if (__builtin_add_overflow(viewBytes, bytes, &viewBytes)) viewBytes = UINT64_MAX;
+  }
+  const uint64_t maxBytes = 4 * file.size() + (uint64_t{64} << 20);
+  if (viewBytes > maxBytes)
+    file.fail("its tensors view " + std::to_string(viewBytes) + " bytes of storage in all, far more than the file's " +
+              std::to_string(file.size()) + " bytes hold; the file is corrupt");
 
   // Hand out contiguous tensors that share no memory with each other. A tensor that
   // covers its whole storage keeps it (no copy); every other view is copied.

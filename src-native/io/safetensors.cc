@@ -1,6 +1,7 @@
 // .safetensors: an 8-byte little-endian header length N, N bytes of JSON
 // {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
 //  "__metadata__": {str: str}}, then the raw little-endian data.
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -273,7 +274,15 @@ NamedTensors readSafetensors(BinaryFile& file) {
   const Json doc = parser.parseDocument();
   if (doc.kind != Json::Kind::Object) file.fail("bad safetensors header: the JSON header is not an object");
 
-  NamedTensors out;
+  // Every entry is checked, and no two may share bytes, before anything is allocated: a
+  // header cannot make the reader allocate more than the file holds.
+  struct Spec {
+    std::string name;
+    c10::ScalarType t;
+    std::vector<int64_t> sizes;
+    uint64_t begin, end;
+  };
+  std::vector<Spec> specs;
   std::unordered_set<std::string> seen;
   for (const auto& [name, spec] : doc.members) {
     if (name == "__metadata__") continue;
@@ -323,11 +332,26 @@ NamedTensors readSafetensors(BinaryFile& file) {
       file.fail("the file is truncated: the data of '" + name + "' ends at byte " + std::to_string(dataStart + end) +
                 ", but the file has only " + std::to_string(file.size()) + " bytes");
     }
-    const bool isBool = t == c10::kBool;
-    torch::Tensor data = torch::empty(sizes, torch::TensorOptions().dtype(isBool ? c10::kByte : t));
-    if (bytes > 0) file.readAt(dataStart + begin, data.data_ptr(), bytes, "tensor data");
+    specs.push_back(Spec{name, t, std::move(sizes), begin, end});
+  }
+  std::vector<const Spec*> byOffset;
+  for (const Spec& sp : specs)
+    if (sp.end > sp.begin) byOffset.push_back(&sp);
+  std::sort(byOffset.begin(), byOffset.end(), [](const Spec* a, const Spec* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < byOffset.size(); ++i) {
+    if (byOffset[i]->begin < byOffset[i - 1]->end)
+      file.fail("bad safetensors header: the data of '" + byOffset[i - 1]->name + "' (bytes " +
+                std::to_string(byOffset[i - 1]->begin) + ".." + std::to_string(byOffset[i - 1]->end) +
+                ") overlaps that of '" + byOffset[i]->name + "' (from byte " + std::to_string(byOffset[i]->begin) + ")");
+  }
+
+  NamedTensors out;
+  for (const Spec& sp : specs) {
+    const bool isBool = sp.t == c10::kBool;
+    torch::Tensor data = torch::empty(sp.sizes, torch::TensorOptions().dtype(isBool ? c10::kByte : sp.t));
+    if (sp.end > sp.begin) file.readAt(dataStart + sp.begin, data.data_ptr(), sp.end - sp.begin, "tensor data");
     if (isBool) data = data.ne(0);
-    out.emplace_back(name, std::move(data));
+    out.emplace_back(sp.name, std::move(data));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // Bounds-checked file access and a minimal reader for the zip container PyTorch
 // writes (stored, uncompressed entries; zip64 records when the archive is large).
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -108,6 +109,9 @@ ZipArchive::ZipArchive(BinaryFile& file) : file_(file) {
   }
   if (cdOffset > size || cdSize > size - cdOffset) file.fail(truncated);
   if (count > cdSize / 46 + 1) file.fail("is a corrupt zip archive: the entry count does not fit the directory");
+  if (count > kZipMaxEntries)
+    file.fail("is a zip archive of " + std::to_string(count) + " entries, more than a weight file has (at most " +
+              std::to_string(kZipMaxEntries) + ")");
 
   std::string cd = file.readString(cdOffset, cdSize, "the zip central directory");
   size_t at = 0;
@@ -152,8 +156,38 @@ ZipArchive::ZipArchive(BinaryFile& file) : file_(file) {
       x += 4 + len;
     }
     at += 46 + nameLen + extraLen + commentLen;
-    index_.emplace(e.name, entries_.size());
+    if (!index_.emplace(e.name, entries_.size()).second)
+      file.fail("is a corrupt zip archive: the entry name " + e.name + " appears twice");
     entries_.push_back(std::move(e));
+  }
+  checkEntries(cdOffset);
+}
+
+void ZipArchive::checkEntries(uint64_t cdOffset) {
+  for (ZipEntry& e : entries_) {
+    const bool unsafe = e.name.empty() || e.name.find('\0') != std::string::npos || e.name[0] == '/' ||
+                        e.name == ".." || e.name.rfind("../", 0) == 0 || e.name.find("/../") != std::string::npos ||
+                        (e.name.size() >= 3 && e.name.compare(e.name.size() - 3, 3, "/..") == 0);
+    if (unsafe) file_.fail("is a corrupt zip archive: an entry has the unsafe name '" + e.name + "'");
+    if (e.localHeaderOffset > cdOffset || cdOffset - e.localHeaderOffset < 30)
+      file_.fail("is a corrupt zip archive: entry " + e.name + " starts outside the archive's data");
+    std::string h = file_.readString(e.localHeaderOffset, 30, "a zip entry header");
+    if (le32(h, 0) != kLocalSig) file_.fail("is a corrupt zip archive: bad header for entry " + e.name);
+    e.dataOffset = e.localHeaderOffset + 30 + le16(h, 26) + le16(h, 28);
+    if (e.dataOffset > cdOffset || e.compressedSize > cdOffset - e.dataOffset)
+      file_.fail("the file is truncated or corrupt: entry " + e.name + " (" + std::to_string(e.compressedSize) +
+                 " bytes) runs past the archive's data");
+  }
+  // No two entries share bytes: every byte of the file is read for one entry at most.
+  std::vector<const ZipEntry*> order;
+  order.reserve(entries_.size());
+  for (const ZipEntry& e : entries_) order.push_back(&e);
+  std::sort(order.begin(), order.end(),
+            [](const ZipEntry* a, const ZipEntry* b) { return a->localHeaderOffset < b->localHeaderOffset; });
+  for (size_t i = 1; i < order.size(); ++i) {
+    const ZipEntry& prev = *order[i - 1];
+    if (prev.dataOffset + prev.compressedSize > order[i]->localHeaderOffset)
+      file_.fail("is a corrupt zip archive: entries " + prev.name + " and " + order[i]->name + " overlap");
   }
 }
 
@@ -163,8 +197,6 @@ const ZipEntry* ZipArchive::find(const std::string& name) const {
 }
 
 uint64_t ZipArchive::dataOffset(const ZipEntry& entry) {
-  std::string h = file_.readString(entry.localHeaderOffset, 30, "a zip entry header");
-  if (le32(h, 0) != kLocalSig) file_.fail("is a corrupt zip archive: bad header for entry " + entry.name);
   if (entry.method != 0) {
     file_.fail("entry " + entry.name + " is compressed (zip method " + std::to_string(entry.method) +
                "); PyTorch writes uncompressed entries, so the archive was re-packed by another tool. "
@@ -173,11 +205,7 @@ uint64_t ZipArchive::dataOffset(const ZipEntry& entry) {
   if (entry.compressedSize != entry.size) {
     file_.fail("is a corrupt zip archive: stored entry " + entry.name + " has differing sizes");
   }
-  const uint64_t off = entry.localHeaderOffset + 30 + le16(h, 26) + le16(h, 28);
-  if (off > file_.size() || entry.size > file_.size() - off) {
-    file_.fail("the file is truncated or corrupt: entry " + entry.name + " runs past the end of the file");
-  }
-  return off;
+  return entry.dataOffset;  // inside the archive's data (checkEntries)
 }
 
 std::string ZipArchive::read(const ZipEntry& entry, uint64_t maxSize) {

@@ -182,6 +182,18 @@ describe('readWeights: bad files name the file and say what is wrong', () => {
     ['bad_offsets.safetensors', /data_offsets span 12 bytes.*need 4 x 4/],
     ['bad_json.safetensors', /bad safetensors header/],
     ['bad_dtype.safetensors', /unsupported dtype "C64"/],
+    // Hostile files (test/fixtures/make_weights.py, make_hostile): refused before any
+    // allocation they ask for, and nothing named in them is ever run.
+    ['evil_global.pth', /pickled Python object \(posix\.system\).*weights_only=True.*at byte 2 of the pickle/],
+    ['cyclic.pth', /holds a list, not a state_dict/],
+    ['deep_marks.pth', /MARKs nest deeper than 4096 levels/],
+    ['numel_lie.pth', /storage 0 is said to hold 100 elements, but its record archive\/data\/0 holds 4/],
+    ['view_bomb.pth', /view 4294967296 bytes of storage in all, far more than the file's \d+ bytes/],
+    ['zip_dotdot.pth', /unsafe name 'archive\/\.\.\/\.\.\/etc\/passwd'/],
+    ['zip_twice.pth', /entry name archive\/data\.pkl appears twice/],
+    ['zip_overlap.pth', /entries archive\/data\.pkl and archive\/extra overlap/],
+    ['zip_huge.pth', /entry archive\/version \(4294967280 bytes\) runs past the archive's data/],
+    ['st_overlap.safetensors', /the data of 'a' \(bytes 0\.\.16\) overlaps that of 'b'/],
   ];
   for (const [file, reason] of cases) {
     it(file, async () => {
@@ -268,4 +280,16 @@ describe.skipIf(!hooks)('loadStateDict (through the _testLoadStateDict hook)', (
     expect(nbt.dtype).toBe('int64');
     expect(Array.from(nbt.data)).toEqual([0]);
   });
+});
+
+describe('fuzzing regression files (test/fixtures/fuzz/): each ends in a clear error', () => {
+  const root = fileURLToPath(new URL('../fixtures/fuzz/', import.meta.url));
+  const files = ['pth', 'safetensors'].flatMap((h) => (existsSync(join(root, h)) ? readdirSync(join(root, h)).map((f) => join(root, h, f)) : []));
+  it('there are some', () => expect(files.length).toBeGreaterThan(0));
+  for (const file of files) {
+    it(basename(file), async () => {
+      const err = await errorOf(() => native().readWeights(file));
+      expect(err.message).toContain(basename(file));
+    });
+  }
 });
