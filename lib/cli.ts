@@ -10,7 +10,8 @@ import { registerExperimentCommands } from './commands/experiment.js';
 import { registerSynthCommand } from './commands/synth.js';
 import { DEFAULT_DEMO, DEMO_MODEL, runDemo, type DemoOptions } from './demo.js';
 import { parseProtocols } from './experiment/protocols.js';
-import { formatDuration } from './progress.js';
+import { interruptible } from './interrupt.js';
+import { consoleProgress, formatDuration } from './progress.js';
 import { doctor } from './doctor.js';
 import { installAddon } from './install/addon.js';
 import { packageRoot } from '../binding/locate.js';
@@ -93,7 +94,10 @@ export function buildCli(): Command {
         out: o.out as string,
         resume: o.resume as boolean,
       };
-      printResult(await trainRun(cfg));
+      const r = await interruptible(`run the same command with --resume to go on from the last finished epoch of ${cfg.out}`, (signal) =>
+        trainRun(cfg, consoleProgress(), { signal }),
+      );
+      if (r) printResult(r);
     });
 
   const demo = program
@@ -115,7 +119,8 @@ export function buildCli(): Command {
   });
   demo
     .action(async (o: Partial<DemoOptions>) => {
-      const r = await runDemo({ ...DEFAULT_DEMO, ...o });
+      const r = await interruptible('run the same command again to go on where it stopped', (signal) => runDemo({ ...DEFAULT_DEMO, ...o }, consoleProgress(), { signal }));
+      if (!r) return;
       process.stdout.write(`${mainTables(r.tablesMarkdown)}\nreport (with std and 95% intervals): ${join(r.dir, 'report')}\n`);
       if (r.cam) process.stdout.write(`LayerCAM figures: ${r.cam}\n`);
       process.stdout.write(`demo finished in ${formatDuration(r.seconds)}\n`);

@@ -12,7 +12,7 @@ import { runStudy, type StudyResult } from './experiment/study.js';
 import type { ProtocolId } from './experiment/types.js';
 import { writeSynthDataset, type SynthDomain } from './synth/write.js';
 import { DEFAULT_TRAIN_CONFIG } from './train/config.js';
-import { trainRun } from './train/runner.js';
+import { trainRun, type RunOptions } from './train/runner.js';
 import { consoleProgress, type ProgressSink } from './progress.js';
 
 export interface DemoOptions {
@@ -55,7 +55,7 @@ export interface DemoResult extends StudyResult {
   cam: string | null;
 }
 
-export async function runDemo(opts: DemoOptions, progress: ProgressSink = consoleProgress()): Promise<DemoResult> {
+export async function runDemo(opts: DemoOptions, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<DemoResult> {
   const out = resolve(opts.out);
   const t0 = Date.now();
   const data = (domain: SynthDomain, n: number): string => {
@@ -88,6 +88,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
       keepCheckpoint: false,
     },
     progress,
+    options,
   );
   progress.line(`source model (stands in for ImageNet): val accuracy ${sourceRun.valAccuracy.toFixed(4)} after ${sourceRun.epochsRun} epochs`);
 
@@ -107,6 +108,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
       out: join(out, 'study'),
     },
     progress,
+    options,
   );
   // LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model
   let cam: string | null = null;

@@ -1,8 +1,40 @@
 // Run folders: config.json, split.json, metrics.jsonl, checkpoints, final.json.
 // Whole-file writes are atomic (temp file + rename), so a killed run never leaves a
 // half-written file; metrics.jsonl grows by whole lines.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/** "cannot write <path>: the disk is full (ENOSPC)" and the like, for a failed file operation. */
+export function fileError(action: string, path: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is used up',
+    EROFS: 'the file system is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOENT: 'a folder on the way does not exist',
+    ENOTDIR: 'a file stands where a folder should be',
+  };
+  const reason = code && why[code] ? `${why[code]} (${code})` : err instanceof Error ? err.message : String(err);
+  return new Error(`cannot ${action} ${path}: ${reason}`);
+}
+
+/**
+ * Node's recursive mkdir says ENOENT where a parent cannot be made (a read-only file
+ * system, no permission): the nearest existing parent tells the real cause.
+ */
+function whyNotCreated(dir: string, err: unknown): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err;
+  let parent = dirname(dir);
+  while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch (cause) {
+    return cause;
+  }
+  return err;
+}
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -11,7 +43,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw fileError('write', path, err);
   }
 }
 
@@ -24,7 +56,11 @@ export class RunFolder {
 
   constructor(dir: string) {
     this.dir = resolve(dir);
-    mkdirSync(this.dir, { recursive: true });
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (err) {
+      throw fileError('create the run folder', this.dir, whyNotCreated(this.dir, err));
+    }
   }
 
   path(name: string): string {
@@ -35,18 +71,41 @@ export class RunFolder {
     writeJsonAtomic(this.path(name), value);
   }
 
+  /** Appends one line; a failed append (a full disk) is cut back off, leaving whole lines only. */
   appendJsonLine(name: string, value: unknown): void {
-    appendFileSync(this.path(name), `${JSON.stringify(value)}\n`);
+    const path = this.path(name);
+    const before = existsSync(path) ? statSync(path).size : 0;
+    try {
+      appendFileSync(path, `${JSON.stringify(value)}\n`);
+    } catch (err) {
+      try {
+        if (existsSync(path)) truncateSync(path, before);
+      } catch {
+        // the reader drops an unfinished last line anyway
+      }
+      throw fileError('write', path, err);
+    }
   }
 
-  /** The values of a JSON-lines file; none when it does not exist. */
+  /**
+   * The values of a JSON-lines file; none when it does not exist. An unfinished last line
+   * (no line break: a write cut short by a kill or a full disk) is left out; any other line
+   * that is not JSON is an error naming the file and the line.
+   */
   readJsonLines<T>(name: string): T[] {
     const path = this.path(name);
     if (!existsSync(path)) return [];
-    return readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as T);
+    const text = readFileSync(path, 'utf8');
+    const lines = text.split('\n');
+    const complete = text.endsWith('\n') ? lines : lines.slice(0, -1);
+    return complete.flatMap((l, i) => {
+      if (l.trim() === '') return [];
+      try {
+        return [JSON.parse(l) as T];
+      } catch {
+        throw new Error(`${path}: line ${i + 1} is not JSON (${l.slice(0, 60)}); the file is damaged`);
+      }
+    });
   }
 
   /** Replaces a JSON-lines file with `values`, atomically. */

@@ -10,6 +10,7 @@ import { DEFAULT_STUDY, type Recipe } from '../experiment/study-config.js';
 import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
 import { runStudy, writeStudyReport } from '../experiment/study.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../experiment/weights.js';
+import { interruptible } from '../interrupt.js';
 import { consoleProgress, formatDuration } from '../progress.js';
 
 /** Flags shared by `experiment` and `reproduce`; each overrides the config file and the paper's recipe. */
@@ -65,7 +66,10 @@ function flagsToStudy(o: Record<string, unknown>): PartialStudy {
 
 async function runAndPrint(parts: PartialStudy[]): Promise<void> {
   const cfg = mergeStudy(...parts);
-  const r = await runStudy(cfg);
+  const r = await interruptible('run the same command again to go on where it stopped (finished runs are kept)', (signal) =>
+    runStudy(cfg, consoleProgress(), { signal }),
+  );
+  if (!r) return;
   process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
 }
 

@@ -297,6 +297,26 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   }
 }
 
+/**
+ * Loads the newest intact checkpoint of an interrupted run: last.ckpt, else best.ckpt;
+ * null when there is none (a fresh start). Only a damaged file (ERR_THTL_CORRUPT_FILE:
+ * a checksum that does not match, an archive that no longer reads) is passed over.
+ */
+async function resumeCheckpoint(session: NativeSession, lastPath: string, bestPath: string, progress: ProgressSink): Promise<{ epoch: number; from: string } | null> {
+  for (const path of [lastPath, bestPath]) {
+    if (!existsSync(path)) continue;
+    try {
+      const meta = JSON.parse(await session.loadCheckpoint(path)) as { epoch: number };
+      return { epoch: meta.epoch, from: path };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_THTL_CORRUPT_FILE') throw err;
+      const next = path === lastPath && existsSync(bestPath) ? 'falling back to best.ckpt' : 'starting the run over';
+      progress.line(`${(err as Error).message}; ${next}`);
+    }
+  }
+  return null;
+}
+
 async function trainEpochs(
   cfg: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'monitor' | 'patience' | 'minDelta' | 'resume' | 'keepCheckpoint'>,
   session: NativeSession,
@@ -314,16 +334,19 @@ async function trainEpochs(
   const monitored = (r: Pick<EpochRecord, 'val_loss' | 'val_accuracy'>): number => (cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
 
   // An interrupted run: the last epoch checkpoint holds model, optimiser, scheduler and
-  // RNG; metrics.jsonl is cut back to that epoch and replayed into the early stopper.
-  if (cfg.resume && existsSync(lastPath)) {
-    const meta = JSON.parse(await session.loadCheckpoint(lastPath)) as { epoch: number };
-    history = run.readJsonLines<EpochRecord>('metrics.jsonl').filter((r) => r.epoch <= meta.epoch);
+  // RNG; metrics.jsonl is cut back to that epoch and replayed into the early stopper. A
+  // damaged last.ckpt falls back to best.ckpt (an earlier epoch), a damaged best.ckpt too
+  // to starting over; each step is said.
+  const resumed = cfg.resume ? await resumeCheckpoint(session, lastPath, bestPath, progress) : null;
+  if (resumed) {
+    history = run.readJsonLines<EpochRecord>('metrics.jsonl').filter((r) => r.epoch <= resumed.epoch);
     run.writeJsonLines('metrics.jsonl', history);
     for (const r of history) stopper.update(r.epoch, monitored(r));
-    if (stopper.bestEpoch === meta.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
-    progress.line(`resuming ${run.dir} after epoch ${meta.epoch} (best epoch so far ${stopper.bestEpoch})`);
+    if (resumed.from === bestPath) linkAtomic(bestPath, lastPath);
+    else if (stopper.bestEpoch === resumed.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
+    progress.line(`resuming ${run.dir} after epoch ${resumed.epoch} (best epoch so far ${stopper.bestEpoch})`);
   } else {
-    rmSync(run.path('metrics.jsonl'), { force: true });
+    for (const f of ['metrics.jsonl', 'last.ckpt', 'best.ckpt']) rmSync(run.path(f), { force: true });
   }
 
   const first = history.length + 1;

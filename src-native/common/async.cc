@@ -212,6 +212,9 @@ void AsyncTask::Execute() {
   } catch (const Aborted&) {
     aborted_ = true;
     SetError(what_ + ": aborted");
+  } catch (const CorruptFile& e) {
+    corrupt_ = true;
+    SetError(what_ + ": " + e.what());
   } catch (...) {
     SetError(what_ + ": " + currentExceptionMessage());
   }
@@ -242,6 +245,7 @@ void AsyncTask::OnError(const Napi::Error& e) {
   finish();
   progress_->settle(Env());
   if (aborted_) markAbortError(e);
+  if (corrupt_) e.Set("code", "ERR_THTL_CORRUPT_FILE");
   deferred_.Reject(e.Value());
 }
 

@@ -111,6 +111,7 @@ class AsyncTask : public Napi::AsyncWorker {
   Options options_;
   std::future<void> pending_;
   bool aborted_ = false;
+  bool corrupt_ = false;  // a CorruptFile: rejects with code ERR_THTL_CORRUPT_FILE
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<Progress> progress_;
 };

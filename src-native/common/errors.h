@@ -14,6 +14,13 @@ struct UserError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A file this program wrote earlier that is damaged (a checksum that does not match, an
+// archive that no longer reads): the promise rejects with code ERR_THTL_CORRUPT_FILE, so
+// that callers can fall back to an older copy or start over.
+struct CorruptFile : UserError {
+  using UserError::UserError;
+};
+
 // Thrown by work that saw its AbortSignal fire (common/async.h: AbortFlag); the promise
 // rejects with an AbortError.
 struct Aborted : std::runtime_error {

@@ -78,6 +78,21 @@ Session::Session(const std::string& modelName, int64_t numClasses, const std::st
   // cuDNN picks the fastest convolution algorithms for the (fixed) batch shapes.
   if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   rebuildOptimizer();
+  rngState_ = at::detail::getDefaultCPUGenerator().get_state();
+}
+
+Session::OwnRng::OwnRng(Session& s) : session_(s) {
+  at::Generator g = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(g.mutex());
+  outside_ = g.get_state();
+  if (s.rngState_.defined()) g.set_state(s.rngState_);
+}
+
+Session::OwnRng::~OwnRng() {
+  at::Generator g = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(g.mutex());
+  session_.rngState_ = g.get_state();
+  g.set_state(outside_);
 }
 
 void Session::setPrecision(const std::string& name) {
@@ -496,21 +511,29 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
     archive.write("amp_scale", ampScale_.to(torch::kCPU), true);
     archive.write("amp_growth", ampGrowth_.to(torch::kCPU), true);
   }
-  writeAtomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  writeAtomically(path, [&](const std::string& tmp) {
+    FileSink sink(tmp);
+    archive.save_to([&](const void* data, size_t n) { return sink.write(data, n); });
+    sink.close();         // a full disk is reported here, naming the file
+    appendChecksum(tmp);  // a damaged or cut checkpoint is caught before it is loaded
+  });
 }
 
 std::string Session::loadCheckpoint(const std::string& path) {
   requireReadableFile(path, "checkpoint");
+  // Before anything is changed: the checksum (checkpoints written since it was added), then
+  // the archive. Either failing is a CorruptFile: the caller may fall back to another copy.
+  verifyChecksum(path, "checkpoint " + path);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
   } catch (...) {
-    rethrowWithContext("checkpoint " + path + " is not a readable thtl-native checkpoint");
+    throw CorruptFile("checkpoint " + path + " is not a readable thtl-native checkpoint: " + currentExceptionMessage());
   }
   auto readValue = [&](const char* key) {
     c10::IValue v;
     if (!archive.try_read(key, v))
-      throw UserError("checkpoint " + path + " has no '" + key + "' entry (not a thtl-native checkpoint?)");
+      throw CorruptFile("checkpoint " + path + " has no '" + key + "' entry (not a thtl-native checkpoint?)");
     return v;
   };
   const std::string modelName = readValue("model_name").toStringRef();
@@ -540,35 +563,43 @@ std::string Session::loadCheckpoint(const std::string& path) {
                       ") that differ from this session's (" + describe(lora_.rank(), lora_.alpha(), groups) +
                       "); call applyLora with the checkpoint's settings on a fresh session");
   }
+  // Everything is read before anything changes: a damaged checkpoint leaves the session as it was.
   const int64_t classes = readValue("num_classes").toInt();
-  if (classes != numClasses()) replaceHead(classes);
-
-  torch::serialize::InputArchive weights;
-  archive.read("model", weights);
+  auto readArchive = [&](const char* key) {
+    torch::serialize::InputArchive sub;
+    if (!archive.try_read(key, sub))
+      throw CorruptFile("checkpoint " + path + " has no '" + key + "' entry (not a thtl-native checkpoint?)");
+    return sub;
+  };
+  torch::serialize::InputArchive weights = readArchive("model");
   io::NamedTensors tensors;
   for (const auto& [name, tensor] : io::stateDict(*model_)) {
     torch::Tensor t;
-    if (!weights.try_read(name, t))
-      throw UserError("checkpoint " + path + " lacks model key '" + name + "'");
+    if (!weights.try_read(name, t)) throw CorruptFile("checkpoint " + path + " lacks model key '" + name + "'");
     tensors.emplace_back(name, t);
   }
-  io::loadStateDict(*model_, tensors, {}, path);
-
   std::vector<std::string> groups;
   std::stringstream ss(readValue("trainable_groups").toStringRef());
   for (std::string g; std::getline(ss, g, ',');)
     if (!g.empty()) groups.push_back(g);
-  setTrainableGroups(groups);
-  optim_.lr = readValue("lr").toDouble();
-  optim_.stepSize = readValue("step_size").toInt();
-  optim_.gamma = readValue("gamma").toDouble();
-  schedulerEpoch_ = readValue("scheduler_epoch").toInt();
-  rebuildOptimizer();
-  torch::serialize::InputArchive optim;
-  archive.read("optimizer", optim);
-  optimizer_->load(optim);
+  const double lr = readValue("lr").toDouble();
+  const int64_t stepSize = readValue("step_size").toInt();
+  const double gamma = readValue("gamma").toDouble();
+  const int64_t schedulerEpoch = readValue("scheduler_epoch").toInt();
+  torch::serialize::InputArchive optim = readArchive("optimizer");
   torch::Tensor rng;
-  archive.read("rng_cpu", rng);
+  if (!archive.try_read("rng_cpu", rng)) throw CorruptFile("checkpoint " + path + " has no 'rng_cpu' entry");
+  const std::string meta = readValue("meta").toStringRef();
+
+  if (classes != numClasses()) replaceHead(classes);
+  io::loadStateDict(*model_, tensors, {}, path);
+  setTrainableGroups(groups);
+  optim_.lr = lr;
+  optim_.stepSize = stepSize;
+  optim_.gamma = gamma;
+  schedulerEpoch_ = schedulerEpoch;
+  rebuildOptimizer();
+  optimizer_->load(optim);
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(rng);
   // fp16's loss scale goes on where it was (a checkpoint without one, or a session in
@@ -578,7 +609,7 @@ std::string Session::loadCheckpoint(const std::string& path) {
     ampScale_.copy_(scale);
     ampGrowth_.copy_(growth);
   }
-  return readValue("meta").toStringRef();
+  return meta;
 }
 
 void Session::saveWeights(const std::string& path, bool mergeAdapters) {

@@ -130,6 +130,22 @@ class Session {
 
   std::mutex mutex;  // one native call at a time per session
 
+  // While alive, LibTorch's default CPU generator holds this session's own random state
+  // (dropout, stochastic depth draw from it), which is put back in the session after:
+  // each session draws from its own stream, whatever other sessions ran in between.
+  // Every task holds one (tasks run one at a time, on the compute thread).
+  class OwnRng {
+   public:
+    explicit OwnRng(Session& s);
+    ~OwnRng();
+    OwnRng(const OwnRng&) = delete;
+    OwnRng& operator=(const OwnRng&) = delete;
+
+   private:
+    Session& session_;
+    torch::Tensor outside_;
+  };
+
  private:
   std::vector<std::string> groupNames() const;  // info().groups, head first
   // Throws UserError naming the first unknown group and listing the model's groups.
@@ -169,6 +185,7 @@ class Session {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   nn::LoraSet lora_;
   std::vector<std::string> loraGroups_;  // adapted groups, in info().groups order
+  torch::Tensor rngState_;  // this session's CPU generator state between tasks (OwnRng)
   // rebuildOptimizer(), keeping Adam's state of parameters that are still there.
   void rebuildOptimizerKeepingState();
 };

@@ -175,6 +175,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
         env, "Session." + name,
         [h, work](Progress& progress) {
           std::lock_guard<std::mutex> lock(h->session->mutex);
+          Session::OwnRng rng(*h->session);
           struct Publish {
             Handle& h;
             ~Publish() {

@@ -9,12 +9,12 @@ import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
-import { DEFAULT_TRAIN_CONFIG } from '../../lib/train/config.js';
 import { trainRun } from '../../lib/train/runner.js';
 import type { ImageSet } from '../../binding/data.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { runProcess } from '../helpers/process.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
+import { tinyRun } from '../helpers/runs.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BINDING = join(ROOT, 'dist', 'binding', 'index.js');
@@ -126,18 +126,7 @@ describe('Session boundary', () => {
   });
 
   it('an aborted trainRun leaves an interrupted run folder that resume continues', async () => {
-    const cfg = {
-      ...DEFAULT_TRAIN_CONFIG,
-      model: 'resnet18',
-      data: vesselFolder(16, 48),
-      out: join(tempDir('abort-run'), 'run'),
-      epochs: 3,
-      batchSize: 4,
-      inputSize: 32,
-      noCache: true,
-      device: 'cpu',
-      patience: 10,
-    };
+    const cfg = tinyRun('abort-run');
     const controller = new AbortController();
     const lines: string[] = [];
     const progress = {
