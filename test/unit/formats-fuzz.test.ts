@@ -1,6 +1,6 @@
 // Property-based fuzzing (fast-check) of the formats read on the JavaScript side: CSV
 // text, spreadsheets (.csv and .xlsx), split.json, study configs, dataset specs, lesion
-// mappings and image headers. Whatever the bytes, each reader returns a value of its type
+// mappings, image headers and a run's metrics.jsonl (what resuming reads back). Whatever the bytes, each reader returns a value of its type
 // or throws an Error whose message names the file; never an internal TypeError or
 // RangeError ("cannot read properties of undefined"), a hang, or a crash.
 // THTL_PROPERTY_RUNS=<n> sets the runs per property (CI: the default; a campaign: 100000).
@@ -18,6 +18,7 @@ import { readSpecFile } from '../../lib/data/spec.js';
 import { readSplitFile } from '../../lib/data/split-file.js';
 import { readTable } from '../../lib/data/table.js';
 import { readStudyConfig } from '../../lib/experiment/config-file.js';
+import { RunFolder } from '../../lib/runfolder.js';
 
 const RUNS = Number(process.env.THTL_PROPERTY_RUNS ?? 300);
 const SEED = Number(process.env.THTL_PROPERTY_SEED ?? 20261201);
@@ -137,6 +138,19 @@ describe('JS-side formats under arbitrary input (fast-check)', () => {
         await cleanOutcome(path, () => readStudyConfig(path));
         await cleanOutcome(path, () => readSpecFile(path));
         await cleanOutcome(path, () => loadMapping(path));
+      }),
+      options,
+    );
+  });
+
+  it('RunFolder.readJsonLines (metrics.jsonl): arbitrary lines, and whole lines cut anywhere', async () => {
+    const line = fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), jsonText);
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { maxLength: 6 }), fc.nat(), async (lines, cut) => {
+        const run = new RunFolder(join(dir, `run-${counter++}`));
+        const text = lines.map((l) => `${l.replace(/\n/g, ' ')}\n`).join('');
+        writeFileSync(run.path('metrics.jsonl'), text.slice(0, text.length === 0 ? 0 : cut % (text.length + 1)));
+        await cleanOutcome(run.path('metrics.jsonl'), () => run.readJsonLines('metrics.jsonl'));
       }),
       options,
     );
