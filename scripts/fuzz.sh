@@ -37,7 +37,7 @@ fi
 [ -n "$cxx" ] || { log "no clang++ found: install clang and its libFuzzer runtime (Debian: apt-get install clang-14 libclang-rt-14-dev)"; exit 1; }
 python=${THTL_TEST_PYTHON:-/usr/bin/python3}
 
-build=${THTL_FUZZ_BUILD:-$HOME/.cache/thtl-native/fuzz-build}
+build=${THTL_FUZZ_BUILD:-$root/build-fuzz}  # git-ignored (build-*/), one per checkout
 mkdir -p "$build"
 log "building the harnesses with $cxx in $build"
 CXX=$cxx cmake -S fuzz -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 ||
