@@ -68,7 +68,7 @@ Napi::Value buildImageSet(const Napi::CallbackInfo& info) {
   const int threads = static_cast<int>(
       o.integer("threads", static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())), 1, 1024));
   const bool skipBad = o.boolean("skipBad", false);
-  const std::string cacheDir = o.has("cacheDir") ? a.options(2).string("cacheDir", "") : "";
+  const std::string cacheDir = o.string("cacheDir", "");  // "": decode into memory
   if (o.has("cacheDir") && cacheDir.empty()) throw a.typeError("options.cacheDir", "a non-empty string");
   auto abort = std::make_shared<AbortWatch>(a, o.get("signal"));
   auto cache = std::make_shared<std::shared_ptr<ImageCache>>();
