@@ -14,6 +14,7 @@ import { classificationReport, type ClassificationReport } from '../metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../progress.js';
 import { mixSeed } from '../rng.js';
 import { RunFolder } from '../runfolder.js';
+import { acquireLock } from '../lock.js';
 import { stratifiedSplit } from '../split.js';
 import { resolveCacheDir, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
@@ -248,21 +249,59 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
 
   const run = new RunFolder(cfg.out);
   const id = identity(cfg, lr, size);
-  // a process killed in the middle of an atomic write leaves its temp file behind (also in
-  // a folder whose run finished, which a resumed study passes through)
+  // a finished run is reused without the lock and without writing (a read-only folder works)
+  const finished = cfg.resume ? reuseFinished(run, id, progress) : null;
+  if (finished) return finished;
+  // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
+  const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
+  try {
+    return await trainInFolder(cfg, run, id, size, lr, progress, signal);
+  } finally {
+    release();
+  }
+}
+
+/** A process killed in the middle of an atomic write leaves its temp file behind. */
+function removeTempFiles(run: RunFolder): void {
   for (const f of readdirSync(run.dir)) if (/\.tmp-\d+$/.test(f)) rmSync(run.path(f), { force: true });
-  if (cfg.resume && existsSync(run.path('config.json'))) {
-    const before = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as { identity?: Record<string, unknown> };
-    if (JSON.stringify(before.identity) !== JSON.stringify(id))
-      throw new Error(
-        `${run.dir} holds a run with other settings (${JSON.stringify(before.identity)}); ` +
-          `use another --out or delete the folder (this run: ${JSON.stringify(id)})`,
-      );
-    if (existsSync(run.path('final.json'))) {
-      const done = JSON.parse(readFileSync(run.path('final.json'), 'utf8')) as RunResult;
-      progress.line(`${run.dir}: finished before, reusing its results`);
-      return { ...done, dir: run.dir, reused: true };
-    }
+}
+
+/** Throws when the folder holds a run made with other settings. */
+function checkSameRun(run: RunFolder, id: Record<string, unknown>): void {
+  if (!existsSync(run.path('config.json'))) return;
+  const before = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as { identity?: Record<string, unknown> };
+  if (JSON.stringify(before.identity) !== JSON.stringify(id))
+    throw new Error(
+      `${run.dir} holds a run with other settings (${JSON.stringify(before.identity)}); ` +
+        `use another --out or delete the folder (this run: ${JSON.stringify(id)})`,
+    );
+}
+
+/** The results of the folder's finished run (final.json), when it is this run; else null. */
+function reuseFinished(run: RunFolder, id: Record<string, unknown>, progress: ProgressSink): RunResult | null {
+  if (!existsSync(run.path('final.json'))) return null;
+  checkSameRun(run, id);
+  removeTempFiles(run);
+  const done = JSON.parse(readFileSync(run.path('final.json'), 'utf8')) as RunResult;
+  progress.line(`${run.dir}: finished before, reusing its results`);
+  return { ...done, dir: run.dir, reused: true };
+}
+
+async function trainInFolder(
+  cfg: TrainConfig,
+  run: RunFolder,
+  id: Record<string, unknown>,
+  size: number,
+  lr: number,
+  progress: ProgressSink,
+  signal: AbortSignal | undefined,
+): Promise<RunResult> {
+  removeTempFiles(run);
+  if (cfg.resume) {
+    // another process may have finished it while this one waited for nothing but the lock
+    const finished = reuseFinished(run, id, progress);
+    if (finished) return finished;
+    checkSameRun(run, id);
   }
   const split = await buildSplit(cfg);
   native().setThreads(cfg.threads);
