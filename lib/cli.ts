@@ -7,6 +7,7 @@ import { addTrainingFlags, positiveInt, ratios } from './commands/options.js';
 import { registerCamCommand } from './commands/cam.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerExperimentCommands } from './commands/experiment.js';
+import { registerScaleCommands } from './commands/scale.js';
 import { registerSynthCommand } from './commands/synth.js';
 import { DEFAULT_DEMO, DEMO_MODEL, runDemo, type DemoOptions } from './demo.js';
 import { parseProtocols } from './experiment/protocols.js';
@@ -108,7 +109,9 @@ export function buildCli(): Command {
     .option('--intermediate <n>', 'synthetic intermediate images (5 classes)', positiveInt('--intermediate'), DEFAULT_DEMO.intermediate)
     .option('--target <n>', 'synthetic target images (2 classes)', positiveInt('--target'), DEFAULT_DEMO.target)
     .option('--protocols <list>', 'protocols to run', (v: string) => parseProtocols(v), DEFAULT_DEMO.protocols)
-    .option('--image-size <px>', 'size of the generated images', positiveInt('--image-size'), DEFAULT_DEMO.imageSize);
+    .option('--image-size <px>', 'size of the generated images', positiveInt('--image-size'), DEFAULT_DEMO.imageSize)
+    .option('--workers <n>', 'study units run at once, in child processes (the local executor)', positiveInt('--workers'))
+    .option('--gpus <list>', 'GPU ids: study units run at once, one per GPU', (v: string) => v.split(',').map((g) => g.trim()).filter(Boolean));
   addTrainingFlags(demo, ['inputSize', 'epochs', 'patience', 'seed', 'threads', 'device'], 'fill', {
     inputSize: { default: DEFAULT_DEMO.inputSize },
     epochs: { default: DEFAULT_DEMO.epochs },
@@ -139,6 +142,7 @@ export function buildCli(): Command {
     });
 
   registerExperimentCommands(program);
+  registerScaleCommands(program);
   registerCamCommand(program);
   registerDataCommands(program);
   registerSynthCommand(program);

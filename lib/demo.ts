@@ -29,6 +29,10 @@ export interface DemoOptions {
   threads: number;
   device: string;
   protocols: ProtocolId[];
+  /** units run at once in child processes (the local executor); 1: one after another in this process */
+  workers?: number;
+  /** GPU ids: one worker each */
+  gpus?: string[];
 }
 
 /** The one model the demo trains (small enough for a CPU). */
@@ -108,7 +112,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
       out: join(out, 'study'),
     },
     progress,
-    options,
+    { ...options, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.gpus ? { gpus: opts.gpus } : {}) },
   );
   // LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model
   let cam: string | null = null;

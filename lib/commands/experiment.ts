@@ -6,9 +6,12 @@ import { Command, Option } from 'commander';
 import { addTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
-import { DEFAULT_STUDY, type Recipe } from '../experiment/study-config.js';
+import { DEFAULT_STUDY, type Recipe, type StudyConfig } from '../experiment/study-config.js';
 import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
-import { runStudy, writeStudyReport } from '../experiment/study.js';
+import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js';
+import { writePlanFile } from '../scale/plan-file.js';
+import { submitStudy } from '../scale/slurm.js';
+import { executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../experiment/weights.js';
 import { interruptible } from '../interrupt.js';
 import { consoleProgress, formatDuration } from '../progress.js';
@@ -64,41 +67,72 @@ function flagsToStudy(o: Record<string, unknown>): PartialStudy {
   };
 }
 
-async function runAndPrint(parts: PartialStudy[]): Promise<void> {
-  const cfg = mergeStudy(...parts);
+/** --protocol/--models/--steps/--config of `experiment` and `plan`. */
+function experimentOptions(cmd: Command): Command {
+  return studyOptions(
+    cmd
+      .option('--protocol <list>', `protocols, comma-separated: ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} = ${v}`).join('; ')}`)
+      .option('--models <list>', 'model names, comma-separated', list)
+      .option('--steps <list>', 'SWFT/LoRA steps to run (default: all)', positiveIntList('--steps'))
+      .option('--config <file>', 'study config JSON; flags override it'),
+  );
+}
+
+/** The study of `experiment`/`plan` flags: the config file, overridden by the flags. */
+function experimentStudy(o: Record<string, unknown>): StudyConfig {
+  const file = o.config ? readStudyConfig(o.config as string) : {};
+  const flags = flagsToStudy(o);
+  if (o.protocol || o.models) {
+    if (!o.protocol || !o.models) throw new Error('give --protocol and --models together');
+    flags.experiments = [{ protocols: parseProtocols(o.protocol as string), models: o.models as string[], ...(o.steps ? { steps: o.steps as number[] } : {}) }];
+  }
+  return mergeStudy(file, flags);
+}
+
+async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promise<void> {
+  const exec = executorChoice(o);
+  if (exec.kind === 'slurm') {
+    const prepared = await prepareStudy(cfg);
+    submitStudy(prepared, exec.slurm, consoleProgress());
+    return;
+  }
   const r = await interruptible('run the same command again to go on where it stopped (finished runs are kept)', (signal) =>
-    runStudy(cfg, consoleProgress(), { signal }),
+    runStudy(cfg, consoleProgress(), { signal, ...exec.local }),
   );
   if (!r) return;
   process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
 }
 
 export function registerExperimentCommands(program: Command): void {
-  studyOptions(
-    program
-      .command('experiment')
-      .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures')
-      .option('--protocol <list>', `protocols, comma-separated: ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} = ${v}`).join('; ')}`)
-      .option('--models <list>', 'model names, comma-separated', list)
-      .option('--steps <list>', 'SWFT/LoRA steps to run (default: all)', positiveIntList('--steps'))
-      .option('--config <file>', 'study config JSON; flags override it'),
+  executorFlags(
+    experimentOptions(
+      program
+        .command('experiment')
+        .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures'),
+    ),
   ).action(async (o: Record<string, unknown>) => {
-    const file = o.config ? readStudyConfig(o.config as string) : {};
-    const flags = flagsToStudy(o);
-    if (o.protocol || o.models) {
-      if (!o.protocol || !o.models) throw new Error('give --protocol and --models together');
-      flags.experiments = [{ protocols: parseProtocols(o.protocol as string), models: o.models as string[], ...(o.steps ? { steps: o.steps as number[] } : {}) }];
-    }
-    await runAndPrint([file, flags]);
+    await runAndPrint(experimentStudy(o), o);
   });
 
-  studyOptions(
-    program
-      .command('reproduce')
-      .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
-      .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+  executorFlags(
+    studyOptions(
+      program
+        .command('reproduce')
+        .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
+        .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+    ),
   ).action(async (o: Record<string, unknown>) => {
-    await runAndPrint([readStudyConfig(o.config as string), flagsToStudy(o)]);
+    await runAndPrint(mergeStudy(readStudyConfig(o.config as string), flagsToStudy(o)), o);
+  });
+
+  experimentOptions(
+    program
+      .command('plan')
+      .description('prepare a study folder (study.json, splits) and write plan.json: every training unit with its command, dependencies and outputs'),
+  ).action(async (o: Record<string, unknown>) => {
+    const prepared = await prepareStudy(experimentStudy(o));
+    const plan = writePlanFile(prepared);
+    process.stdout.write(`${formatPlan(plan)}\n`);
   });
 
   program

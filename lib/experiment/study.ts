@@ -1,5 +1,6 @@
 // A study: protocols x models x runs, planned into training units (plan.ts), run one
-// after another with resume, and reported. The pieces: protocols.ts (ids), study-config.ts
+// after another with resume (or in parallel child processes, lib/scale/local.ts), and
+// reported. The pieces: protocols.ts (ids), study-config.ts
 // (StudyConfig, Recipe, defaults), plan.ts, unit-config.ts (a unit's TrainConfig, input
 // checks), splits.ts (the shared split files), study-folder.ts (study.json, finished runs).
 import { mkdirSync } from 'node:fs';
@@ -8,9 +9,9 @@ import { join, relative, resolve } from 'node:path';
 import { native } from '../../binding/index.js';
 import { consoleProgress, formatDuration, type ProgressSink } from '../progress.js';
 import { writeJsonAtomic } from '../runfolder.js';
-import { findModelInfo, trainRun, type RunOptions } from '../train/runner.js';
-import { planStudy, type Unit } from './plan.js';
-import { studySplits } from './splits.js';
+import { findModelInfo, trainRun, type RunOptions, type RunResult } from '../train/runner.js';
+import { planStudy, type Plan, type Unit } from './plan.js';
+import { studySplits, type StudySplits } from './splits.js';
 import type { StudyConfig } from './study-config.js';
 import { collectRecords, type StudyFile } from './study-folder.js';
 import type { RunRecord } from './types.js';
@@ -30,9 +31,21 @@ export interface StudyResult {
   seconds: number;
 }
 
-/** Runs (or resumes) a study; `options.signal` aborts it between and inside runs (resumable). */
-export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<StudyResult> {
-  const t0 = Date.now();
+/** A study made ready to run: study.json and the splits written, the plan made. */
+export interface PreparedStudy {
+  /** the study folder (absolute) */
+  out: string;
+  cfg: StudyConfig;
+  plan: Plan;
+  study: StudyFile;
+  splits: StudySplits;
+}
+
+/**
+ * Everything before training: checks the inputs, writes study.json, makes the shared
+ * splits (so that units run by other processes only read them).
+ */
+export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<PreparedStudy> {
   const out = resolve(cfg.out);
   const groupsOf = (model: string) => findModelInfo(model).groups.map((g) => g.name); // unknown names throw here
   const plan = planStudy(cfg, groupsOf);
@@ -41,30 +54,56 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
   const study: StudyFile = { version: 1, name: cfg.name, config: cfg, modelOrder, entries: plan.entries };
   mkdirSync(out, { recursive: true });
   writeJsonAtomic(join(out, 'study.json'), study);
-  native().setThreads(cfg.recipe.threads);
   const splits = await studySplits(cfg, plan.units.some((u) => u.domain === 'intermediate'), progress);
+  return { out, cfg, plan, study, splits };
+}
+
+/** How the units of a study run: one after another in this process, or in parallel child processes. */
+export interface StudyRunOptions extends RunOptions {
+  /** parallel child processes (`--executor local --workers N`); 1 or absent: in this process */
+  workers?: number;
+  /** one child process per GPU, each seeing only its own (`--gpus 0,1`) */
+  gpus?: string[];
+}
+
+/** Runs (or resumes) a study; `options.signal` aborts it between and inside runs (resumable). */
+export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress(), options: StudyRunOptions = {}): Promise<StudyResult> {
+  const t0 = Date.now();
+  const prepared = await prepareStudy(cfg, progress);
+  const { out, plan } = prepared;
   progress.line(`${cfg.name}: ${plan.units.length} training run(s), ${plan.entries.length} report row(s) -> ${out}`);
-  for (const [i, unit] of plan.units.entries()) {
-    const tag = `[${i + 1}/${plan.units.length}] ${unit.dir}`;
-    progress.line(`${tag}: ${describe(unit)}`);
-    const r = await trainRun(unitConfig(cfg, unit, splits), prefixed(progress, tag), options);
-    if (r.reused) continue; // the runner has said so
-    const summary = r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
-    progress.line(`${tag}: ${r.epochsRun} epochs, ${summary} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
+  if ((options.workers ?? 1) > 1 || options.gpus) {
+    const { runUnitsLocally } = await import('../scale/local.js');
+    await runUnitsLocally(prepared, { workers: options.workers ?? 1, ...(options.gpus ? { gpus: options.gpus } : {}), ...(options.signal ? { signal: options.signal } : {}) }, progress);
+  } else {
+    native().setThreads(cfg.recipe.threads);
+    for (const [i, unit] of plan.units.entries()) {
+      const tag = `[${i + 1}/${plan.units.length}] ${unit.dir}`;
+      progress.line(`${tag}: ${describeUnit(unit)}`);
+      const r = await trainRun(unitConfig(cfg, unit, prepared.splits), prefixed(progress, tag), options);
+      if (r.reused) continue; // the runner has said so
+      progress.line(`${tag}: ${r.epochsRun} epochs, ${summarize(r)} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
+    }
   }
-  const { records } = collectRecords(out, study);
-  const reportFiles = await writeStudyReport(out, study, records);
+  const { records } = collectRecords(out, prepared.study);
+  const reportFiles = await writeStudyReport(out, prepared.study, records);
   progress.line(`report: ${reportFiles.length} file(s) in ${join(out, 'report')}`);
   return { dir: out, records, reportFiles, seconds: (Date.now() - t0) / 1000 };
 }
 
-function describe(u: Unit): string {
+/** "test accuracy 0.9, AUC 0.95" (or the validation accuracy of a run without a test split). */
+export function summarize(r: Pick<RunResult, 'test' | 'valAccuracy'>): string {
+  return r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
+}
+
+/** What a unit trains, in words. */
+export function describeUnit(u: Unit): string {
   const init = u.init === 'plus' ? `the + model (${u.after})` : u.init === 'imagenet' ? 'ImageNet weights' : 'random initialisation';
   const what = u.lora ? `head + LoRA on ${u.lora.join(', ') || 'no group'}` : u.trainable === 'all' ? 'every parameter' : u.trainable.join(', ');
   return `${u.model} on the ${u.domain} domain from ${init}, training ${what}, seed ${u.seed}`;
 }
 
-function prefixed(p: ProgressSink, tag: string): ProgressSink {
+export function prefixed(p: ProgressSink, tag: string): ProgressSink {
   const short = tag.split(' ')[0]!;
   return { status: (s) => p.status(`${short} ${s}`), line: (s) => p.line(`${short} ${s}`) };
 }

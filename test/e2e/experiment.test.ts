@@ -3,13 +3,12 @@
 // from its last epoch) and its results equal an uninterrupted study's; `report` rebuilds
 // the same files. CPU, one thread, so training is deterministic.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { native } from '../../binding/index.js';
 import { collectRecords } from '../../lib/experiment/study-folder.js';
-import { writeSynthDataset } from '../../lib/synth/write.js';
+import { makeTestStudy } from '../helpers/study.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
 import { tempDir } from '../helpers/images.js';
@@ -50,25 +49,13 @@ let config = '';
 
 /** Test data, initial weights standing in for ImageNet, and a study config using them. */
 beforeAll(async () => {
-  data = tempDir('study-data');
-  writeSynthDataset({ domain: 'target', n: 40, size: 40, seed: 5, out: join(data, 'target') });
-  writeSynthDataset({ domain: 'intermediate', n: 40, size: 40, seed: 5, out: join(data, 'intermediate') });
-  const session = await native().Session.create({ model: 'resnet18', numClasses: 3, device: 'cpu', seed: 9 });
-  await session.saveWeights(join(data, 'init.safetensors'));
-  config = join(data, 'study.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      name: 'resume test',
-      experiments: [{ protocols: ['2', '4', 'swft'], models: ['resnet18'], steps: [1, 2] }],
-      target: join(data, 'target'),
-      intermediate: join(data, 'intermediate'),
-      initialWeights: { resnet18: join(data, 'init.safetensors') },
-      runs: 2,
-      seed: 11,
-      recipe: { epochs: 3, patience: 5, batchSize: 8, inputSize: 32, device: 'cpu', threads: 1 },
-    }),
-  );
+  ({ data, config } = await makeTestStudy('study-data', {
+    name: 'resume test',
+    experiments: [{ protocols: ['2', '4', 'swft'], models: ['resnet18'], steps: [1, 2] }],
+    images: 40,
+    runs: 2,
+    epochs: 3,
+  }));
 }, 120_000);
 
 /** The results that must not depend on interruptions: everything but wall-clock time. */

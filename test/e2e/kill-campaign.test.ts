@@ -14,11 +14,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../binding/index.js';
 import { collectRecords } from '../../lib/experiment/study-folder.js';
 import { Rng } from '../../lib/rng.js';
-import { writeSynthDataset } from '../../lib/synth/write.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { runProcess } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
+import { makeTestStudy } from '../helpers/study.js';
 
 const BIN = join(ROOT, 'bin', 'thtl-native.js');
 const POINTS = Number(process.env.THTL_KILL_POINTS ?? 4);
@@ -135,26 +135,13 @@ describe(`kill campaign (${POINTS} SIGKILLs per command, seed ${SEED})`, () => {
   describe('experiment', () => {
     let config = '';
     beforeAll(async () => {
-      const data = tempDir('kill-study-data');
-      writeSynthDataset({ domain: 'target', n: 30, size: 40, seed: 5, out: join(data, 'target') });
-      writeSynthDataset({ domain: 'intermediate', n: 30, size: 40, seed: 5, out: join(data, 'intermediate') });
-      const session = await native().Session.create({ model: 'resnet18', numClasses: 3, device: 'cpu', seed: 9 });
-      await session.saveWeights(join(data, 'init.safetensors'));
-      await session.dispose();
-      config = join(data, 'study.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          name: 'kill campaign',
-          experiments: [{ protocols: ['4', 'swft'], models: ['resnet18'], steps: [2] }],
-          target: join(data, 'target'),
-          intermediate: join(data, 'intermediate'),
-          initialWeights: { resnet18: join(data, 'init.safetensors') },
-          runs: 1,
-          seed: 11,
-          recipe: { epochs: 2, patience: 5, batchSize: 8, inputSize: 32, device: 'cpu', threads: 1 },
-        }),
-      );
+      ({ config } = await makeTestStudy('kill-study-data', {
+        name: 'kill campaign',
+        experiments: [{ protocols: ['4', 'swft'], models: ['resnet18'], steps: [2] }],
+        images: 30,
+        runs: 1,
+        epochs: 2,
+      }));
     });
 
     it('every kill leaves whole files; the resumed study ends with the same tables', async () => {

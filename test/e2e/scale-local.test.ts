@@ -1,0 +1,133 @@
+// Scale-out on one machine: `plan` writes plan.json, `run-unit` runs one unit (refusing a
+// unit whose dependency has not finished, and a run folder another process is training
+// into), `--executor local --workers 2` runs the units in parallel child processes with
+// the same tables as a run in one process, and Ctrl-C stops every child with the study
+// left resumable.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import type { PlanFile } from '../../lib/scale/plan-file.js';
+import type { StudyStatus } from '../../lib/scale/status.js';
+import { tempDir } from '../helpers/images.js';
+import { runProcess, type ProcessResult } from '../helpers/process.js';
+import { ROOT } from '../helpers/python.js';
+import { FOUR_UNIT_STUDY, makeTestStudy, reportWithoutTimes } from '../helpers/study.js';
+
+const BIN = join(ROOT, 'bin', 'thtl-native.js');
+const cli = (args: string[]): Promise<ProcessResult> => runProcess(process.execPath, [BIN, ...args]);
+
+let config = '';
+let sequential = '';
+
+beforeAll(async () => {
+  ({ config } = await makeTestStudy('scale-data', { name: 'scale test', ...FOUR_UNIT_STUDY }));
+  sequential = tempDir('scale-seq');
+  const r = await cli(['reproduce', '--config', config, '--out', sequential]);
+  expect(r.code, r.stderr).toBe(0);
+}, 180_000);
+
+async function waitFor(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('plan and run-unit', () => {
+  it('plan.json lists the units with levels, dependencies, commands and outputs; run-unit runs them in order', async () => {
+    const dir = tempDir('scale-plan');
+    const p = await cli(['plan', '--config', config, '--out', dir]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/4 unit\(s\) in 2 dependency level\(s\)/);
+    const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as PlanFile;
+    expect(plan.levels).toEqual([
+      ['resnet18.run-1.plus', 'resnet18.run-1.expt2'],
+      ['resnet18.run-1.plusplus', 'resnet18.run-1.swft-step-2'],
+    ]);
+    const pp = plan.units.find((u) => u.id === 'resnet18.run-1.plusplus')!;
+    expect(pp.dependsOn).toEqual(['resnet18.run-1.plus']);
+    expect(pp.command.slice(-3)).toEqual(['run-unit', dir, 'resnet18.run-1.plusplus']);
+    expect(pp.outputs).toContain('runs/resnet18/run-1/plusplus/final.json');
+    expect(existsSync(join(dir, 'splits', 'target.json'))).toBe(true);
+
+    // a unit whose dependency has not finished is refused, naming it
+    const early = await cli(['run-unit', dir, 'resnet18.run-1.plusplus']);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/starts from resnet18\.run-1\.plus, which has not finished/);
+    const unknown = await cli(['run-unit', dir, 'resnet18.run-9.plus']);
+    expect(unknown.stderr).toMatch(/has no unit resnet18\.run-9\.plus; its 4 unit\(s\): resnet18\.run-1\.plus/);
+
+    // every unit by its command from plan.json, in plan order (a unit by id or by folder)
+    for (const u of plan.units) {
+      const r = await runProcess(u.command[0]!, [...u.command.slice(1), '--threads', '1'], { cwd: plan.cwd });
+      expect(r.code, r.stderr).toBe(0);
+      for (const f of u.outputs) expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    const status = await cli(['status', dir, '--json']);
+    expect((JSON.parse(status.stdout) as StudyStatus).units.map((u) => u.state)).toEqual(['done', 'done', 'done', 'done']);
+    const rep = await cli(['report', dir]);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(reportWithoutTimes(dir)).toEqual(reportWithoutTimes(sequential));
+  }, 180_000);
+
+  it('a second process into a run folder being trained is refused, naming the first', async () => {
+    const dir = tempDir('scale-lock');
+    expect((await cli(['plan', '--config', config, '--out', dir])).code).toBe(0);
+    const first = spawn(process.execPath, [BIN, 'run-unit', dir, 'resnet18.run-1.plus'], { stdio: 'ignore' });
+    const lock = join(dir, 'runs', 'resnet18', 'run-1', 'plus', 'run.lock');
+    await waitFor('the first process to take the lock', () => existsSync(lock));
+    const second = await cli(['run-unit', dir, 'resnet18.run-1.plus']);
+    const firstCode = await new Promise<number | null>((r) => first.on('close', r));
+    expect(firstCode).toBe(0);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`is in use by another thtl-native process \\(pid ${first.pid} on .*training resnet18\\)`));
+    expect(existsSync(lock)).toBe(false); // released at the end
+  }, 120_000);
+});
+
+describe('--executor local', () => {
+  it('two workers give the same tables as one process; logs per unit', async () => {
+    const dir = tempDir('scale-local');
+    const r = await cli(['reproduce', '--config', config, '--out', dir, '--executor', 'local', '--workers', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/local executor: 2 worker\(s\), 1 thread\(s\) each, 4 unit\(s\) to run/);
+    // the + model's dependants start only after it
+    const lines = r.stderr.split('\n');
+    const finishedPlus = lines.findIndex((l) => /resnet18\.run-1\.plus: finished/.test(l));
+    const startedPP = lines.findIndex((l) => /resnet18\.run-1\.plusplus: started/.test(l));
+    expect(finishedPlus).toBeGreaterThanOrEqual(0);
+    expect(startedPP).toBeGreaterThan(finishedPlus);
+    expect(readFileSync(join(dir, 'logs', 'resnet18.run-1.plus.log'), 'utf8')).toMatch(/epoch\s+3/);
+    expect(reportWithoutTimes(dir)).toEqual(reportWithoutTimes(sequential));
+  }, 180_000);
+
+  it('SIGINT stops every worker after its batch; the same command resumes to the same tables', async () => {
+    const dir = tempDir('scale-int');
+    const args = [BIN, 'reproduce', '--config', config, '--out', dir, '--workers', '2'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await waitFor('a unit to start training', () => /epoch\s+1 /.test(stderr));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/stopping \d running unit\(s\) after their current batch/);
+    expect(stderr).toMatch(/interrupted \(SIGINT\)/);
+    // no worker is left behind: every lock is released
+    const status = JSON.parse((await cli(['status', dir, '--json'])).stdout) as StudyStatus;
+    expect(status.units.some((u) => u.state === 'running')).toBe(false);
+    const again = await cli(args.slice(1));
+    expect(again.code, again.stderr).toBe(0);
+    expect(reportWithoutTimes(dir)).toEqual(reportWithoutTimes(sequential));
+  }, 180_000);
+
+  it('flags of another executor are refused', async () => {
+    const r = await cli(['reproduce', '--config', config, '--out', tempDir('scale-bad'), '--workers', '2', '--partition', 'gpu']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--partition need --executor slurm/);
+  });
+});
