@@ -10,7 +10,7 @@ import type { Unit } from '../experiment/plan.js';
 import { writeJsonAtomic } from '../runfolder.js';
 
 /** The files a finished unit leaves in its run folder. */
-export const UNIT_OUTPUTS = ['config.json', 'split.json', 'metrics.jsonl', 'weights.safetensors', 'final.json'] as const;
+export const UNIT_OUTPUTS = ['config.json', 'split.json', 'metrics.jsonl', 'weights.safetensors', 'predictions.csv', 'final.json'] as const;
 
 export interface PlanUnit {
   /** `resnet50.run-1.plus`: the run folder below runs/, with dots */

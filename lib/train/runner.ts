@@ -13,7 +13,8 @@ import { defaultRemainder, readSplitFile, toEntries, writeSplitFile, type SplitE
 import { classificationReport, type ClassificationReport } from '../metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../progress.js';
 import { mixSeed } from '../rng.js';
-import { RunFolder } from '../runfolder.js';
+import { RunFolder, writeFileAtomic } from '../runfolder.js';
+import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock } from '../lock.js';
 import { stratifiedSplit } from '../split.js';
 import { resolveCacheDir, type TrainConfig } from './config.js';
@@ -421,11 +422,16 @@ async function trainEpochs(
   const best = history.find((r) => r.epoch === stopper.bestEpoch)!;
   let test: ClassificationReport | null = null;
   let testLoss: number | null = null;
+  // every validation and test image's probabilities at the best epoch (predictions.csv)
+  const valEval = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize });
+  const predictions = [predictionRows('val', split.val, valEval, split.classes)];
   if (sets.test) {
     const testEval = await session.evaluate(sets.test, labels.test, { batchSize: cfg.batchSize });
     test = classificationReport(Array.from(testEval.labels), probRows(testEval), split.classes);
     testLoss = testEval.loss;
+    predictions.push(predictionRows('test', split.test, testEval, split.classes));
   }
+  writeFileAtomic(run.path('predictions.csv'), predictionsCsv(split.classes, predictions.flat()));
   const sessionInfo = session.info();
   await session.saveWeights(run.path('weights.safetensors'));
   const result: RunResult = {
