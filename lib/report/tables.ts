@@ -424,7 +424,7 @@ export function tablesToMarkdown(tables: readonly PaperTable[], title = 'Results
   return [...head, ...withRows.map(tableToMarkdown)].join('\n');
 }
 
-function csvCell(v: string | number | null): string {
+export function csvCell(v: string | number | null): string {
   if (v === null) return '';
   const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
