@@ -124,7 +124,7 @@ export function buildCli(): Command {
     .action(async (o: Partial<DemoOptions>) => {
       const r = await interruptible('run the same command again to go on where it stopped', (signal) => runDemo({ ...DEFAULT_DEMO, ...o }, consoleProgress(), { signal }));
       if (!r) return;
-      process.stdout.write(`${mainTables(r.tablesMarkdown)}\nreport (with std and 95% intervals): ${join(r.dir, 'report')}\n`);
+      process.stdout.write(`${mainTables(r.tablesMarkdown)}\n${r.comparisonsMarkdown.replace(/^# /, '## ')}\nreport (with std and 95% intervals): ${join(r.dir, 'report')}\nHTML report: ${r.html}\n`);
       if (r.cam) process.stdout.write(`LayerCAM figures: ${r.cam}\n`);
       process.stdout.write(`demo finished in ${formatDuration(r.seconds)}\n`);
     });

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 
 import { runCam } from './cam.js';
 import { DEFAULT_RECIPE } from './experiment/study-config.js';
-import { runStudy, type StudyResult } from './experiment/study.js';
+import { runStudy, writeStudyReport, type StudyResult } from './experiment/study.js';
+import { readStudyFile } from './experiment/study-folder.js';
 import type { ProtocolId } from './experiment/types.js';
 import { writeSynthDataset, type SynthDomain } from './synth/write.js';
 import { DEFAULT_TRAIN_CONFIG } from './train/config.js';
@@ -55,6 +56,10 @@ export const DEFAULT_DEMO: DemoOptions = {
 
 export interface DemoResult extends StudyResult {
   tablesMarkdown: string;
+  /** report/comparisons.md: the paired comparisons */
+  comparisonsMarkdown: string;
+  /** report/index.html */
+  html: string;
   /** folder of the LayerCAM figures (null when protocols 1 and 4 were not both run) */
   cam: string | null;
 }
@@ -125,6 +130,19 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
     );
     progress.line(`LayerCAM figures (** above ++): ${images.map((i) => join(cam!, i.figure)).join(', ')}`);
   }
+  // the whole report in one page, now that the LayerCAM figures exist
+  const studyFile = readStudyFile(study.dir);
+  await writeStudyReport(study.dir, studyFile, study.records, { html: true });
+  const html = join(study.dir, 'report', 'index.html');
+  progress.line(`HTML report: ${html}`);
   const md = join(study.dir, 'report', 'tables.md');
-  return { ...study, seconds: (Date.now() - t0) / 1000, tablesMarkdown: existsSync(md) ? readFileSync(md, 'utf8') : '', cam };
+  const comparisons = join(study.dir, 'report', 'comparisons.md');
+  return {
+    ...study,
+    seconds: (Date.now() - t0) / 1000,
+    tablesMarkdown: existsSync(md) ? readFileSync(md, 'utf8') : '',
+    comparisonsMarkdown: existsSync(comparisons) ? readFileSync(comparisons, 'utf8') : '',
+    html,
+    cam,
+  };
 }

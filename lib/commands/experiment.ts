@@ -137,14 +137,15 @@ export function registerExperimentCommands(program: Command): void {
 
   program
     .command('report')
-    .description('rebuild the tables (Markdown, CSV, JSON) and ROC figures of a study folder from its finished runs')
+    .description('rebuild the tables (Markdown, CSV, JSON), statistics and ROC figures of a study folder from its finished runs')
     .argument('<dir>', 'study folder')
-    .action(async (dir: string) => {
+    .option('--html', 'also write report/index.html: every table, figure and run in one page that opens from disk', false)
+    .action(async (dir: string, o: { html: boolean }) => {
       const study = readStudyFile(dir);
       const { records, missing } = collectRecords(dir, study);
       if (missing.length > 0)
         process.stderr.write(`${missing.length} planned run(s) have not finished and are left out (first: ${missing[0]!.dir}); run the study command again to finish them\n`);
-      const files = await writeStudyReport(resolve(dir), study, records);
+      const files = await writeStudyReport(resolve(dir), study, records, { html: o.html });
       process.stdout.write(`${records.length} report row(s) -> ${files.join(', ')}\n`);
     });
 

@@ -108,9 +108,21 @@ export function prefixed(p: ProgressSink, tag: string): ProgressSink {
   return { status: (s) => p.status(`${short} ${s}`), line: (s) => p.line(`${short} ${s}`) };
 }
 
-/** Tables and ROC figures of a study folder into <dir>/report; `thtl-native report` calls the same. */
-export async function writeStudyReport(dir: string, study: Pick<StudyFile, 'modelOrder' | 'name'>, records: RunRecord[]): Promise<string[]> {
+/**
+ * Tables, ROC figures and the statistics (comparisons, run intervals) of a study folder
+ * into <dir>/report, and with `html` the self-contained report/index.html; `thtl-native
+ * report` calls the same.
+ */
+export async function writeStudyReport(dir: string, study: Pick<StudyFile, 'modelOrder' | 'name'>, records: RunRecord[], o: { html?: boolean } = {}): Promise<string[]> {
   const { writeReport } = await import('../report/index.js');
-  const files = await writeReport(join(dir, 'report'), records, { modelOrder: study.modelOrder, title: study.name });
+  const { writeStatistics } = await import('../report/statistics-files.js');
+  const reportDir = join(dir, 'report');
+  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name });
+  const stats = writeStatistics(dir, reportDir, records, { modelOrder: study.modelOrder, title: study.name });
+  files.push(...stats.files);
+  if (o.html) {
+    const { writeHtmlReport } = await import('../report/html.js');
+    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats }));
+  }
   return files.map((f) => relative(dir, f));
 }

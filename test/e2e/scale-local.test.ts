@@ -2,14 +2,19 @@
 // unit whose dependency has not finished, and a run folder another process is training
 // into), `--executor local --workers 2` runs the units in parallel child processes with
 // the same tables as a run in one process, and Ctrl-C stops every child with the study
-// left resumable.
+// left resumable. Also each run's predictions.csv and the report's statistics built
+// from it.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import type { SplitFile } from '../../lib/data/split-file.js';
 import type { PlanFile } from '../../lib/scale/plan-file.js';
+import { mcnemarExact } from '../../lib/stats/tests.js';
+import { readPredictions } from '../../lib/train/predictions.js';
+import type { RunResult } from '../../lib/train/runner.js';
 import type { StudyStatus } from '../../lib/scale/status.js';
 import { tempDir } from '../helpers/images.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
@@ -129,5 +134,34 @@ describe('--executor local', () => {
     const r = await cli(['reproduce', '--config', config, '--out', tempDir('scale-bad'), '--workers', '2', '--partition', 'gpu']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--partition need --executor slurm/);
+  });
+});
+
+describe('predictions and the report statistics', () => {
+  it('predictions.csv holds every val and test image; the comparisons follow from them; a rebuilt report is identical', async () => {
+    const run = (unit: string) => join(sequential, 'runs', 'resnet18', 'run-1', unit);
+    const final = JSON.parse(readFileSync(join(run('swft-step-2'), 'final.json'), 'utf8')) as RunResult;
+    const rows = readPredictions(join(run('swft-step-2'), 'predictions.csv'), final.classes);
+    const split = JSON.parse(readFileSync(join(run('swft-step-2'), 'split.json'), 'utf8')) as SplitFile;
+    const test = rows.filter((r) => r.split === 'test');
+    expect(rows.filter((r) => r.split === 'val').map((r) => r.file)).toEqual(split.val.map((e) => e.file));
+    expect(test.map((r) => r.file)).toEqual(split.test.map((e) => e.file));
+    expect(test.filter((r) => r.label === r.predicted).length / test.length).toBeCloseTo(final.test!.accuracy, 12);
+
+    // the run row of "SWFT step 2 vs step 1": McNemar of the two runs' test predictions
+    const csv = readFileSync(join(sequential, 'report', 'comparisons.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const head = csv[0]!;
+    const row = csv.find((r) => r[1] === 'SWFT step 2 vs step 1' && r[2] === '1')!;
+    expect(row, csv.map((r) => r.join(',')).join('\n')).toBeDefined();
+    const step1 = readPredictions(join(run('plusplus'), 'predictions.csv'), final.classes).filter((r) => r.split === 'test');
+    const mc = mcnemarExact(test.map((r) => r.label === r.predicted), step1.map((r) => r.label === r.predicted));
+    expect(Number(row[head.indexOf('accuracy_p')])).toBeCloseTo(mc.p, 12);
+    expect(row[head.indexOf('accuracy_test')]).toBe('mcnemar');
+    expect(readFileSync(join(sequential, 'report', 'run-intervals.md'), 'utf8')).toMatch(/\| resnet18\+\+ step 2 \| swft 2 \| 1 \|/);
+
+    const before = reportWithoutTimes(sequential);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['comparisons.md', 'comparisons.csv', 'run-intervals.csv', 'statistics.json']));
+    expect((await cli(['report', sequential])).code).toBe(0);
+    expect(reportWithoutTimes(sequential)).toEqual(before);
   });
 });
