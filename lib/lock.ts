@@ -111,6 +111,12 @@ export function acquireLock(path: string, subject: string, what = ''): () => voi
   };
 }
 
+/** Removes the lock file `path` when its holder is gone (a process killed while it held it); a live lock stays. */
+export function removeStaleLock(path: string): void {
+  const holder = readLock(path);
+  if (holder && holderGone(holder)) takeOverStale(path, holder);
+}
+
 /**
  * Moves a stale lock aside. Two processes may both find it stale: the one whose rename
  * catches a fresh lock (taken meanwhile by the other) puts that lock back.

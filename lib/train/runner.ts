@@ -15,7 +15,7 @@ import { consoleProgress, eta, formatDuration, type ProgressSink } from '../prog
 import { mixSeed } from '../rng.js';
 import { RunFolder, writeFileAtomic } from '../runfolder.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
-import { acquireLock } from '../lock.js';
+import { acquireLock, removeStaleLock } from '../lock.js';
 import { stratifiedSplit } from '../split.js';
 import { resolveCacheDir, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
@@ -251,7 +251,7 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const run = new RunFolder(cfg.out);
   const id = identity(cfg, lr, size);
   // a finished run is reused without the lock and without writing (a read-only folder works)
-  const finished = cfg.resume ? reuseFinished(run, id, progress) : null;
+  const finished = cfg.resume ? reuseFinished(run, id, cfg.keepCheckpoint, progress) : null;
   if (finished) return finished;
   // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
   const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
@@ -278,11 +278,22 @@ function checkSameRun(run: RunFolder, id: Record<string, unknown>): void {
     );
 }
 
-/** The results of the folder's finished run (final.json), when it is this run; else null. */
-function reuseFinished(run: RunFolder, id: Record<string, unknown>, progress: ProgressSink): RunResult | null {
+/**
+ * The results of the folder's finished run (final.json), when it is this run; else null.
+ * What a process killed right after final.json may have left (temp files, the epoch
+ * checkpoints, its lock) is removed where the folder can be written.
+ */
+function reuseFinished(run: RunFolder, id: Record<string, unknown>, keepCheckpoint: boolean | undefined, progress: ProgressSink): RunResult | null {
   if (!existsSync(run.path('final.json'))) return null;
   checkSameRun(run, id);
-  removeTempFiles(run);
+  try {
+    removeTempFiles(run);
+    rmSync(run.path('last.ckpt'), { force: true });
+    if (keepCheckpoint === false) rmSync(run.path('best.ckpt'), { force: true });
+    removeStaleLock(run.path('run.lock'));
+  } catch {
+    // a read-only folder: the finished run is reused as it is
+  }
   const done = JSON.parse(readFileSync(run.path('final.json'), 'utf8')) as RunResult;
   progress.line(`${run.dir}: finished before, reusing its results`);
   return { ...done, dir: run.dir, reused: true };
@@ -300,7 +311,7 @@ async function trainInFolder(
   removeTempFiles(run);
   if (cfg.resume) {
     // another process may have finished it while this one waited for nothing but the lock
-    const finished = reuseFinished(run, id, progress);
+    const finished = reuseFinished(run, id, cfg.keepCheckpoint, progress);
     if (finished) return finished;
     checkSameRun(run, id);
   }

@@ -5,7 +5,8 @@
 // left resumable. Also each run's predictions.csv and the report's statistics built
 // from it.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,19 @@ describe('plan and run-unit', () => {
     }
     const status = await cli(['status', dir, '--json']);
     expect((JSON.parse(status.stdout) as StudyStatus).units.map((u) => u.state)).toEqual(['done', 'done', 'done', 'done']);
+
+    // a process killed right after final.json leaves its epoch checkpoints and its lock: the
+    // next run of the unit reuses the results and tidies the folder
+    const plus = join(dir, 'runs', 'resnet18', 'run-1', 'plus');
+    const files = readdirSync(plus).sort();
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((r) => dead.on('close', r));
+    writeFileSync(join(plus, 'last.ckpt'), 'x');
+    writeFileSync(join(plus, 'best.ckpt'), 'x');
+    writeFileSync(join(plus, 'run.lock'), JSON.stringify({ host: hostname(), pid: dead.pid, start: null, since: '2026-12-01T00:00:00Z', what: '' }));
+    const again = await cli(['run-unit', dir, 'resnet18.run-1.plus']);
+    expect(again.stdout).toMatch(/had finished before/);
+    expect(readdirSync(plus).sort()).toEqual(files);
     const rep = await cli(['report', dir]);
     expect(rep.code, rep.stderr).toBe(0);
     expect(reportWithoutTimes(dir)).toEqual(reportWithoutTimes(sequential));
