@@ -36,39 +36,8 @@ void syncFolderOf(const std::string& path) {
 constexpr char kSumMagic[8] = {'T', 'H', 'T', 'L', 'S', 'U', 'M', '1'};
 constexpr size_t kSumBytes = 24;
 
-// 64-bit FNV-1a over 8-byte little-endian words, then the remaining bytes.
-class Digest {
- public:
-  void add(const char* p, size_t n) {
-    size_t i = 0;
-    if (!carry_.empty()) {  // finish a word started by the previous chunk
-      while (i < n && carry_.size() < 8) carry_.push_back(p[i++]);
-      if (carry_.size() < 8) return;
-      word(carry_.data());
-      carry_.clear();
-    }
-    for (; i + 8 <= n; i += 8) word(p + i);
-    carry_.assign(p + i, p + n);
-  }
-  uint64_t finish() {
-    for (char c : carry_) h_ = (h_ ^ static_cast<uint8_t>(c)) * kPrime;
-    carry_.clear();
-    return h_;
-  }
-
- private:
-  static constexpr uint64_t kPrime = 1099511628211ULL;
-  void word(const char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    h_ = (h_ ^ w) * kPrime;
-  }
-  uint64_t h_ = 1469598103934665603ULL;
-  std::vector<char> carry_;
-};
-
 uint64_t digestOf(std::ifstream& in, uint64_t length, const std::string& path) {
-  Digest d;
+  Fnv1aWords d;
   std::vector<char> buf(1 << 20);
   uint64_t left = length;
   while (left > 0) {
@@ -90,15 +59,20 @@ uint64_t getLe64(const char* in) {
   return v;
 }
 
-}  // namespace
-
-namespace {
 std::string errnoReason(int err) {
   if (err == ENOSPC || err == EDQUOT) return "the disk is full: " + std::string(std::strerror(err));
   if (err == EROFS) return "the file system is read-only";
   if (err == EACCES || err == EPERM) return "permission denied";
   return std::strerror(err);
 }
+
+// The trailer of `length` bytes of content whose digest is `digest`.
+void trailerOf(char* out, uint64_t length, uint64_t digest) {
+  std::memcpy(out, kSumMagic, 8);
+  putLe64(out + 8, length);
+  putLe64(out + 16, digest);
+}
+
 }  // namespace
 
 FileSink::FileSink(const std::string& path) : path_(path) {
@@ -112,6 +86,13 @@ FileSink::~FileSink() {
 
 size_t FileSink::write(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
+  digest_.add(p, n);
+  bytes_ += n;
+  put(p, n);
+  return n;
+}
+
+void FileSink::put(const char* p, size_t n) {
   size_t left = error_ ? 0 : n;
   while (left > 0) {
     const ssize_t w = ::write(fd_, p, left);
@@ -123,29 +104,19 @@ size_t FileSink::write(const void* data, size_t n) {
     p += w;
     left -= static_cast<size_t>(w);
   }
-  return n;
+}
+
+void FileSink::closeWithChecksum() {
+  char trailer[kSumBytes];
+  trailerOf(trailer, bytes_, digest_.finish());
+  put(trailer, kSumBytes);
+  close();
 }
 
 void FileSink::close() {
   if (fd_ >= 0 && ::close(fd_) != 0 && !error_) error_ = errno;
   fd_ = -1;
   if (error_) throw UserError("cannot write " + path_ + " (" + errnoReason(error_) + ")");
-}
-
-void appendChecksum(const std::string& path) {
-  std::error_code ec;
-  const uint64_t length = std::filesystem::file_size(path, ec);
-  if (ec) throw UserError("cannot read " + path + " (" + ec.message() + ")");
-  std::ifstream in(path, std::ios::binary);
-  const uint64_t digest = digestOf(in, length, path);
-  char trailer[kSumBytes];
-  std::memcpy(trailer, kSumMagic, 8);
-  putLe64(trailer + 8, length);
-  putLe64(trailer + 16, digest);
-  std::ofstream out(path, std::ios::binary | std::ios::app);
-  out.write(trailer, kSumBytes);
-  out.flush();
-  if (!out) throw UserError("cannot write " + path);
 }
 
 bool verifyChecksum(const std::string& path, const std::string& what) {

@@ -1,7 +1,10 @@
 // File helpers: atomic writes and readable-file checks with clear errors.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <string>
+
+#include "common/fnv.h"
 
 namespace thtl {
 // Calls write(tmpPath), flushes tmpPath to disk, then renames it to path (and flushes the
@@ -23,17 +26,23 @@ class FileSink {
   FileSink& operator=(const FileSink&) = delete;
   size_t write(const void* data, size_t n);  // always n
   void close();
+  // Appends the checksum trailer (below) of everything written, from a digest kept while
+  // writing (no second read of the file), then closes.
+  void closeWithChecksum();
 
  private:
+  void put(const char* p, size_t n);
   std::string path_;
   int fd_ = -1;
   int error_ = 0;
+  Fnv1aWords digest_;
+  uint64_t bytes_ = 0;
 };
 
 // A checksum trailer for files written here and read back later (checkpoints): 24 bytes
 // after the content, "THTLSUM1", the content's length and its 64-bit FNV-1a digest (both
 // little-endian u64). Readers that stop at the content's own end (a zip reader) ignore it.
-void appendChecksum(const std::string& path);
+// FileSink::closeWithChecksum writes it.
 // true: the trailer is there and matches; false: the file has none (written before
 // trailers, or not by this program). A trailer that does not match its content (a damaged
 // or cut file) throws CorruptFile naming `what`.

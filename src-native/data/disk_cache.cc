@@ -21,6 +21,7 @@
 #include <system_error>
 
 #include "common/errors.h"
+#include "common/fnv.h"
 #include "data/decode_pool.h"
 
 namespace thtl::data {
@@ -62,19 +63,6 @@ struct Slot {
   Signature sig;
   uint64_t pathHash = 0;
   std::string reason;
-};
-
-struct Fnv1a {
-  uint64_t h;
-  explicit Fnv1a(uint64_t basis = 0xcbf29ce484222325ULL) : h(basis) {}
-  void add(const void* data, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 0x100000001b3ULL;
-    }
-  }
-  void add(const std::string& s) { add(s.data(), s.size() + 1); }  // with the NUL
 };
 
 std::string errnoText(int err) { return std::error_code(err, std::generic_category()).message(); }

@@ -514,8 +514,9 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
   writeAtomically(path, [&](const std::string& tmp) {
     FileSink sink(tmp);
     archive.save_to([&](const void* data, size_t n) { return sink.write(data, n); });
-    sink.close();         // a full disk is reported here, naming the file
-    appendChecksum(tmp);  // a damaged or cut checkpoint is caught before it is loaded
+    // the checksum trailer catches a damaged or cut checkpoint before it is loaded; a full
+    // disk is reported here, naming the file
+    sink.closeWithChecksum();
   });
 }
 

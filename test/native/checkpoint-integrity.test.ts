@@ -1,4 +1,4 @@
-// Checkpoints carry a checksum (src-native/common/fs.cc: appendChecksum/verifyChecksum):
+// Checkpoints carry a checksum (src-native/common/fs.cc: FileSink::closeWithChecksum, verifyChecksum):
 // a damaged or cut last.ckpt / best.ckpt is detected before it is loaded, the session is
 // left as it was, and an interrupted run falls back to best.ckpt or starts over, saying so.
 import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
