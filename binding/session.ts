@@ -66,6 +66,18 @@ export interface EvalResult {
   indices: Int32Array;
 }
 
+export interface FeatureResult {
+  n: number;
+  dim: number;
+  /** the group the features were taken from */
+  layer: string;
+  /** n x dim, row-major */
+  features: Float32Array;
+  /** image-set index of each row */
+  indices: Int32Array;
+  seconds: number;
+}
+
 export type BatchProgress = (batch: number, batches: number, loss: number) => void;
 
 export interface StateKey {
@@ -156,6 +168,13 @@ export interface NativeSession {
     labels: Int32Array,
     options: { batchSize: number; onProgress?: BatchProgress; signal?: AbortSignal },
   ): Promise<EvalResult>;
+  /**
+   * Eval-mode features of the images of a set: the output of the group `layer` (default:
+   * the last tappable one, the backbone's end; see camLayerChoices in info()) averaged over
+   * its spatial positions (a ViT: over its patch tokens). Images that failed to decode are
+   * left out; `indices` gives each row's image. Rejects on an unknown layer.
+   */
+  features(images: ImageSet, options?: { batchSize?: number; layer?: string; onProgress?: BatchProgress; signal?: AbortSignal }): Promise<FeatureResult>;
   predict(input: Float32Array, shape: number[]): Promise<{ data: Float32Array; shape: number[] }>;
   /**
    * LayerCAM of a batch (eval mode; one forward and one backward pass for the batch).

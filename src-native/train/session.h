@@ -31,6 +31,15 @@ struct EvalResult {
   std::vector<int32_t> indices;  // cache indices evaluated (bad images excluded)
 };
 
+// Pooled features of the images of a set (Session::features): one row per usable image.
+struct FeatureResult {
+  double seconds = 0;
+  int64_t n = 0, dim = 0;
+  std::string layer;             // the tapped group
+  std::vector<float> features;   // n x dim
+  std::vector<int32_t> indices;  // cache indices, in row order (bad images excluded)
+};
+
 struct OptimConfig {
   double lr = 1e-3;
   int64_t stepSize = 5;  // StepLR
@@ -88,6 +97,11 @@ class Session {
                         int64_t batchSize, uint64_t seed, const BatchProgress& progress);
   EvalResult evaluate(const data::ImageCache& images, const std::vector<int32_t>& labels,
                       int64_t batchSize, const BatchProgress& progress);
+  // Eval-mode features: the output of the tappable group `layer` (empty: the last one, the
+  // backbone's end) averaged over its spatial positions (patch tokens for a ViT, the class
+  // token left out), batched as evaluate() batches. Throws UserError on an unknown layer.
+  FeatureResult features(const data::ImageCache& images, int64_t batchSize, const std::string& layer,
+                         const BatchProgress& progress);
   // Eval-mode logits for a float input [N, 3, H, W] (CPU tensor in, CPU tensor out).
   torch::Tensor predict(const torch::Tensor& input);
   // LayerCAM (cam/layercam.h) of a normalised float batch [N, 3, H, W] (CPU tensor in,
@@ -169,6 +183,11 @@ class Session {
   auto withPrecisionHint(Fn&& fn) -> decltype(fn());
   EpochStats trainEpochImpl(const data::ImageCache& images, const std::vector<int32_t>& labels,
                             int64_t batchSize, uint64_t seed, const BatchProgress& progress);
+  // Eval mode, no gradients, LoRA merged: fn(batch indices, the batch on the device in the
+  // model's layout, batch number from 1, batches) for the usable images, in order, batched
+  // as evaluate() batches (no flip). Returns the number of images.
+  using EvalBatchFn = std::function<void(const std::vector<int64_t>&, const torch::Tensor&, int64_t, int64_t)>;
+  int64_t evalBatches(const data::ImageCache& images, int64_t batchSize, const EvalBatchFn& fn);
   EvalResult evaluateImpl(const data::ImageCache& images, const std::vector<int32_t>& labels,
                           int64_t batchSize, const BatchProgress& progress);
 

@@ -140,6 +140,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
          InstanceMethod("configureOptimizer", &SessionWrap::ConfigureOptimizer),
          InstanceMethod("trainEpoch", &SessionWrap::TrainEpoch),
          InstanceMethod("evaluate", &SessionWrap::Evaluate),
+         InstanceMethod("features", &SessionWrap::Features),
          InstanceMethod("predict", &SessionWrap::Predict),
          InstanceMethod("layerCam", &SessionWrap::LayerCam),
          InstanceMethod("layerCamImages", &SessionWrap::LayerCamImages),
@@ -402,6 +403,36 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           r.Set("numClasses", Napi::Number::New(env, static_cast<double>(result->numClasses)));
           r.Set("probs", float32Array(env, result->probs.data(), result->probs.size()));
           r.Set("labels", int32Array(env, result->labels));
+          r.Set("indices", int32Array(env, result->indices));
+          return r;
+        },
+        o.function("onProgress"), abort);
+  }
+
+  // features(images, {batchSize, layer, onProgress, signal}) -> {n, dim, layer, features, indices, seconds}
+  Napi::Value Features(const Napi::CallbackInfo& info) {
+    const Args a(info, "Session.features");
+    auto cache = data::ImageSet::cacheOf(a, 0);
+    const Options o = a.options(1);
+    const int64_t batch = o.integer("batchSize", 32, 1, kMaxBatch);
+    const std::string layer = o.string("layer", "");
+    auto abort = std::make_shared<AbortWatch>(a, o.get("signal"));
+    auto result = std::make_shared<train::FeatureResult>();
+    return queue(
+        info.Env(), "features",
+        [=, flag = abort->flag()](Session& s, Progress& progress) {
+          *result = s.features(*cache, batch, layer, [&](int64_t b, int64_t n, double) {
+            progress.report({static_cast<double>(b), static_cast<double>(n), 0.0});
+            if (b < n) flag.throwIfAborted();
+          });
+        },
+        [=](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("n", Napi::Number::New(env, static_cast<double>(result->n)));
+          r.Set("dim", Napi::Number::New(env, static_cast<double>(result->dim)));
+          r.Set("layer", result->layer);
+          r.Set("seconds", result->seconds);
+          r.Set("features", float32Array(env, result->features.data(), result->features.size()));
           r.Set("indices", int32Array(env, result->indices));
           return r;
         },
