@@ -41,4 +41,6 @@ export { buildHtmlReport, writeHtmlReport } from './report/html.js';
 export { delongTest, mcnemarExact, holm } from './stats/tests.js';
 export { bootstrapRun, pairedBootstrap, type ScoredImage, type BootstrapOptions } from './stats/bootstrap.js';
 export { readPredictions, type Prediction } from './train/predictions.js';
+export { runProbe, type ProbeOptions, type ProbeResult } from './probe/probe.js';
+export { frechetDistance, mmd2, meanCosine, logme, emd1d } from './probe/scores.js';
 export { runCam, type CamOptions } from './cam.js';

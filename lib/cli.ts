@@ -7,6 +7,7 @@ import { addTrainingFlags, positiveInt, ratios } from './commands/options.js';
 import { registerCamCommand } from './commands/cam.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerExperimentCommands } from './commands/experiment.js';
+import { registerProbeCommand } from './commands/probe.js';
 import { registerScaleCommands } from './commands/scale.js';
 import { registerSynthCommand } from './commands/synth.js';
 import { DEFAULT_DEMO, DEMO_MODEL, runDemo, type DemoOptions } from './demo.js';
@@ -143,6 +144,7 @@ export function buildCli(): Command {
 
   registerExperimentCommands(program);
   registerScaleCommands(program);
+  registerProbeCommand(program);
   registerCamCommand(program);
   registerDataCommands(program);
   registerSynthCommand(program);

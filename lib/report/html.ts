@@ -7,13 +7,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
-import { buildRocFigures, FONT_FAMILY, normalizeSvgIds, renderRocSvg } from './roc.js';
+import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
 import { buildTables, formatDetail, formatMean, STAGE_SUFFIX, type PaperTable } from './tables.js';
 
 export interface HtmlReportOptions {
@@ -24,15 +23,6 @@ export interface HtmlReportOptions {
 
 function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
-  try {
-    return normalizeSvgIds(await view.toSVG());
-  } finally {
-    view.finalize();
-  }
 }
 
 const svgImg = (svg: string, alt: string) => `<img alt="${esc(alt)}" src="data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}">`;
@@ -113,7 +103,7 @@ async function confusionSvg(records: readonly RunRecord[]): Promise<string | nul
     r.test.confusion.forEach((row, i) => row.forEach((count, j) => values.push({ run: label, truth: r.classes[i]!, predicted: r.classes[j]!, count })));
   }
   if (values.length === 0) return null;
-  return vegaLiteSvg({
+  return renderVegaLiteSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values },
     background: 'white',
@@ -153,7 +143,7 @@ async function learningCurvesSvg(title: string, epochs: EpochLine[]): Promise<st
     { epoch: e.epoch, metric: 'accuracy', split: 'train', value: e.train_accuracy },
     { epoch: e.epoch, metric: 'accuracy', split: 'val', value: e.val_accuracy },
   ]);
-  return vegaLiteSvg({
+  return renderVegaLiteSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     data: { values },

@@ -221,14 +221,19 @@ export function rocSpec(fig: RocFigure): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** SVG text of one figure, rendered headless by Vega. */
-export async function renderRocSvg(fig: RocFigure): Promise<string> {
-  const view = new vega.View(vega.parse(compile(rocSpec(fig)).spec), { renderer: 'none' });
+/** SVG text of a Vega-Lite chart, rendered headless by Vega (the same spec gives the same bytes). */
+export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return normalizeSvgIds(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/** SVG text of one figure, rendered headless by Vega. */
+export async function renderRocSvg(fig: RocFigure): Promise<string> {
+  return renderVegaLiteSvg(rocSpec(fig));
 }
 
 /**
