@@ -10,14 +10,15 @@ import { addTrainingFlags, list, nonNegativeInt, positiveInt } from './options.j
 export function registerProbeCommand(program: Command): void {
   const cmd = program
     .command('probe')
-    .description('score candidate intermediate domains against the target from a frozen backbone (Fréchet distance, MMD, cosine of mean features, intensity EMD), before any training')
+    .description('score candidate intermediate domains against the target before the study: Fréchet distance, MMD, cosine of mean features, intensity EMD, and LogME / 5-NN on the target after a short adaptation')
     .requiredOption('--target <spec>', 'target dataset (any dataset spec)')
     .requiredOption('--candidates <list>', 'candidate intermediate datasets, comma-separated', list)
     .requiredOption('--model <name>', 'backbone (see `thtl-native models`)')
     .option('--weights <file>', 'backbone weights (.pth as torchvision publishes, or .safetensors)')
     .option('--weights-dir <dir>', "folder with torchvision's published ImageNet .pth files (instead of --weights)")
     .option('--per-domain <n>', 'images sampled from each domain', positiveInt('--per-domain'), 200)
-    .option('--seed <n>', 'seed of the samples', nonNegativeInt('--seed'), 123);
+    .option('--seed <n>', 'seed of the samples and of the adaptations', nonNegativeInt('--seed'), 123)
+    .option('--adapt-epochs <n>', 'epochs of the short fine-tuning (head + last group) on each candidate before LogME and 5-NN on the target; 0: skip', nonNegativeInt('--adapt-epochs'), 2);
   addTrainingFlags(cmd, ['inputSize', 'threads', 'device', 'cacheDir'], 'fill');
   cmd.requiredOption('--out <dir>', 'folder for probe.md, probe.csv, probe.json and probe.svg').action(async (o: Record<string, unknown>) => {
     const model = o.model as string;
@@ -32,6 +33,7 @@ export function registerProbeCommand(program: Command): void {
         perDomain: o.perDomain as number,
         ...(o.inputSize !== undefined ? { inputSize: o.inputSize as number } : {}),
         seed: o.seed as number,
+        adaptEpochs: o.adaptEpochs as number,
         threads: o.threads as number,
         device: o.device as string,
         ...(o.cacheDir ? { cacheDir: o.cacheDir as string } : {}),

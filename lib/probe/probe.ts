@@ -6,9 +6,12 @@
 //   features (higher is closer);
 // - low-level statistics: earth mover's distance between pixel intensities, per colour
 //   channel, averaged (lower is closer).
+// - transferability after a short adaptation (with adaptEpochs > 0): the backbone's head
+//   and last group are fine-tuned briefly on the candidate's sample, then the target
+//   sample's features from the adapted backbone are scored with LogME and leave-one-out
+//   5-NN accuracy (patients kept apart where known); higher is better.
 // Writes probe.json, probe.md, probe.csv and probe.svg (each candidate's rank per score),
-// with the time each score took. This is the first part of the probe: scores after a short
-// adaptation (LogME, k-NN) and vessel morphology are not computed yet.
+// with the time each score took. Vessel morphology is not computed yet.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -17,14 +20,15 @@ import type { TopLevelSpec } from 'vega-lite';
 import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
 import { loadDataset } from '../data/dataset.js';
+import type { DatasetItem } from '../data/types.js';
 import type { ProgressSink } from '../progress.js';
 import { FONT_FAMILY, renderVegaLiteSvg } from '../report/roc.js';
 import { csvCell, escapeMarkdown } from '../report/tables.js';
 import { mixSeed, Rng } from '../rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../runfolder.js';
-import { resolveCacheDir } from '../train/config.js';
-import { findModelInfo, resolveInputSize } from '../train/runner.js';
-import { emd1d, frechetDistance, meanCosine, mmd2 } from './scores.js';
+import { DEFAULT_TRAIN_CONFIG, resolveCacheDir } from '../train/config.js';
+import { findModelInfo, resolveInputSize, trainRun } from '../train/runner.js';
+import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from './scores.js';
 
 export interface ProbeOptions {
   target: string;
@@ -39,24 +43,28 @@ export interface ProbeOptions {
   threads: number;
   device: string;
   cacheDir?: string;
+  /** epochs of the short adaptation on each candidate (head + last group); 0: none */
+  adaptEpochs: number;
   out: string;
 }
 
-export type ScoreKey = 'frechet' | 'mmd2' | 'cosine' | 'emd';
+export type ScoreKey = 'frechet' | 'mmd2' | 'cosine' | 'emd' | 'logme' | 'knn';
 
 export const PROBE_SCORES: readonly { key: ScoreKey; name: string; better: 'lower' | 'higher' }[] = [
   { key: 'frechet', name: 'Fréchet distance (features)', better: 'lower' },
   { key: 'mmd2', name: 'MMD² (features, Gaussian kernel)', better: 'lower' },
   { key: 'cosine', name: 'cosine of mean features', better: 'higher' },
   { key: 'emd', name: "earth mover's distance (pixel intensities, mean of R, G, B)", better: 'lower' },
+  { key: 'logme', name: 'LogME of the target after adaptation', better: 'higher' },
+  { key: 'knn', name: '5-NN accuracy on the target after adaptation', better: 'higher' },
 ];
 
 export interface ProbeRow {
   candidate: string;
   images: number;
-  scores: Record<ScoreKey, number>;
+  scores: Partial<Record<ScoreKey, number>>;
   /** 1 = closest to the target */
-  ranks: Record<ScoreKey, number>;
+  ranks: Partial<Record<ScoreKey, number>>;
   emdPerChannel: [number, number, number];
 }
 
@@ -69,9 +77,13 @@ export interface ProbeResult {
   featureLayer: string;
   featureDim: number;
   seed: number;
+  /** the scores computed, in table order */
+  scores: ScoreKey[];
+  /** LogME and 5-NN accuracy of the target's features from the backbone before any adaptation */
+  baseline: { logme: number; knn: number };
   rows: ProbeRow[];
-  /** seconds: features per domain, then each score over every candidate */
-  seconds: { features: Record<string, number>; scores: Record<ScoreKey, number> };
+  /** seconds: features per domain, then each score over every candidate (adaptation: the fine-tuning included) */
+  seconds: { features: Record<string, number>; scores: Partial<Record<ScoreKey, number>> };
   files: string[];
 }
 
@@ -117,7 +129,7 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
   const cacheDir = resolveCacheDir({ cacheDir: o.cacheDir });
   const session = await native().Session.create({ model: o.model, numClasses: 2, weights: o.weights, device: o.device, seed: o.seed });
   const domains = [o.target, ...o.candidates];
-  const feats: { rows: number[][]; set: ImageSet }[] = [];
+  const feats: { rows: number[][]; set: ImageSet; picked: DatasetItem[]; classes: string[]; labels: number[]; groups: string[] }[] = [];
   const featureSeconds: Record<string, number> = {};
   let layer = '';
   let dim = 0;
@@ -131,13 +143,15 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
       layer = f.layer;
       dim = f.dim;
       featureSeconds[spec] = f.seconds;
-      feats.push({ rows: rows(f.features, f.n, f.dim), set });
+      const used = Array.from(f.indices, (i) => picked[i]!);
+      feats.push({ rows: rows(f.features, f.n, f.dim), set, picked, classes: ds.classes, labels: used.map((i) => i.label), groups: used.map((i) => i.group ?? '') });
       progress.line(`${d === 0 ? 'target' : `candidate ${d}`} ${spec}: ${f.n} images, ${f.dim} features from ${f.layer} in ${f.seconds.toFixed(1)}s`);
     }
   } finally {
     await session.dispose();
   }
   const target = feats[0]!;
+  const baseline = { logme: logme(target.rows, target.labels), knn: knnAccuracy(target.rows, target.labels, 5, target.groups) };
   const cands = feats.slice(1);
   const timed = <T>(fn: () => T): [T, number] => {
     const t0 = performance.now();
@@ -154,8 +168,18 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
       return [0, 1, 2].map((ch) => emd1d(x[ch]!, t[ch]!)) as [number, number, number];
     });
   });
-  const values: Record<ScoreKey, number[]> = { frechet, mmd2: mmd, cosine, emd: emd.map((e) => (e[0] + e[1] + e[2]) / 3) };
-  const ranks = Object.fromEntries(PROBE_SCORES.map((s) => [s.key, rank(values[s.key], s.better)])) as Record<ScoreKey, number[]>;
+  const values: Partial<Record<ScoreKey, number[]>> = { frechet, mmd2: mmd, cosine, emd: emd.map((e) => (e[0] + e[1] + e[2]) / 3) };
+  const seconds: Partial<Record<ScoreKey, number>> = { frechet: tFrechet, mmd2: tMmd, cosine: tCosine, emd: tEmd };
+  if (o.adaptEpochs > 0) {
+    const t0 = performance.now();
+    const adapted = await adaptAndScore(o, size, cacheDir, target, cands, out, progress);
+    values.logme = adapted.map((a) => a.logme);
+    values.knn = adapted.map((a) => a.knn);
+    seconds.logme = (performance.now() - t0) / 1000;
+    seconds.knn = seconds.logme;
+  }
+  const used = PROBE_SCORES.filter((s) => values[s.key]);
+  const ranks = Object.fromEntries(used.map((s) => [s.key, rank(values[s.key]!, s.better)])) as Partial<Record<ScoreKey, number[]>>;
   const result: ProbeResult = {
     version: 1,
     target: { spec: o.target, images: target.rows.length },
@@ -165,14 +189,16 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
     featureLayer: layer,
     featureDim: dim,
     seed: o.seed,
+    scores: used.map((s) => s.key),
+    baseline,
     rows: o.candidates.map((candidate, i) => ({
       candidate,
       images: cands[i]!.rows.length,
-      scores: Object.fromEntries(PROBE_SCORES.map((s) => [s.key, values[s.key][i]!])) as Record<ScoreKey, number>,
-      ranks: Object.fromEntries(PROBE_SCORES.map((s) => [s.key, ranks[s.key][i]!])) as Record<ScoreKey, number>,
+      scores: Object.fromEntries(used.map((s) => [s.key, values[s.key]![i]!])),
+      ranks: Object.fromEntries(used.map((s) => [s.key, ranks[s.key]![i]!])),
       emdPerChannel: emd[i]!,
     })),
-    seconds: { features: featureSeconds, scores: { frechet: tFrechet, mmd2: tMmd, cosine: tCosine, emd: tEmd } },
+    seconds: { features: featureSeconds, scores: seconds },
     files: ['probe.json', 'probe.md', 'probe.csv', 'probe.svg'].map((f) => join(out, f)),
   };
   writeJsonAtomic(join(out, 'probe.json'), result);
@@ -182,31 +208,93 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
   return result;
 }
 
+/**
+ * For each candidate: fine-tune the backbone's head and last group on the candidate's
+ * sample (80/20 split, adaptEpochs epochs; a run folder in <out>/adapt/), then score the
+ * target sample's features from the adapted backbone with LogME and 5-NN accuracy.
+ */
+async function adaptAndScore(
+  o: ProbeOptions,
+  size: number,
+  cacheDir: string | undefined,
+  target: { set: ImageSet; labels: number[]; groups: string[] },
+  cands: { picked: DatasetItem[]; classes: string[] }[],
+  out: string,
+  progress: ProgressSink,
+): Promise<{ logme: number; knn: number }[]> {
+  const groups = findModelInfo(o.model).groups.map((g) => g.name);
+  const results: { logme: number; knn: number }[] = [];
+  for (const [i, c] of cands.entries()) {
+    const dir = join(out, 'adapt', `candidate-${i + 1}`);
+    mkdirSync(dir, { recursive: true });
+    const manifest = join(dir, 'sample.csv');
+    writeFileAtomic(manifest, `path,label,group\n${c.picked.map((it) => [it.file, c.classes[it.label]!, it.group ?? ''].map(csvCell).join(',')).join('\n')}\n`);
+    const run = await trainRun(
+      {
+        ...DEFAULT_TRAIN_CONFIG,
+        model: o.model,
+        data: manifest,
+        split: [0.8, 0.2],
+        epochs: o.adaptEpochs,
+        patience: o.adaptEpochs,
+        inputSize: size,
+        weights: o.weights,
+        trainableGroups: groups.slice(0, 2),
+        seed: o.seed,
+        threads: o.threads,
+        device: o.device,
+        ...(cacheDir ? { cacheDir } : {}),
+        out: join(dir, 'run'),
+        resume: true,
+        keepCheckpoint: false,
+      },
+      { status: () => {}, line: () => {} },
+    );
+    const s = await native().Session.create({ model: o.model, numClasses: run.classes.length, weights: join(run.dir, 'weights.safetensors'), device: o.device, seed: o.seed });
+    try {
+      const f = await s.features(target.set, { batchSize: 32 });
+      const feats = rows(f.features, f.n, f.dim);
+      results.push({ logme: logme(feats, target.labels), knn: knnAccuracy(feats, target.labels, 5, target.groups) });
+    } finally {
+      await s.dispose();
+    }
+    progress.line(`adapted on candidate ${i + 1} (${groups.slice(0, 2).join(' + ')}, ${run.epochsRun} epochs, val accuracy ${run.valAccuracy.toFixed(3)}): LogME ${results[i]!.logme.toFixed(3)}, 5-NN ${results[i]!.knn.toFixed(3)} on the target`);
+  }
+  return results;
+}
+
+const scoresOf = (r: ProbeResult) => PROBE_SCORES.filter((s) => r.scores.includes(s.key));
+
 export function probeMarkdown(r: ProbeResult): string {
   const fmt = (k: ScoreKey, v: number) => (k === 'cosine' ? v.toFixed(4) : k === 'mmd2' ? v.toExponential(3) : v.toFixed(3));
+  const shown = scoresOf(r);
   return [
     `# Intermediate-domain probe: ${escapeMarkdown(r.target.spec)}`,
     '',
     `${r.model} (${escapeMarkdown(r.weights)}), ${r.inputSize}px, ${r.featureDim} features from ${r.featureLayer}; ` +
       `${r.target.images} target images, seed ${r.seed}. Rank 1 = closest to the target.`,
     '',
-    `| Candidate | Images | ${PROBE_SCORES.map((s) => `${escapeMarkdown(s.name)} (${s.better} is closer) | rank`).join(' | ')} |`,
-    `| :--- | ---: | ${PROBE_SCORES.map(() => '---: | ---:').join(' | ')} |`,
-    ...r.rows.map((row) => `| ${escapeMarkdown(row.candidate)} | ${row.images} | ${PROBE_SCORES.map((s) => `${fmt(s.key, row.scores[s.key])} | ${row.ranks[s.key]}`).join(' | ')} |`),
+    `| Candidate | Images | ${shown.map((s) => `${escapeMarkdown(s.name)} (${s.better} is closer) | rank`).join(' | ')} |`,
+    `| :--- | ---: | ${shown.map(() => '---: | ---:').join(' | ')} |`,
+    ...r.rows.map((row) => `| ${escapeMarkdown(row.candidate)} | ${row.images} | ${shown.map((s) => `${fmt(s.key, row.scores[s.key]!)} | ${row.ranks[s.key]}`).join(' | ')} |`),
     '',
-    `Seconds: features ${Object.values(r.seconds.features).map((s) => s.toFixed(1)).join(' + ')}; ` + PROBE_SCORES.map((s) => `${s.key} ${r.seconds.scores[s.key].toFixed(2)}`).join(', '),
+    `Before any adaptation, the target's own features give LogME ${r.baseline.logme.toFixed(3)} and 5-NN accuracy ${r.baseline.knn.toFixed(3)}.`,
+    '',
+    `Seconds: features ${Object.values(r.seconds.features).map((s) => s.toFixed(1)).join(' + ')}; ` + shown.map((s) => `${s.key} ${r.seconds.scores[s.key]!.toFixed(2)}`).join(', ') +
+      (r.scores.includes('logme') ? ' (logme and knn: the adaptations included)' : ''),
     '',
   ].join('\n');
 }
 
 export function probeCsv(r: ProbeResult): string {
-  const head = ['candidate', 'images', ...PROBE_SCORES.flatMap((s) => [s.key, `${s.key}_rank`]), 'emd_r', 'emd_g', 'emd_b'];
-  const lines = r.rows.map((row) => [row.candidate, row.images, ...PROBE_SCORES.flatMap((s) => [row.scores[s.key], row.ranks[s.key]]), ...row.emdPerChannel].map(csvCell).join(','));
+  const shown = scoresOf(r);
+  const head = ['candidate', 'images', ...shown.flatMap((s) => [s.key, `${s.key}_rank`]), 'emd_r', 'emd_g', 'emd_b'];
+  const lines = r.rows.map((row) => [row.candidate, row.images, ...shown.flatMap((s) => [row.scores[s.key]!, row.ranks[s.key]!]), ...row.emdPerChannel].map(csvCell).join(','));
   return `${[head.join(','), ...lines].join('\n')}\n`;
 }
 
 async function probeSvg(r: ProbeResult): Promise<string> {
-  const values = r.rows.flatMap((row) => PROBE_SCORES.map((s) => ({ candidate: row.candidate, score: s.key, rank: row.ranks[s.key] })));
+  const values = r.rows.flatMap((row) => scoresOf(r).map((s) => ({ candidate: row.candidate, score: s.key, rank: row.ranks[s.key] })));
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'Intermediate-domain probe: rank of each candidate per score', subtitle: `target ${r.target.spec}; 1 = closest` },

@@ -170,3 +170,35 @@ export function emd1d(a: readonly number[], b: readonly number[]): number {
   }
   return total;
 }
+
+/**
+ * Leave-one-out k-nearest-neighbour accuracy on L2-normalised features (cosine distance):
+ * each image is classified by the majority label of its k nearest other images (ties: the
+ * label whose neighbours are nearer in sum). With `groups`, neighbours from the image's own
+ * group (patient) are left out, so that a patient's other images cannot give it away.
+ */
+export function knnAccuracy(features: Rows, labels: readonly number[], k = 5, groups?: readonly string[]): number {
+  const n = features.length;
+  if (labels.length !== n) throw new Error(`knnAccuracy: ${n} feature rows, ${labels.length} labels`);
+  const unit = features.map((r) => {
+    const norm = Math.sqrt(r.reduce((s, x) => s + x * x, 0)) || 1;
+    return r.map((x) => x / norm);
+  });
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const near: { d: number; label: number }[] = [];
+    for (let j = 0; j < n; j++) {
+      if (j === i || (groups && groups[j] !== '' && groups[j] === groups[i])) continue;
+      near.push({ d: sqDist(unit[i]!, unit[j]!), label: labels[j]! });
+    }
+    near.sort((a, b) => a.d - b.d);
+    const votes = new Map<number, { count: number; dist: number }>();
+    for (const x of near.slice(0, k)) {
+      const v = votes.get(x.label) ?? { count: 0, dist: 0 };
+      votes.set(x.label, { count: v.count + 1, dist: v.dist + x.d });
+    }
+    const best = [...votes].sort((a, b) => b[1].count - a[1].count || a[1].dist - b[1].dist || a[0] - b[0])[0];
+    if (best && best[0] === labels[i]) correct++;
+  }
+  return correct / n;
+}

@@ -31,7 +31,7 @@ describe('thtl-native probe', () => {
     const d = (x: string) => join(data, x);
     const r = await runProcess(process.execPath, [
       BIN, 'probe', '--target', d('target'), '--candidates', [d('intermediate'), d('source'), d('target')].join(','),
-      '--model', 'resnet18', '--weights', d('backbone.safetensors'), '--per-domain', '24', '--input-size', '32', '--threads', '1', '--out', out,
+      '--model', 'resnet18', '--weights', d('backbone.safetensors'), '--per-domain', '24', '--input-size', '32', '--threads', '1', '--adapt-epochs', '0', '--out', out,
     ]);
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(readFileSync(join(out, 'probe.json'), 'utf8')) as ProbeResult;
@@ -44,7 +44,28 @@ describe('thtl-native probe', () => {
     expect(readFileSync(join(out, 'probe.svg'), 'utf8')).toMatch(/^<svg/);
     expect(existsSync(join(out, 'probe.md'))).toBe(true);
     expect(r.stdout).toMatch(/Seconds: features/);
+    expect(res.scores).toEqual(['frechet', 'mmd2', 'cosine', 'emd']);
   }, 120_000);
+
+  it('with a short adaptation on each candidate: LogME and 5-NN of the target, and the run folders of the adaptations', async () => {
+    const out = tempDir('probe-adapt');
+    const r = await runProcess(process.execPath, [
+      BIN, 'probe', '--target', join(data, 'target'), '--candidates', [join(data, 'intermediate'), join(data, 'source')].join(','),
+      '--model', 'resnet18', '--weights', join(data, 'backbone.safetensors'), '--per-domain', '16', '--input-size', '32', '--threads', '1', '--adapt-epochs', '1', '--out', out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'probe.json'), 'utf8')) as ProbeResult;
+    expect(res.scores).toEqual(['frechet', 'mmd2', 'cosine', 'emd', 'logme', 'knn']);
+    for (const row of res.rows) {
+      expect(Number.isFinite(row.scores.logme)).toBe(true);
+      expect(row.scores.knn).toBeGreaterThanOrEqual(0);
+      expect(row.scores.knn).toBeLessThanOrEqual(1);
+    }
+    expect(res.rows.map((row) => row.ranks.logme).sort()).toEqual([1, 2]);
+    expect(Number.isFinite(res.baseline.logme) && res.baseline.knn >= 0).toBe(true);
+    for (const i of [1, 2]) expect(existsSync(join(out, 'adapt', `candidate-${i}`, 'run', 'final.json'))).toBe(true);
+    expect(r.stderr).toMatch(/adapted on candidate 1 \(fc \+ layer4, 1 epochs/);
+  }, 180_000);
 
   it('refuses a missing backbone and a candidate that does not exist', async () => {
     const base = [BIN, 'probe', '--target', join(data, 'target'), '--model', 'resnet18', '--out', tempDir('probe-bad')];

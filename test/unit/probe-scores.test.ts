@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { covariance, fromRows, symmetricEigen } from '../../lib/probe/linalg.js';
-import { emd1d, frechetDistance, logme, meanCosine, mmd2 } from '../../lib/probe/scores.js';
+import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from '../../lib/probe/scores.js';
 import { Rng } from '../../lib/rng.js';
 import { runChecked } from '../helpers/process.js';
 import { PYTHON, ROOT, pythonOracleMissing } from '../helpers/python.js';
@@ -74,6 +74,15 @@ describe('probe scores, without references', () => {
     const close = (x: number, y: number) => expect(Math.abs(x - y) / y).toBeLessThan(1e-7);
     close(frechetDistance(pad(a), pad(b)), frechetDistance(a, b));
     close(frechetDistance(pad(a.slice(0, 12)), pad(b)), frechetDistance(a.slice(0, 12), b));
+  });
+
+  it('k-NN accuracy: leave-one-out, with a patient\'s own images left out of its neighbours', () => {
+    // two tight clusters, labels follow the clusters: perfect; labels follow patients instead,
+    // and each patient's images sit together: only its own images could vote for it
+    const feats = [[1, 0], [1, 0.01], [1, 0.02], [0, 1], [0.01, 1], [0.02, 1]];
+    expect(knnAccuracy(feats, [0, 0, 0, 1, 1, 1], 2)).toBe(1);
+    expect(knnAccuracy(feats, [0, 0, 0, 1, 1, 1], 2, ['a', 'a', 'a', 'b', 'b', 'b'])).toBe(0);
+    expect(knnAccuracy(feats, [0, 0, 0, 1, 1, 1], 2, ['a', 'b', 'c', 'd', 'e', 'f'])).toBe(1);
   });
 
   it('LogME is higher for features that carry the labels', () => {
