@@ -61,3 +61,10 @@ export function parseCsv(input: string, separator?: CsvSeparator): string[][] {
   }
   return records;
 }
+
+/** One CSV field as written: quoted when it holds a quote, comma or line break; null and non-finite numbers empty. */
+export function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

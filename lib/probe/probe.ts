@@ -19,11 +19,12 @@ import type { TopLevelSpec } from 'vega-lite';
 
 import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
+import { csvCell } from '../data/csv.js';
 import { loadDataset } from '../data/dataset.js';
 import type { DatasetItem } from '../data/types.js';
 import type { ProgressSink } from '../progress.js';
 import { FONT_FAMILY, renderVegaLiteSvg } from '../report/roc.js';
-import { csvCell, escapeMarkdown } from '../report/tables.js';
+import { escapeMarkdown } from '../report/tables.js';
 import { mixSeed, Rng } from '../rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../runfolder.js';
 import { DEFAULT_TRAIN_CONFIG, resolveCacheDir } from '../train/config.js';

@@ -9,12 +9,13 @@
 // them, images otherwise; they are seeded, so a report rebuilds to the same bytes.
 import { join } from 'node:path';
 
+import { csvCell } from '../data/csv.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
 import { argmax } from '../metrics.js';
 import { alignImages, bootstrapRun, clustersOf, DEFAULT_BOOTSTRAP, metricsOf, pairedBootstrap, type BootstrapOptions, type Interval, type ScoredImage } from '../stats/bootstrap.js';
 import { delongTest, holm, mcnemarExact } from '../stats/tests.js';
 import { readPredictions } from '../train/predictions.js';
-import { csvCell, escapeMarkdown, STAGE_SUFFIX } from './tables.js';
+import { configLabel, escapeMarkdown, STAGE_SUFFIX } from './tables.js';
 
 /** Which configuration of a model: a stage, and the step of SWFT / LoRA. */
 interface Side {
@@ -111,7 +112,7 @@ export function buildStatistics(studyDir: string, records: readonly RunRecord[],
     if (!images || images.length === 0) continue;
     const b = bootstrapRun(images, r.classes.length, o);
     intervals.push({
-      stage: r.stage, model: r.model, step: r.step ?? null, run: r.run, label: `${r.model}${STAGE_SUFFIX[r.stage]}${r.step ? ` step ${r.step}${r.stage === 'lora' ? ' (LoRA)' : ''}` : ''}`,
+      stage: r.stage, model: r.model, step: r.step ?? null, run: r.run, label: configLabel(r),
       images: images.length, by: b.by, clusters: b.clusters,
       accuracy: b.intervals.accuracy!, macroF1: b.intervals.macroF1!, auc: b.intervals.auc,
     });

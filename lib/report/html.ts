@@ -13,7 +13,7 @@ import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
-import { buildTables, formatDetail, formatMean, STAGE_SUFFIX, type PaperTable } from './tables.js';
+import { buildTables, configLabel, formatDetail, formatMean, type PaperTable } from './tables.js';
 
 export interface HtmlReportOptions {
   title: string;
@@ -86,8 +86,7 @@ function comparisonsHtml(s: StudyStatistics): string {
 }
 
 function runLabel(r: RunRecord): string {
-  const step = r.step !== undefined ? ` step ${r.step}${r.stage === 'lora' ? ' (LoRA)' : ''}` : '';
-  return `${r.model}${STAGE_SUFFIX[r.stage]}${step} run ${r.run}`;
+  return `${configLabel(r)} run ${r.run}`;
 }
 
 /** The confusion matrices of the target runs, one small heatmap per run folder. */

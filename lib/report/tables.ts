@@ -5,6 +5,7 @@
 // Output: Markdown (means, plus a "mean ± std [95% CI]" details table), CSV (one file per
 // table) and JSON (everything, per-run values and seeds included). Nothing here depends on
 // the clock or on the order the records arrive in, so the same runs give the same bytes.
+import { csvCell } from '../data/csv.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
 import type { ClassMetrics } from '../metrics.js';
 import { summarize, type Summary } from './aggregate.js';
@@ -424,10 +425,10 @@ export function tablesToMarkdown(tables: readonly PaperTable[], title = 'Results
   return [...head, ...withRows.map(tableToMarkdown)].join('\n');
 }
 
-export function csvCell(v: string | number | null): string {
-  if (v === null) return '';
-  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** A configuration as the text names it: `resnet50**`, `resnet50++ step 3`, `resnet50++ step 3 (LoRA)`. */
+export function configLabel(r: { model: string; stage: Stage; step?: number | null }): string {
+  const step = r.step != null ? ` step ${r.step}${r.stage === 'lora' ? ' (LoRA)' : ''}` : '';
+  return `${r.model}${STAGE_SUFFIX[r.stage]}${step}`;
 }
 
 /** CSV of one table: identity columns, then per column key `_mean, _std, _ci_lo, _ci_hi, _n`. */

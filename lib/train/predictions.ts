@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 import type { EvalResult } from '../../binding/session.js';
+import { csvCell, parseCsv } from '../data/csv.js';
 import type { SplitEntry } from '../data/split-file.js';
 import { argmax } from '../metrics.js';
 
@@ -29,54 +30,29 @@ export function predictionRows(split: Prediction['split'], entries: readonly Spl
   return rows;
 }
 
-function field(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 export function predictionsCsv(classes: readonly string[], rows: readonly Prediction[]): string {
   const head = ['split', 'file', 'group', 'label', ...classes.map((c) => `prob_${c}`), 'predicted'];
-  const lines = rows.map((r) => [r.split, field(r.file), field(r.group), field(classes[r.label]!), ...r.probs.map(String), field(classes[r.predicted]!)].join(','));
-  return `${[head.map(field).join(','), ...lines].join('\n')}\n`;
-}
-
-/** Splits one CSV line (RFC 4180 quoting). */
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  out.push(cur);
-  return out;
+  const lines = rows.map((r) => [r.split, r.file, r.group, classes[r.label]!, ...r.probs, classes[r.predicted]!].map(csvCell).join(','));
+  return `${[head.map(csvCell).join(','), ...lines].join('\n')}\n`;
 }
 
 /** Reads a run's predictions.csv; `classes` are the run's (final.json), in order. Errors name the file and line. */
 export function readPredictions(path: string, classes: readonly string[]): Prediction[] {
   if (!existsSync(path)) throw new Error(`${path} does not exist: the run was made before predictions were kept; run it again to get them`);
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
-  const head = splitCsvLine(lines[0] ?? '');
+  // records (a blank line parses as ['']); record i is line i + 1 of the file
+  const records = parseCsv(readFileSync(path, 'utf8'), ',')
+    .map((fields, i) => ({ fields, line: i + 1 }))
+    .filter((r) => !(r.fields.length === 1 && r.fields[0] === ''));
+  const head = records[0]?.fields ?? [];
   const want = ['split', 'file', 'group', 'label', ...classes.map((c) => `prob_${c}`), 'predicted'];
   if (head.join(',') !== want.join(',')) throw new Error(`${path}: the header is ${head.join(',')}, expected ${want.join(',')}`);
   const index = new Map(classes.map((c, i) => [c, i]));
-  return lines.slice(1).map((line, i) => {
-    const f = splitCsvLine(line);
+  return records.slice(1).map(({ fields: f, line }) => {
     const label = index.get(f[3]!);
     const predicted = index.get(f[f.length - 1]!);
     const probs = f.slice(4, 4 + classes.length).map(Number);
     if (f.length !== want.length || label === undefined || predicted === undefined || (f[0] !== 'val' && f[0] !== 'test') || probs.some((p) => !Number.isFinite(p)))
-      throw new Error(`${path}: line ${i + 2} is not a prediction row (${line.slice(0, 80)})`);
+      throw new Error(`${path}: line ${line} is not a prediction row (${f.join(',').slice(0, 80)})`);
     return { split: f[0], file: f[1]!, group: f[2]!, label, probs, predicted };
   });
 }
