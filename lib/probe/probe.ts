@@ -10,8 +10,12 @@
 //   and last group are fine-tuned briefly on the candidate's sample, then the target
 //   sample's features from the adapted backbone are scored with LogME and leave-one-out
 //   5-NN accuracy (patients kept apart where known); higher is better.
+// - vessel morphology (lib/probe/vessels.ts): Frangi vesselness of each sampled image,
+//   then per class the vessel density, orientation coherence, radial alignment and
+//   tortuosity; the vessel score is the geometric distance of the candidate's classes
+//   to the target's (lower is closer).
 // Writes probe.json, probe.md, probe.csv and probe.svg (each candidate's rank per score),
-// with the time each score took. Vessel morphology is not computed yet.
+// with the time each score took.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -30,6 +34,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../runfolder.js';
 import { DEFAULT_TRAIN_CONFIG, resolveCacheDir } from '../train/config.js';
 import { findModelInfo, resolveInputSize, trainRun } from '../train/runner.js';
 import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from './scores.js';
+import { classProfiles, greenChannel, vesselDistance, vesselMorphology, type MorphologyProfile, type VesselMorphology } from './vessels.js';
 
 export interface ProbeOptions {
   target: string;
@@ -49,13 +54,14 @@ export interface ProbeOptions {
   out: string;
 }
 
-export type ScoreKey = 'frechet' | 'mmd2' | 'cosine' | 'emd' | 'logme' | 'knn';
+export type ScoreKey = 'frechet' | 'mmd2' | 'cosine' | 'emd' | 'vessel' | 'logme' | 'knn';
 
 export const PROBE_SCORES: readonly { key: ScoreKey; name: string; better: 'lower' | 'higher' }[] = [
   { key: 'frechet', name: 'Fréchet distance (features)', better: 'lower' },
   { key: 'mmd2', name: 'MMD² (features, Gaussian kernel)', better: 'lower' },
   { key: 'cosine', name: 'cosine of mean features', better: 'higher' },
   { key: 'emd', name: "earth mover's distance (pixel intensities, mean of R, G, B)", better: 'lower' },
+  { key: 'vessel', name: 'vessel geometry distance (coherence, radial alignment, tortuosity per class)', better: 'lower' },
   { key: 'logme', name: 'LogME of the target after adaptation', better: 'higher' },
   { key: 'knn', name: '5-NN accuracy on the target after adaptation', better: 'higher' },
 ];
@@ -67,6 +73,8 @@ export interface ProbeRow {
   /** 1 = closest to the target */
   ranks: Partial<Record<ScoreKey, number>>;
   emdPerChannel: [number, number, number];
+  /** vessel morphology per class of the candidate */
+  morphology: MorphologyProfile[];
 }
 
 export interface ProbeResult {
@@ -82,6 +90,8 @@ export interface ProbeResult {
   scores: ScoreKey[];
   /** LogME and 5-NN accuracy of the target's features from the backbone before any adaptation */
   baseline: { logme: number; knn: number };
+  /** vessel morphology per class of the target */
+  targetMorphology: MorphologyProfile[];
   rows: ProbeRow[];
   /** seconds: features per domain, then each score over every candidate (adaptation: the fine-tuning included) */
   seconds: { features: Record<string, number>; scores: Partial<Record<ScoreKey, number>> };
@@ -105,6 +115,14 @@ function intensities(set: ImageSet, step = 11): [number[], number[], number[]] {
     const px = set.pixels(i);
     for (let c = 0; c < 3; c++) for (let p = (i * 7) % step; p < plane; p += step) out[c]!.push(px[c * plane + p]!);
   }
+  return out;
+}
+
+/** Vessel morphology of every readable image of a set, with its index in the set. */
+function imageMorphology(set: ImageSet): { index: number; m: VesselMorphology }[] {
+  const bad = new Set(set.failures().map((f) => f.index));
+  const out: { index: number; m: VesselMorphology }[] = [];
+  for (let i = 0; i < set.count; i++) if (!bad.has(i)) out.push({ index: i, m: vesselMorphology(greenChannel(set.pixels(i), set.size), set.size) });
   return out;
 }
 
@@ -169,8 +187,15 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
       return [0, 1, 2].map((ch) => emd1d(x[ch]!, t[ch]!)) as [number, number, number];
     });
   });
-  const values: Partial<Record<ScoreKey, number[]>> = { frechet, mmd2: mmd, cosine, emd: emd.map((e) => (e[0] + e[1] + e[2]) / 3) };
-  const seconds: Partial<Record<ScoreKey, number>> = { frechet: tFrechet, mmd2: tMmd, cosine: tCosine, emd: tEmd };
+  const [morph, tVessel] = timed(() =>
+    feats.map((f) => {
+      const per = imageMorphology(f.set);
+      return { per: per.map((p) => p.m), profiles: classProfiles(per.map((p) => p.m), per.map((p) => f.picked[p.index]!.label), f.classes) };
+    }),
+  );
+  const [vessel, tVesselScore] = timed(() => morph.slice(1).map((m) => vesselDistance(morph[0]!.profiles, morph[0]!.per, m.profiles)));
+  const values: Partial<Record<ScoreKey, number[]>> = { frechet, mmd2: mmd, cosine, emd: emd.map((e) => (e[0] + e[1] + e[2]) / 3), vessel };
+  const seconds: Partial<Record<ScoreKey, number>> = { frechet: tFrechet, mmd2: tMmd, cosine: tCosine, emd: tEmd, vessel: tVessel + tVesselScore };
   if (o.adaptEpochs > 0) {
     const t0 = performance.now();
     const adapted = await adaptAndScore(o, size, cacheDir, target, cands, out, progress);
@@ -192,12 +217,14 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
     seed: o.seed,
     scores: used.map((s) => s.key),
     baseline,
+    targetMorphology: morph[0]!.profiles,
     rows: o.candidates.map((candidate, i) => ({
       candidate,
       images: cands[i]!.rows.length,
       scores: Object.fromEntries(used.map((s) => [s.key, values[s.key]![i]!])),
       ranks: Object.fromEntries(used.map((s) => [s.key, ranks[s.key]![i]!])),
       emdPerChannel: emd[i]!,
+      morphology: morph[i + 1]!.profiles,
     })),
     seconds: { features: featureSeconds, scores: seconds },
     files: ['probe.json', 'probe.md', 'probe.csv', 'probe.svg'].map((f) => join(out, f)),
@@ -280,6 +307,20 @@ export function probeMarkdown(r: ProbeResult): string {
     ...r.rows.map((row) => `| ${escapeMarkdown(row.candidate)} | ${row.images} | ${shown.map((s) => `${fmt(s.key, row.scores[s.key]!)} | ${row.ranks[s.key]}`).join(' | ')} |`),
     '',
     `Before any adaptation, the target's own features give LogME ${r.baseline.logme.toFixed(3)} and 5-NN accuracy ${r.baseline.knn.toFixed(3)}.`,
+    '',
+    '## Vessel morphology per class',
+    '',
+    'Means over the sampled images of each class: Frangi vesselness density, orientation coherence (1 parallel, 0 tangled), ' +
+      'radial alignment about the image centre (1 radial, 0.5 random, 0 circular) and tortuosity (radians per image width).',
+    '',
+    '| Domain | Class | Images | Density | Coherence | Radial | Tortuosity |',
+    '| :--- | :--- | ---: | ---: | ---: | ---: | ---: |',
+    ...[{ candidate: `${r.target.spec} (target)`, morphology: r.targetMorphology }, ...r.rows].flatMap((row) =>
+      row.morphology.map(
+        (p) =>
+          `| ${escapeMarkdown(row.candidate)} | ${escapeMarkdown(p.name)} | ${p.images} | ${p.mean.density.toFixed(4)} | ${p.mean.coherence.toFixed(3)} | ${p.mean.radial.toFixed(3)} | ${p.mean.tortuosity.toFixed(2)} |`,
+      ),
+    ),
     '',
     `Seconds: features ${Object.values(r.seconds.features).map((s) => s.toFixed(1)).join(' + ')}; ` + shown.map((s) => `${s.key} ${r.seconds.scores[s.key]!.toFixed(2)}`).join(', ') +
       (r.scores.includes('logme') ? ' (logme and knn: the adaptations included)' : ''),

@@ -12,23 +12,23 @@ import { lerp, smoothstep, withSensorNoise } from './raster.js';
 export type VesselKind = 'benign' | 'malignant';
 export const VESSEL_KINDS: readonly VesselKind[] = ['benign', 'malignant'];
 
-type Rgb = [number, number, number];
+export type Rgb = [number, number, number];
 
 /** Polyline with a half-width per point, in pixel units. */
-interface Stroke {
+export interface Stroke {
   xs: number[];
   ys: number[];
   hw: number[];
 }
 
-interface Paint {
+export interface Paint {
   color: Rgb;
   opacity: number;
   /** Edge ramp width in px: 1 = crisp anti-aliasing, larger = blurred (deep) vessel. */
   softness: number;
 }
 
-interface Canvas {
+export interface Canvas {
   size: number;
   /** px per unit of the 96-px reference design, so shapes scale with size. */
   scale: number;
@@ -77,13 +77,13 @@ function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[rng.nextInt(xs.length)] as T;
 }
 
-function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
+export function mixRgb(a: Rgb, b: Rgb, t: number): Rgb {
   return [lerp(a[0], b[0], t), lerp(a[1], b[1], t), lerp(a[2], b[2], t)];
 }
 
-/** NBI-like mucosa: tinted base, low-frequency shading and hue drift, vignette. */
-function paintBackground(c: Canvas, rng: Rng): void {
-  const base = mixRgb(pick(rng, MUCOSA), pick(rng, MUCOSA), rng.nextFloat());
+/** NBI-like mucosa (or another palette): tinted base, low-frequency shading and hue drift, vignette. */
+export function paintBackground(c: Canvas, rng: Rng, palette: readonly Rgb[] = MUCOSA): void {
+  const base = mixRgb(pick(rng, palette), pick(rng, palette), rng.nextFloat());
   const brightness = rng.nextRange(0.8, 1.15);
   const shade = smoothField(c.size, 3, rng);
   const hue = smoothField(c.size, 4, rng);
@@ -143,7 +143,7 @@ function strokeBounds(c: Canvas, s: Stroke, soft: number): [number, number, numb
 }
 
 /** Rasterise a stroke and blend its colour over the image (only within its bounds: speed). */
-function drawStroke(c: Canvas, s: Stroke, paint: Paint): void {
+export function drawStroke(c: Canvas, s: Stroke, paint: Paint): void {
   if (s.xs.length < 2) return;
   const [x0, x1, y0, y1] = strokeBounds(c, s, paint.softness);
   for (let y = y0; y <= y1; y++) c.mask.fill(0, y * c.size + x0, y * c.size + x1 + 1);
@@ -189,7 +189,7 @@ interface WalkOptions {
 }
 
 /** Curvature-driven random walk: the shared engine of every vessel shape. */
-function walk(rng: Rng, o: WalkOptions): Stroke {
+export function walk(rng: Rng, o: WalkOptions): Stroke {
   const s: Stroke = { xs: [o.x], ys: [o.y], hw: [o.hw] };
   let [x, y, heading, curl, hw] = [o.x, o.y, o.heading, 0, o.hw];
   for (let i = 0; i < o.steps; i++) {
@@ -219,7 +219,7 @@ function homePull(home: { x: number; y: number; radius: number }, x: number, y: 
 }
 
 /** Coil ("earthworm"): circular motion whose centre drifts along a slowly turning axis. */
-function coil(rng: Rng, x: number, y: number, scale: number): Stroke {
+export function coil(rng: Rng, x: number, y: number, scale: number): Stroke {
   const radius = rng.nextRange(1.6, 4) * scale;
   const drift = rng.nextRange(0.25, 0.9) * scale; // axis advance per radian
   const turns = rng.nextRange(1.5, 4.5);
@@ -336,7 +336,7 @@ function malignantItem(c: Canvas, rng: Rng, home: { x: number; y: number; radius
 }
 
 /** Faint, blurred, cyan submucosal vessels; same distribution in both classes. */
-function deepVessels(c: Canvas, rng: Rng): void {
+export function deepVessels(c: Canvas, rng: Rng): void {
   const count = rng.nextInt(3);
   for (let v = 0; v < count; v++) {
     const stroke = walk(rng, {
@@ -352,7 +352,7 @@ function deepVessels(c: Canvas, rng: Rng): void {
 
 // ---- public API -------------------------------------------------------------------
 
-function finish(c: Canvas, rng: Rng): Uint8Array {
+export function finish(c: Canvas, rng: Rng): Uint8Array {
   return withSensorNoise(c.rgb, rng.nextRange(2, 6), rng);
 }
 

@@ -6,29 +6,32 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { native } from '../../binding/index.js';
+import { BRIDGE_CLASSES, checkTwist, renderBridgeImage } from './bridge.js';
 import { FUNDUS_LEVELS, renderFundusImage } from './fundus.js';
 import { SOURCE_CLASSES, renderSourceImage } from './textures.js';
 import { renderVesselImage, VESSEL_KINDS, type VesselKind } from './vessels.js';
 import { mixSeed } from '../rng.js';
 
-export type SynthDomain = 'target' | 'intermediate' | 'source';
-export const SYNTH_DOMAINS: readonly SynthDomain[] = ['target', 'intermediate', 'source'];
+export type SynthDomain = 'target' | 'intermediate' | 'source' | 'bridge';
+export const SYNTH_DOMAINS: readonly SynthDomain[] = ['target', 'intermediate', 'source', 'bridge'];
 export type SynthFormat = 'jpg' | 'png';
 
 interface DomainSpec {
   classes: readonly string[];
   /** smallest image side the renderer accepts */
   minSize: number;
-  render(classIndex: number, size: number, seed: number): Uint8Array;
+  render(classIndex: number, size: number, seed: number, twist: number): Uint8Array;
 }
 
 const DOMAINS: Record<SynthDomain, DomainSpec> = {
   target: { classes: VESSEL_KINDS, minSize: 8, render: (k, size, seed) => renderVesselImage(VESSEL_KINDS[k]!, size, seed) },
   intermediate: { classes: FUNDUS_LEVELS.map(String), minSize: 16, render: (k, size, seed) => renderFundusImage(FUNDUS_LEVELS[k]!, size, seed) },
-  source: { classes: SOURCE_CLASSES, minSize: 8, render: renderSourceImage },
+  source: { classes: SOURCE_CLASSES, minSize: 8, render: (k, size, seed) => renderSourceImage(k, size, seed) },
+  bridge: { classes: BRIDGE_CLASSES, minSize: 16, render: (k, size, seed, twist) => renderBridgeImage(BRIDGE_CLASSES[k]!, twist, size, seed) },
 };
 
 const JPEG_QUALITY = 92;
+export const DEFAULT_TWIST = 0.5;
 
 /** Class names of a domain, in label order (the ImageFolder loader sorts them by name). */
 export function synthClasses(domain: SynthDomain): string[] {
@@ -61,6 +64,8 @@ export interface SynthDatasetOptions {
   seed: number;
   out: string;
   format?: SynthFormat;
+  /** the bridge domain's vessel geometry: 0 radial, 1 twisted (default 0.5); other domains refuse it */
+  twist?: number;
   /** called after each image (written or kept) */
   onProgress?: (done: number, total: number) => void;
 }
@@ -85,6 +90,10 @@ function checkOptions(o: SynthDatasetOptions, spec: DomainSpec): void {
   if (!Number.isInteger(o.size) || o.size < spec.minSize || o.size > 4096)
     throw new Error(`size must be an integer in [${spec.minSize}, 4096] for domain '${o.domain}', got ${o.size}`);
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) throw new Error(`seed must be an integer in [0, 2^32), got ${o.seed}`);
+  if (o.twist !== undefined) {
+    if (o.domain !== 'bridge') throw new Error(`twist applies to the bridge domain only, not '${o.domain}'`);
+    checkTwist(o.twist);
+  }
   if (o.format !== undefined && o.format !== 'jpg' && o.format !== 'png') throw new Error(`format must be jpg or png, got '${String(o.format)}'`);
 }
 
@@ -107,7 +116,7 @@ export function writeSynthDataset(o: SynthDatasetOptions): SynthDatasetResult {
     for (let i = 0; i < counts[k]!; i++) {
       const path = join(dir, synthFileName(name, i, format));
       if (!existsSync(path)) {
-        const rgb = spec.render(k, o.size, synthImageSeed(o.seed, k, i));
+        const rgb = spec.render(k, o.size, synthImageSeed(o.seed, k, i), o.twist ?? DEFAULT_TWIST);
         native().encodeImage(path, rgb, o.size, o.size, JPEG_QUALITY);
         written++;
       }

@@ -37,14 +37,18 @@ describe('thtl-native probe', () => {
     const res = JSON.parse(readFileSync(join(out, 'probe.json'), 'utf8')) as ProbeResult;
     expect([res.featureLayer, res.featureDim, res.target.images]).toEqual(['layer4', 512, 24]);
     const self = res.rows.find((row) => row.candidate === d('target'))!;
-    expect(self.ranks).toEqual({ frechet: 1, mmd2: 1, cosine: 1, emd: 1 });
+    expect(self.ranks).toEqual({ frechet: 1, mmd2: 1, cosine: 1, emd: 1, vessel: 1 });
     expect(res.rows.map((row) => row.images)).toEqual([24, 24, 24]);
     for (const row of res.rows) expect(Object.values(row.scores).every(Number.isFinite)).toBe(true);
-    expect(readFileSync(join(out, 'probe.csv'), 'utf8').split('\n')[0]).toBe('candidate,images,frechet,frechet_rank,mmd2,mmd2_rank,cosine,cosine_rank,emd,emd_rank,emd_r,emd_g,emd_b');
+    expect(readFileSync(join(out, 'probe.csv'), 'utf8').split('\n')[0]).toBe('candidate,images,frechet,frechet_rank,mmd2,mmd2_rank,cosine,cosine_rank,emd,emd_rank,vessel,vessel_rank,emd_r,emd_g,emd_b');
     expect(readFileSync(join(out, 'probe.svg'), 'utf8')).toMatch(/^<svg/);
-    expect(existsSync(join(out, 'probe.md'))).toBe(true);
+    const md = readFileSync(join(out, 'probe.md'), 'utf8');
+    expect(md).toMatch(/## Vessel morphology per class/);
+    expect(md).toMatch(/\| .*target.* \(target\) \| malignant \| \d+ \| 0\.\d+ \|/);
+    expect(res.targetMorphology.map((p) => p.name)).toEqual(['benign', 'malignant']);
+    for (const row of res.rows) for (const p of row.morphology) expect(p.mean.radial).toBeGreaterThan(0);
     expect(r.stdout).toMatch(/Seconds: features/);
-    expect(res.scores).toEqual(['frechet', 'mmd2', 'cosine', 'emd']);
+    expect(res.scores).toEqual(['frechet', 'mmd2', 'cosine', 'emd', 'vessel']);
   }, 120_000);
 
   it('with a short adaptation on each candidate: LogME and 5-NN of the target, and the run folders of the adaptations', async () => {
@@ -55,7 +59,7 @@ describe('thtl-native probe', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(readFileSync(join(out, 'probe.json'), 'utf8')) as ProbeResult;
-    expect(res.scores).toEqual(['frechet', 'mmd2', 'cosine', 'emd', 'logme', 'knn']);
+    expect(res.scores).toEqual(['frechet', 'mmd2', 'cosine', 'emd', 'vessel', 'logme', 'knn']);
     for (const row of res.rows) {
       expect(Number.isFinite(row.scores.logme)).toBe(true);
       expect(row.scores.knn).toBeGreaterThanOrEqual(0);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { covariance, fromRows, symmetricEigen } from '../../lib/probe/linalg.js';
+import { gainsAsRelevance, kendallTau, ndcg } from '../../lib/probe/rank-agreement.js';
 import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from '../../lib/probe/scores.js';
 import { Rng } from '../../lib/rng.js';
 import { runChecked } from '../helpers/process.js';
@@ -91,5 +92,41 @@ describe('probe scores, without references', () => {
     const informative = labels.map((l) => [l + 0.3 * rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian()]);
     const noise = labels.map(() => [rng.nextGaussian(), rng.nextGaussian(), rng.nextGaussian()]);
     expect(logme(informative, labels)).toBeGreaterThan(logme(noise, labels));
+  });
+});
+
+const rankMissing = pythonOracleMissing(['numpy', 'scipy', 'sklearn']);
+if (rankMissing) process.stderr.write(`[skip] rank agreement references: ${rankMissing}\n`);
+
+describe.skipIf(rankMissing !== '')('rank agreement against scipy and sklearn', () => {
+  it('Kendall tau-b equals scipy.stats.kendalltau and NDCG equals sklearn.metrics.ndcg_score, ties included', async () => {
+    const rng = new Rng(21);
+    const cases = [
+      { x: [0.1, 0.4, 0.35, 0.8, 0.2], y: [1, 3, 2, 5, 0.5] },
+      { x: [1, 1, 2, 3, 3, 4, 0], y: [0.2, 0.1, 0.4, 0.4, 0.9, 0.3, 0] },
+      { x: Array.from({ length: 9 }, () => Math.round(rng.nextFloat() * 4)), y: Array.from({ length: 9 }, () => rng.nextFloat()) },
+    ];
+    const code = [
+      'import json, sys', 'from scipy.stats import kendalltau', 'from sklearn.metrics import ndcg_score',
+      'cases = json.load(sys.stdin)',
+      'print(json.dumps([[kendalltau(c["x"], c["y"])[0], ndcg_score([c["rel"]], [c["x"]])] for c in cases]))',
+    ].join('\n');
+    const withRel = cases.map((c) => ({ ...c, rel: gainsAsRelevance(c.y) }));
+    const ref = JSON.parse(await runChecked(PYTHON, ['-c', code], { input: JSON.stringify(withRel) })) as [number, number][];
+    withRel.forEach((c, i) => {
+      expect(kendallTau(c.x, c.y)).toBeCloseTo(ref[i]![0], 12);
+      expect(ndcg(c.x, c.rel)).toBeCloseTo(ref[i]![1], 12);
+    });
+  }, 60_000);
+
+  it('perfect and reversed orders; bad input refused', () => {
+    expect(kendallTau([1, 2, 3, 4], [10, 20, 30, 40])).toBe(1);
+    expect(kendallTau([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);
+    expect(Number.isNaN(kendallTau([1, 1, 1], [1, 2, 3]))).toBe(true);
+    expect(ndcg([3, 2, 1], [1, 0.5, 0])).toBe(1);
+    expect(ndcg([1, 2, 3], [1, 0.5, 0])).toBeLessThan(1);
+    expect(gainsAsRelevance([-0.1, 0.1, 0.3])).toEqual([0, 0.5, 1]);
+    expect(() => ndcg([1, 2], [1])).toThrow(/2 predictions against 1/);
+    expect(() => ndcg([1, 2], [-1, 1])).toThrow(/non-negative/);
   });
 });

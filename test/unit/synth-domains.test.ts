@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { FUNDUS_LEVELS, type FundusGeometry, type FundusLevel, fundusGeometry, renderFundusImage } from '../../lib/synth/fundus.js';
 import { SOURCE_CLASSES, renderSourceImage } from '../../lib/synth/textures.js';
 import { renderVesselImage } from '../../lib/synth/vessels.js';
-import { balancedCounts, synthClasses, synthImageSeed } from '../../lib/synth/write.js';
+import { BRIDGE_CLASSES, renderBridgeImage } from '../../lib/synth/bridge.js';
+import { balancedCounts, synthClasses, synthImageSeed, writeSynthDataset } from '../../lib/synth/write.js';
+import { tempDir } from '../helpers/images.js';
 
 function luminance(img: Uint8Array, size: number): Float32Array {
   const out = new Float32Array(size * size);
@@ -242,6 +244,7 @@ describe('synthetic dataset recipe', () => {
     expect(synthClasses('target')).toEqual(['benign', 'malignant']);
     expect(synthClasses('intermediate')).toEqual(['0', '1', '2', '3', '4']);
     expect(synthClasses('source')).toEqual([...SOURCE_CLASSES]);
+    expect(synthClasses('bridge')).toEqual([...BRIDGE_CLASSES]);
     expect(() => synthClasses('other' as 'target')).toThrow(/domain/);
   });
 
@@ -256,5 +259,43 @@ describe('synthetic dataset recipe', () => {
     expect(new Set(seeds).size).toBe(seeds.length);
     expect(synthImageSeed(42, 1, 3)).toBe(synthImageSeed(42, 1, 3));
     expect(synthImageSeed(43, 1, 3)).not.toBe(synthImageSeed(42, 1, 3));
+  });
+});
+
+describe('renderBridgeImage (the bridge family: vessel geometry from radial to twisted)', () => {
+  it('is deterministic in (class, twist, size, seed), and the twist changes the image', () => {
+    const a = renderBridgeImage('few', 0.25, 48, 7);
+    expect(a.length).toBe(48 * 48 * 3);
+    expect(renderBridgeImage('few', 0.25, 48, 7)).toEqual(a);
+    expect(renderBridgeImage('few', 0.75, 48, 7)).not.toEqual(a);
+    expect(renderBridgeImage('many', 0.25, 48, 7)).not.toEqual(a);
+  });
+
+  it('draws more vessel ink for many than for few (dark pixels of the green channel, 16 seeds)', () => {
+    const dark = (img: Uint8Array) => {
+      const l = luminance(img, 64);
+      const m = mean([...l]);
+      return [...l].filter((v) => v < 0.75 * m).length;
+    };
+    for (const twist of [0, 1]) {
+      const few = mean(range(16).map((i) => dark(renderBridgeImage('few', twist, 64, i))));
+      const many = mean(range(16).map((i) => dark(renderBridgeImage('many', twist, 64, i))));
+      expect(many).toBeGreaterThan(1.25 * few);
+    }
+  });
+
+  it('twist 0 runs radially from the disc, twist 1 does not', () => {
+    const at = (twist: number) => mean(range(16).map((i) => radialAlignment(renderBridgeImage('many', twist, 96, 50 + i), 96, 48, 48, (x, y) => Math.hypot(x - 48, y - 48) > 14)));
+    expect(at(0)).toBeLessThan(at(1) - 0.1);
+  });
+
+  it('rejects bad arguments, and twist on other domains', () => {
+    expect(() => renderBridgeImage('few', 1.5, 48, 1)).toThrow(/twist must be a number in \[0, 1\]/);
+    expect(() => renderBridgeImage('few', Number.NaN, 48, 1)).toThrow(/twist/);
+    expect(() => renderBridgeImage('some' as 'few', 0, 48, 1)).toThrow(/unknown bridge class 'some'/);
+    expect(() => renderBridgeImage('few', 0, 8, 1)).toThrow(/size/);
+    const out = tempDir('bridge-bad');
+    expect(() => writeSynthDataset({ domain: 'target', n: 2, size: 32, seed: 1, out, twist: 0.5 })).toThrow(/twist applies to the bridge domain only, not 'target'/);
+    expect(() => writeSynthDataset({ domain: 'bridge', n: 2, size: 32, seed: 1, out, twist: -1 })).toThrow(/twist must be/);
   });
 });
