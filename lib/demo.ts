@@ -117,7 +117,8 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
       out: join(out, 'study'),
     },
     progress,
-    { ...options, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.gpus ? { gpus: opts.gpus } : {}) },
+    // the report is written once, below, when the LayerCAM figures exist
+    { ...options, report: false, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.gpus ? { gpus: opts.gpus } : {}) },
   );
   // LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model
   let cam: string | null = null;
@@ -132,13 +133,15 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
   }
   // the whole report in one page, now that the LayerCAM figures exist
   const studyFile = readStudyFile(study.dir);
-  await writeStudyReport(study.dir, studyFile, study.records, { html: true });
+  const reportFiles = await writeStudyReport(study.dir, studyFile, study.records, { html: true });
+  progress.line(`report: ${reportFiles.length} file(s) in ${join(study.dir, 'report')}`);
   const html = join(study.dir, 'report', 'index.html');
   progress.line(`HTML report: ${html}`);
   const md = join(study.dir, 'report', 'tables.md');
   const comparisons = join(study.dir, 'report', 'comparisons.md');
   return {
     ...study,
+    reportFiles,
     seconds: (Date.now() - t0) / 1000,
     tablesMarkdown: existsSync(md) ? readFileSync(md, 'utf8') : '',
     comparisonsMarkdown: existsSync(comparisons) ? readFileSync(comparisons, 'utf8') : '',

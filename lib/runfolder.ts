@@ -51,6 +51,26 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * The records of a JSON-lines file ([] when it does not exist). An unfinished last line
+ * (no line break: a write cut short by a kill or a full disk) is left out; any other line
+ * that is not JSON is an error naming the file and line.
+ */
+export function readJsonLinesFile<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const complete = text.endsWith('\n') ? lines : lines.slice(0, -1);
+  return complete.flatMap((l, i) => {
+    if (l.trim() === '') return [];
+    try {
+      return [JSON.parse(l) as T];
+    } catch {
+      throw new Error(`${path}: line ${i + 1} is not JSON (${l.slice(0, 60)}); the file is damaged`);
+    }
+  });
+}
+
 export class RunFolder {
   readonly dir: string;
 
@@ -87,25 +107,9 @@ export class RunFolder {
     }
   }
 
-  /**
-   * The values of a JSON-lines file; none when it does not exist. An unfinished last line
-   * (no line break: a write cut short by a kill or a full disk) is left out; any other line
-   * that is not JSON is an error naming the file and the line.
-   */
+  /** The values of a JSON-lines file of this folder (readJsonLinesFile). */
   readJsonLines<T>(name: string): T[] {
-    const path = this.path(name);
-    if (!existsSync(path)) return [];
-    const text = readFileSync(path, 'utf8');
-    const lines = text.split('\n');
-    const complete = text.endsWith('\n') ? lines : lines.slice(0, -1);
-    return complete.flatMap((l, i) => {
-      if (l.trim() === '') return [];
-      try {
-        return [JSON.parse(l) as T];
-      } catch {
-        throw new Error(`${path}: line ${i + 1} is not JSON (${l.slice(0, 60)}); the file is damaged`);
-      }
-    });
+    return readJsonLinesFile<T>(this.path(name));
   }
 
   /** Replaces a JSON-lines file with `values`, atomically. */

@@ -64,6 +64,8 @@ export interface StudyRunOptions extends RunOptions {
   workers?: number;
   /** one child process per GPU, each seeing only its own (`--gpus 0,1`) */
   gpus?: string[];
+  /** false: no report at the end (the caller writes it later, as the demo does after LayerCAM) */
+  report?: boolean;
 }
 
 /** Runs (or resumes) a study; `options.signal` aborts it between and inside runs (resumable). */
@@ -86,13 +88,13 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
     }
   }
   const { records } = collectRecords(out, prepared.study);
-  const reportFiles = await writeStudyReport(out, prepared.study, records);
-  progress.line(`report: ${reportFiles.length} file(s) in ${join(out, 'report')}`);
+  const reportFiles = options.report === false ? [] : await writeStudyReport(out, prepared.study, records);
+  if (reportFiles.length > 0) progress.line(`report: ${reportFiles.length} file(s) in ${join(out, 'report')}`);
   return { dir: out, records, reportFiles, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** "test accuracy 0.9, AUC 0.95" (or the validation accuracy of a run without a test split). */
-export function summarize(r: Pick<RunResult, 'test' | 'valAccuracy'>): string {
+function summarize(r: Pick<RunResult, 'test' | 'valAccuracy'>): string {
   return r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
 }
 
@@ -103,7 +105,7 @@ export function describeUnit(u: Unit): string {
   return `${u.model} on the ${u.domain} domain from ${init}, training ${what}, seed ${u.seed}`;
 }
 
-export function prefixed(p: ProgressSink, tag: string): ProgressSink {
+function prefixed(p: ProgressSink, tag: string): ProgressSink {
   const short = tag.split(' ')[0]!;
   return { status: (s) => p.status(`${short} ${s}`), line: (s) => p.line(`${short} ${s}`) };
 }

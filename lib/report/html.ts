@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 
 import type { RunRecord } from '../experiment/types.js';
-import { writeFileAtomic } from '../runfolder.js';
+import { readJsonLinesFile, writeFileAtomic } from '../runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
 import { buildTables, configLabel, formatDetail, formatMean, type PaperTable } from './tables.js';
@@ -163,20 +163,6 @@ async function learningCurvesSvg(title: string, epochs: EpochLine[]): Promise<st
   } as TopLevelSpec);
 }
 
-function readJsonLines(path: string): EpochLine[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as EpochLine];
-      } catch {
-        return []; // an unfinished last line of an interrupted run
-      }
-    });
-}
-
 async function runsHtml(studyDir: string, records: readonly RunRecord[]): Promise<string> {
   const seen = new Set<string>();
   const parts: string[] = [];
@@ -185,7 +171,7 @@ async function runsHtml(studyDir: string, records: readonly RunRecord[]): Promis
     if (seen.has(r.dir)) continue;
     seen.add(r.dir);
     const dir = join(studyDir, r.dir);
-    const epochs = readJsonLines(join(dir, 'metrics.jsonl'));
+    const epochs = readJsonLinesFile<EpochLine>(join(dir, 'metrics.jsonl'));
     const config = existsSync(join(dir, 'config.json')) ? readFileSync(join(dir, 'config.json'), 'utf8') : '{}';
     const summary = r.test ? `test accuracy ${f3(r.test.accuracy)}${r.test.auc !== null ? `, AUC ${f3(r.test.auc)}` : ''}` : `val accuracy ${f3(r.valAccuracy)}`;
     parts.push(

@@ -56,6 +56,10 @@ describe('thtl-native CLI', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     for (const t of ['Table 3', 'Table 4', 'Table 5', 'Table 6']) expect(r.stdout, t).toContain(t);
+    // the report (with its statistics) is written once, after the LayerCAM figures
+    const log = r.stderr;
+    expect(log.match(/^report: \d+ file\(s\) in /gm)).toHaveLength(1);
+    expect(log.search(/^report: \d+ file\(s\) in /m)).toBeGreaterThan(log.indexOf('LayerCAM figures'));
     const report = join(out, 'study', 'report');
     const files = readdirSync(report).sort();
     for (const f of ['tables.md', 'tables.json', 'table3.csv', 'table4.csv', 'table5.csv', 'table6.csv']) expect(files, f).toContain(f);
