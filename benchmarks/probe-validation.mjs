@@ -5,7 +5,7 @@
 //    family at twist 0, 0.25, 0.5, 0.75 and 1 (radial -> twisted vessels), the synthetic
 //    fundus domain and the source's own textures.
 // 2. train: resnet18 pretrained on the source; protocol 3 on the target (the baseline,
-//    once), then for each candidate a study with protocol 4 and SWFT, 3 runs each. The
+//    once), then for each candidate a study with protocol 4 and SWFT, 5 runs each. The
 //    gain of a candidate is its mean test accuracy minus protocol 3's, for protocol 4
 //    (the ++ run) and for SWFT's best step (chosen per run by validation accuracy).
 // 3. probe: `probe` on the same backbone, target and candidates.
@@ -13,7 +13,7 @@
 //    Writes <out>/validation.json and <out>/validation.md.
 //
 //   npm run build:ts && node benchmarks/probe-validation.mjs --out /tmp/pv [--phase all|train|probe|compare]
-//       [--workers 2] [--threads 1] [--runs 3]
+//       [--workers 2] [--threads 1] [--runs 5]
 // A phase that already ran is reused (finished run folders are never retrained).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -34,7 +34,7 @@ const { values: a } = parseArgs({
     phase: { type: 'string', default: 'all' },
     workers: { type: 'string', default: '2' },
     threads: { type: 'string', default: '1' },
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     'per-domain': { type: 'string', default: '100' },
     'adapt-epochs': { type: 'string', default: '3' },
   },
@@ -137,30 +137,74 @@ if (phase('compare')) {
   const { kendallTau, ndcg, gainsAsRelevance } = await lib('probe/rank-agreement.js');
   const { PROBE_SCORES } = await lib('probe/probe.js');
   const probe = JSON.parse(readFileSync(join(probeDir, 'probe.json'), 'utf8'));
+  // gain of a candidate over protocol 3 for a set of run indices (runs paired by index)
+  const MEASURES = [
+    { key: 'protocol4', label: 'protocol 4', kind: 'protocol4', metric: 'accuracy' },
+    { key: 'swft', label: 'SWFT best step', kind: 'swftBest', metric: 'accuracy' },
+    { key: 'protocol4Auc', label: 'protocol 4, AUC', kind: 'protocol4', metric: 'auc' },
+  ];
+  const runs = baseline.accuracy.length;
+  const gainOf = (g, m, idx) => mean(idx.map((i) => g[m.kind][m.metric][i] - baseline[m.metric][i]));
+  const all = [...Array(runs).keys()];
+  // every resample of the run indices with replacement (runs^runs of them): how much the
+  // measured ranking, and so tau, moves with the runs' noise
+  const resamples = [];
+  for (let code = 0; code < runs ** runs; code++) resamples.push(all.map((k) => Math.floor(code / runs ** k) % runs));
+  const quantile = (xs, q) => {
+    const v = xs.filter(Number.isFinite).sort((x, y) => x - y);
+    const h = (v.length - 1) * q;
+    return v[Math.floor(h)] + (v[Math.ceil(h)] - v[Math.floor(h)]) * (h - Math.floor(h));
+  };
   const rows = probe.scores.map((key) => {
     const better = PROBE_SCORES.find((s) => s.key === key).better;
     // oriented so that larger means "predicted to bridge better"
     const predicted = probe.rows.map((r) => (better === 'lower' ? -r.scores[key] : r.scores[key]));
-    const agree = (g) => ({ tau: kendallTau(predicted, g), ndcg: ndcg(predicted, gainsAsRelevance(g)) });
-    return { score: key, protocol4: agree(gains.map((g) => g.gain4)), swft: agree(gains.map((g) => g.gainSwft)), seconds: probe.seconds.scores[key] };
+    const agree = Object.fromEntries(
+      MEASURES.map((m) => {
+        const g = gains.map((c) => gainOf(c, m, all));
+        const taus = resamples.map((idx) => kendallTau(predicted, gains.map((c) => gainOf(c, m, idx))));
+        return [m.key, { tau: kendallTau(predicted, g), tau05: quantile(taus, 0.05), tau95: quantile(taus, 0.95), ndcg: ndcg(predicted, gainsAsRelevance(g)) }];
+      }),
+    );
+    return { score: key, ...agree, seconds: probe.seconds.scores[key] };
   });
+  // what a ranking by chance scores: NDCG averaged over every order of the candidates
+  const orders = (xs) => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest])));
+  const perms = orders([...gains.keys()]);
+  const chance = Object.fromEntries(
+    MEASURES.map((m) => {
+      const rel = gainsAsRelevance(gains.map((c) => gainOf(c, m, all)));
+      return [m.key, mean(perms.map((p) => ndcg(p.map((k) => -k), p.map((_, i) => rel[p[i]]))))];
+    }),
+  );
   const f = (v) => (v >= 0 ? '+' : '') + v.toFixed(3);
+  const g2 = (v) => (v >= 0 ? '+' : '') + v.toFixed(2);
   const md = [
-    `Protocol 3 (baseline) test accuracy per run: ${baseline.accuracy.map((x) => x.toFixed(3)).join(', ')}`,
+    `Protocol 3 (baseline) test accuracy per run: ${baseline.accuracy.map((x) => x.toFixed(3)).join(', ')}; AUC ${baseline.auc.map((x) => x.toFixed(3)).join(', ')}`,
     '',
-    '| candidate | protocol 4 test acc. (runs) | gain | SWFT best step (runs) | gain |',
-    '|---|---|---:|---|---:|',
-    ...gains.map((g) => `| ${g.candidate} | ${g.protocol4.accuracy.map((x) => x.toFixed(3)).join(', ')} | ${f(g.gain4)} | ${g.swftBest.accuracy.map((x, i) => `${x.toFixed(3)} (step ${g.swftBest.steps[i]})`).join(', ')} | ${f(g.gainSwft)} |`),
+    '| candidate | protocol 4 test acc. (runs) | gain | SWFT best step (runs) | gain | protocol 4 AUC gain |',
+    '|---|---|---:|---|---:|---:|',
+    ...gains.map(
+      (g) =>
+        `| ${g.candidate} | ${g.protocol4.accuracy.map((x) => x.toFixed(3)).join(', ')} | ${f(gainOf(g, MEASURES[0], all))} | ` +
+        `${g.swftBest.accuracy.map((x, i) => `${x.toFixed(3)} (${g.swftBest.steps[i]})`).join(', ')} | ${f(gainOf(g, MEASURES[1], all))} | ${f(gainOf(g, MEASURES[2], all))} |`,
+    ),
     '',
-    '| score | Kendall tau (protocol 4) | NDCG (protocol 4) | Kendall tau (SWFT) | NDCG (SWFT) | seconds |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.score} | ${f(r.protocol4.tau)} | ${r.protocol4.ndcg.toFixed(3)} | ${f(r.swft.tau)} | ${r.swft.ndcg.toFixed(3)} | ${r.seconds.toFixed(1)} |`),
+    `Kendall tau with [5%, 95%] over all ${resamples.length} resamples of the runs; NDCG with the gains rescaled to [0, 1] as relevance.`,
     '',
-    `Training the ${gains.length} candidates' studies and the baseline took ${(trainSeconds / 60).toFixed(1)} min; ` +
+    '| score | tau, protocol 4 | NDCG | tau, SWFT best step | NDCG | tau, protocol 4 AUC | NDCG | seconds |',
+    '|---|---|---:|---|---:|---|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.score} | ${MEASURES.map((m) => `${g2(r[m.key].tau)} [${g2(r[m.key].tau05)}, ${g2(r[m.key].tau95)}] | ${r[m.key].ndcg.toFixed(3)}`).join(' | ')} | ${r.seconds.toFixed(1)} |`,
+    ),
+    `| chance (every order, mean) | ${MEASURES.map((m) => `0 | ${chance[m.key].toFixed(3)}`).join(' | ')} | |`,
+    '',
+    `Training the ${gains.length} candidates' studies and the baseline took ${(trainSeconds / 60).toFixed(1)} min in this call; ` +
       `the probe's features took ${Object.values(probe.seconds.features).reduce((s, x) => s + x, 0).toFixed(1)} s.`,
     '',
   ].join('\n');
-  writeFileSync(join(out, 'validation.json'), `${JSON.stringify({ rows, gains }, null, 2)}\n`);
+  writeFileSync(join(out, 'validation.json'), `${JSON.stringify({ rows, chance, gains, baseline }, null, 2)}\n`);
   writeFileSync(join(out, 'validation.md'), md);
   process.stdout.write(md);
 }

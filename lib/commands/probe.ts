@@ -10,7 +10,7 @@ import { addTrainingFlags, list, nonNegativeInt, positiveInt } from './options.j
 export function registerProbeCommand(program: Command): void {
   const cmd = program
     .command('probe')
-    .description('score candidate intermediate domains against the target before the study: Fréchet distance, MMD, cosine of mean features, intensity EMD, and LogME / 5-NN on the target after a short adaptation')
+    .description('score candidate intermediate domains against the target before the study: Fréchet distance, MMD, cosine of mean features, intensity EMD, vessel geometry per class (Frangi: coherence, radial alignment, tortuosity), and LogME / 5-NN on the target after a short adaptation')
     .requiredOption('--target <spec>', 'target dataset (any dataset spec)')
     .requiredOption('--candidates <list>', 'candidate intermediate datasets, comma-separated', list)
     .requiredOption('--model <name>', 'backbone (see `thtl-native models`)')
