@@ -25,6 +25,7 @@ export function executorFlags(cmd: Command): Command {
     .option('--workers <n>', 'local: units run at once (CPU)', positiveInt('--workers'))
     .option('--gpus <list>', 'local: GPU ids, one worker each, pinned with CUDA_VISIBLE_DEVICES (e.g. 0,1,2,3)', list)
     .option('--partition <name>', 'slurm: partition')
+    .option('--report-partition <name>', 'slurm: partition of the report job, which needs no GPU (default: --partition)')
     .option('--gpus-per-task <n>', 'slurm: GPUs of each array task', positiveInt('--gpus-per-task'))
     .option('--cpus-per-task <n>', 'slurm: CPUs of each array task', positiveInt('--cpus-per-task'))
     .option('--time <limit>', 'slurm: time limit of each task (e.g. 8:00:00)')
@@ -37,7 +38,7 @@ export type ExecutorChoice =
   | { kind: 'sequential' | 'local'; local: { workers?: number; gpus?: string[] } }
   | { kind: 'slurm'; slurm: SlurmOptions };
 
-const SLURM_FLAGS = ['partition', 'gpusPerTask', 'cpusPerTask', 'time', 'sbatchArg'] as const;
+const SLURM_FLAGS = ['partition', 'reportPartition', 'gpusPerTask', 'cpusPerTask', 'time', 'sbatchArg'] as const;
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** The executor the flags ask for; flags of another executor are an error. */
@@ -52,6 +53,7 @@ export function executorChoice(o: Record<string, unknown>): ExecutorChoice {
       kind,
       slurm: {
         ...(o.partition !== undefined ? { partition: o.partition as string } : {}),
+        ...(o.reportPartition !== undefined ? { reportPartition: o.reportPartition as string } : {}),
         ...(o.gpusPerTask !== undefined ? { gpusPerTask: o.gpusPerTask as number } : {}),
         ...(o.cpusPerTask !== undefined ? { cpusPerTask: o.cpusPerTask as number } : {}),
         ...(o.time !== undefined ? { time: o.time as string } : {}),

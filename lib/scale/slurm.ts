@@ -14,6 +14,8 @@ import { cliCommand, unitFinished, writePlanFile } from './plan-file.js';
 
 export interface SlurmOptions {
   partition?: string;
+  /** partition of the report job (it needs no GPU); default: `partition` */
+  reportPartition?: string;
   gpusPerTask?: number;
   cpusPerTask?: number;
   /** time limit of each task, as sbatch takes it (`4:00:00`, `1-00:00:00`) */
@@ -251,7 +253,7 @@ export function submitStudy(prepared: PreparedStudy, o: SlurmOptions, progress: 
     progress.line(`level ${level}: ${units.length} unit(s) as array 0-${units.length - 1}${job.jobId ? `, job ${job.jobId}` : ''} (${job.script})`);
   }
   const report: SlurmJob = { level: 'report', jobId: null, script: join(dir, 'report.sbatch'), units: [], log: join(logs, `round-${round.round}-report.out`) };
-  writeScript(report, { name: name('report'), units: null, log: report.log, cwd: plan.cwd, command: [...cliCommand(), 'report', out], comment: `${plan.study}: round ${round.round}, the report once every unit has finished` }, { ...o, gpusPerTask: undefined });
+  writeScript(report, { name: name('report'), units: null, log: report.log, cwd: plan.cwd, command: [...cliCommand(), 'report', out], comment: `${plan.study}: round ${round.round}, the report once every unit has finished` }, { ...o, gpusPerTask: undefined, ...(o.reportPartition ? { partition: o.reportPartition } : {}) });
   submit(report);
   round.jobs.push(report);
   record();

@@ -61,7 +61,9 @@ describe.skipIf(why !== null)('--executor slurm on a one-node cluster', () => {
 
   it('job arrays per level, then the report job: the same tables as the local executor', async () => {
     const dir = tempDir('slurm-study');
-    const dry = await cli(['reproduce', '--config', config, '--out', dir, '--executor', 'slurm', '--time', '10:00', '--sbatch-arg=--comment=thtl', '--dry-run']);
+    const dry = await cli([
+      'reproduce', '--config', config, '--out', dir, '--executor', 'slurm', '--time', '10:00', '--sbatch-arg=--comment=thtl', '--partition', 'gpu', '--report-partition', 'cpu', '--dry-run',
+    ]);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stderr).toMatch(/dry run: nothing submitted/);
     expect(existsSync(join(dir, 'slurm', 'jobs.json'))).toBe(false);
@@ -70,6 +72,10 @@ describe.skipIf(why !== null)('--executor slurm on a one-node cluster', () => {
     expect(script).toMatch(/#SBATCH --time=10:00\n/);
     expect(script).toMatch(/#SBATCH --comment=thtl\n/);
     expect(script).toContain('resnet18.run-1.plusplus');
+    expect(script).toMatch(/#SBATCH --partition=gpu\n/);
+    const reportScript = readFileSync(join(dir, 'slurm', 'round-1', 'report.sbatch'), 'utf8');
+    expect(reportScript).toMatch(/#SBATCH --partition=cpu\n/);
+    expect(reportScript).not.toMatch(/--partition=gpu|--gpus-per-task/);
 
     const t0 = Date.now();
     const sub = await cli(['reproduce', '--config', config, '--out', dir, '--executor', 'slurm', '--time', '10:00', '--sbatch-arg=--comment=thtl']);

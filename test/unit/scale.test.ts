@@ -99,7 +99,9 @@ describe('executor flags', () => {
       kind: 'slurm',
       slurm: { partition: 'gpu', gpusPerTask: 1, sbatchArgs: ['--qos=x'], dryRun: true, retryFailed: false },
     });
+    expect(executorChoice({ executor: 'slurm', partition: 'gpu', reportPartition: 'cpu' })).toMatchObject({ kind: 'slurm', slurm: { partition: 'gpu', reportPartition: 'cpu' } });
     expect(() => executorChoice({ partition: 'gpu' })).toThrow('--partition need --executor slurm');
+    expect(() => executorChoice({ reportPartition: 'cpu' })).toThrow('--report-partition need --executor slurm');
     expect(() => executorChoice({ executor: 'local', retryFailed: true })).toThrow('--retry-failed need --executor slurm');
     expect(() => executorChoice({ executor: 'slurm', workers: 2 })).toThrow(/--workers and --gpus are for --executor local/);
     expect(() => executorChoice({ executor: 'sequential', workers: 2 })).toThrow(/need --executor local/);
