@@ -105,17 +105,26 @@ export function logme(features: Rows, labels: readonly number[]): number {
   const n = f.rows;
   const d = f.cols;
   if (labels.length !== n) throw new Error(`logme: ${n} feature rows, ${labels.length} labels`);
-  const ft = transpose(f);
-  const { values: s, vectors: v } = symmetricEigen(multiply(ft, f)); // D x D: eigenvalues sigma^2
+  // The spectrum of F^T F: eigenvalues s_k with eigenvectors v_k, and the columns c_k = F v_k,
+  // in terms of which the algorithm is written below (m = sum w_k v_k, so |m|^2 = sum w_k^2
+  // and F m = sum w_k c_k). With fewer images than features they come from the smaller
+  // N x N matrix F F^T = sum s_k u_k u_k^T, where c_k = sqrt(s_k) u_k; F^T F's other D - N
+  // eigenvalues are 0.
+  const small = n < d;
+  const { values: s, vectors } = small ? symmetricEigen(multiply(f, transpose(f))) : symmetricEigen(multiply(transpose(f), f));
+  const k = s.length;
+  const c = small ? vectors : multiply(f, vectors); // N x k, column j is c_j
+  if (small) for (let j = 0; j < k; j++) {
+    const r = Math.sqrt(Math.max(s[j]!, 0));
+    for (let i = 0; i < n; i++) c.data[i * k + j]! *= r;
+  }
+  const zeros = d - k;
   const classes = [...new Set(labels)].sort((x, y) => x - y);
   let total = 0;
-  for (const c of classes) {
-    const y = labels.map((l) => (l === c ? 1 : 0));
-    // tmp = V^T F^T y
-    const fty = new Float64Array(d);
-    for (let i = 0; i < n; i++) if (y[i]) for (let j = 0; j < d; j++) fty[j]! += f.data[i * d + j]!;
-    const tmp = new Float64Array(d);
-    for (let k = 0; k < d; k++) for (let j = 0; j < d; j++) tmp[k]! += v.data[j * d + k]! * fty[j]!;
+  for (const cls of classes) {
+    const y = labels.map((l) => (l === cls ? 1 : 0));
+    const tmp = new Float64Array(k); // v_k^T F^T y = c_k^T y
+    for (let i = 0; i < n; i++) if (y[i]) for (let j = 0; j < k; j++) tmp[j]! += c.data[i * k + j]!;
     let alpha = 1;
     let beta = 1;
     let lam = alpha / beta;
@@ -123,19 +132,18 @@ export function logme(features: Rows, labels: readonly number[]): number {
     let betaDe = 0;
     for (let it = 0; it < 11; it++) {
       let gamma = 0;
-      for (let k = 0; k < d; k++) gamma += s[k]! / (s[k]! + lam);
-      const m = new Float64Array(d); // m = V (tmp * beta / (alpha + beta s))
-      for (let k = 0; k < d; k++) {
-        const w = (tmp[k]! * beta) / (alpha + beta * s[k]!);
-        for (let j = 0; j < d; j++) m[j]! += v.data[j * d + k]! * w;
-      }
+      for (let j = 0; j < k; j++) gamma += s[j]! / (s[j]! + lam);
+      const w = new Float64Array(k);
       alphaDe = 0;
-      for (let j = 0; j < d; j++) alphaDe += m[j]! ** 2;
+      for (let j = 0; j < k; j++) {
+        w[j] = (tmp[j]! * beta) / (alpha + beta * s[j]!);
+        alphaDe += w[j]! ** 2;
+      }
       alpha = gamma / alphaDe;
       betaDe = 0;
       for (let i = 0; i < n; i++) {
         let pred = 0;
-        for (let j = 0; j < d; j++) pred += f.data[i * d + j]! * m[j]!;
+        for (let j = 0; j < k; j++) pred += c.data[i * k + j]! * w[j]!;
         betaDe += (y[i]! - pred) ** 2;
       }
       beta = (n - gamma) / betaDe;
@@ -143,8 +151,8 @@ export function logme(features: Rows, labels: readonly number[]): number {
       if (Math.abs(newLam - lam) / lam < 0.01) break;
       lam = newLam;
     }
-    let logDet = 0;
-    for (let k = 0; k < d; k++) logDet += Math.log(alpha + beta * s[k]!);
+    let logDet = zeros * Math.log(alpha);
+    for (let j = 0; j < k; j++) logDet += Math.log(alpha + beta * s[j]!);
     const evidence = (d / 2) * Math.log(alpha) + (n / 2) * Math.log(beta) - 0.5 * logDet - (beta / 2) * betaDe - (alpha / 2) * alphaDe - (n / 2) * Math.log(2 * Math.PI);
     total += evidence / n;
   }

@@ -29,6 +29,7 @@ describe.skipIf(missing !== '')('probe scores against the Python references', ()
   it.each([
     [60, 8, 1],
     [120, 24, 2],
+    [30, 48, 3],
   ])('Fréchet distance, MMD, cosine, LogME, EMD and eigenvalues (n %i, d %i, seed %i)', async (n, d, seed) => {
     const rng = new Rng(seed);
     const a = features(rng, n, d, 0.2);
