@@ -18,6 +18,12 @@ export interface SessionOptions {
   precision?: Precision;
   /** channels_last (NHWC) memory format for 4-D weights and input batches */
   channelsLast?: boolean;
+  /**
+   * On a GPU: let cuDNN autotune its convolution algorithms for the batch shapes (default
+   * true, fastest), or pick deterministic ones (false: the same bits every run). Applied
+   * while this session works and restored after, so other sessions keep their own.
+   */
+  cudnnBenchmark?: boolean;
 }
 
 export type Precision = 'fp32' | 'bf16' | 'fp16';

@@ -28,6 +28,16 @@ export interface TestLoraConvResult {
   keys: string[];
 }
 
+/** Result of the internal `_testNormalise` hook: one batch normalised two ways. */
+export interface TestNormaliseResult {
+  /** the CPU batch path (makeBatch's lookup table) */
+  host: Float32Array;
+  /** the GPU batch path (uint8 shipped to the device, normalised there), copied back */
+  device: Float32Array;
+  /** the flips drawn, one per image */
+  flips: boolean[];
+}
+
 export interface TestHooksApi {
   /**
    * Builds a small torchvision-style module (features = [Conv2d(3,4,3, padding=1,
@@ -50,4 +60,17 @@ export interface TestHooksApi {
     size?: number;
     bias?: boolean;
   }): TestLoraConvResult;
+  /**
+   * Random uint8 pixels [count, 3, size, size] normalised by the host batch path and by the
+   * device batch path on `device` (default cpu), with the flips a training batch would draw.
+   */
+  _testNormalise(options: {
+    count?: number;
+    size?: number;
+    seed?: number;
+    augment?: boolean;
+    mean?: [number, number, number];
+    std?: [number, number, number];
+    device?: string;
+  }): TestNormaliseResult;
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/imagenet.h"
+
 namespace thtl::data {
 
 // Decodes a JPEG or PNG (by content) and resizes it to size x size RGB.
@@ -52,10 +54,30 @@ std::shared_ptr<ImageCache> buildCache(const std::vector<std::string>& files, in
 // `augment` (all zero without). CPU and GPU batches draw them the same way.
 std::vector<uint8_t> drawFlips(size_t n, bool augment, std::mt19937_64& rng);
 
-// A float batch [B, 3, size, size] for `indices`: ImageNet normalisation, and a
-// random horizontal flip (p = 0.5, drawn from `rng`) when `augment` is true.
+// Throws UserError for an index outside the cache.
+void checkIndices(const ImageCache& cache, const std::vector<int64_t>& indices);
+
+// An input normalisation: pixel v of channel c becomes (v / 255 - mean[c]) / std[c],
+// computed in double and rounded to float once, so that every device gives the same bits.
+struct Normalisation {
+  std::array<double, 3> mean = kImagenetMean;
+  std::array<double, 3> std = kImagenetStd;
+};
+
+// A float batch [B, 3, size, size] for `indices`, normalised, with a random horizontal flip
+// (p = 0.5, drawn from `rng`) when `augment` is true.
 torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
-                        bool augment, std::mt19937_64& rng);
+                        bool augment, std::mt19937_64& rng, const Normalisation& norm = {});
+
+// The same batch for given flips (one per index, non-zero = mirrored), without drawing.
+torch::Tensor batchWithFlips(const ImageCache& cache, const std::vector<int64_t>& indices,
+                             const std::vector<uint8_t>& flips, const Normalisation& norm = {});
+
+// The same normalisation and flips applied where `pixels` lives (uint8 [B, 3, H, W]; a GPU
+// batch ships these bytes, a quarter of the floats): a table lookup of the values
+// makeBatch uses, so the result equals makeBatch's bit for bit on any device.
+torch::Tensor normaliseOnDevice(const torch::Tensor& pixels, const std::vector<uint8_t>& flips,
+                                const Normalisation& norm = {});
 
 // The same batch written to `dst` (indices.size() * 3 * size * size floats) on the
 // calling thread alone: no LibTorch op, so any thread may call it (ImageSet.batch does,

@@ -3,6 +3,8 @@
 // - _testLoadStateDict: io::loadStateDict on a small torchvision-style module;
 // - _testLoraConv: one Conv2d with random weights and random non-zero adapters, its
 //   output three ways (refreshed weight, explicit adapter form, after merge).
+// - _testNormalise: a batch normalised on the host (makeBatch's path) and on a device
+//   (the GPU batch path, data::normaliseOnDevice), for bit-for-bit comparison.
 // They run their small tensor work on the JS thread: test builds only.
 #include <napi.h>
 
@@ -11,6 +13,7 @@
 
 #include "common/errors.h"
 #include "common/napi_args.h"
+#include "data/images.h"
 #include "io/weights.h"
 #include "io/weights_napi.h"
 #include "nn/lora.h"
@@ -151,11 +154,55 @@ Napi::Value TestLoraConv(const Napi::CallbackInfo& info) {
   });
 }
 
+// _testNormalise({count, size, seed, augment?, mean?: [3], std?: [3], device?}) ->
+//   {host, device, flips}: random pixels, flips drawn as a training batch draws them, and
+//   the batch normalised both ways (the device result copied back).
+Napi::Value TestNormalise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Args args(info, "_testNormalise");
+  const Options o = args.options(0);
+  const int64_t count = o.integer("count", 4, 1, 256), size = o.integer("size", 8, 1, 512);
+  const auto seed = static_cast<uint64_t>(o.integer("seed", 0, 0, 1 << 30));
+  const bool augment = o.boolean("augment", true);
+  const std::string device = o.string("device", "cpu");
+  data::Normalisation norm;
+  auto three = [&](const char* key, std::array<double, 3>& into) {
+    if (!o.has(key)) return;
+    if (!o.get(key).IsArray() || o.get(key).As<Napi::Array>().Length() != 3)
+      throw args.typeError(std::string("options.") + key, "3 numbers");
+    Napi::Array a = o.get(key).As<Napi::Array>();
+    for (uint32_t i = 0; i < 3; ++i) into[i] = arg::number(args, a.Get(i), key);
+  };
+  three("mean", norm.mean);
+  three("std", norm.std);
+  return guard(env, "_testNormalise", [&]() -> Napi::Value {
+    torch::manual_seed(seed);
+    data::ImageCache cache;
+    cache.size = size;
+    cache.pixels = torch::randint(0, 256, {count, 3, size, size}, torch::kUInt8);
+    std::vector<int64_t> indices(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = count - 1 - i;  // not in order
+    std::mt19937_64 rng(seed);
+    const std::vector<uint8_t> flips = data::drawFlips(indices.size(), augment, rng);
+    torch::Tensor host = data::batchWithFlips(cache, indices, flips, norm);
+    torch::Tensor picked = cache.pixels.index_select(0, torch::tensor(indices, torch::kLong));
+    torch::Tensor onDevice = data::normaliseOnDevice(picked.to(torch::Device(device)), flips, norm);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("host", floatsToJs(env, host));
+    r.Set("device", floatsToJs(env, onDevice));
+    auto f = Napi::Array::New(env, flips.size());
+    for (size_t i = 0; i < flips.size(); ++i) f.Set(static_cast<uint32_t>(i), Napi::Boolean::New(env, flips[i] != 0));
+    r.Set("flips", f);
+    return r;
+  });
+}
+
 }  // namespace
 
 void registerTestHooks(Napi::Env env, Napi::Object exports) {
   exports.Set("_testLoadStateDict", Napi::Function::New(env, TestLoadStateDict, "_testLoadStateDict"));
   exports.Set("_testLoraConv", Napi::Function::New(env, TestLoraConv, "_testLoraConv"));
+  exports.Set("_testNormalise", Napi::Function::New(env, TestNormalise, "_testNormalise"));
 }
 
 }  // namespace thtl

@@ -75,24 +75,56 @@ Session::Session(const std::string& modelName, int64_t numClasses, const std::st
   torch::manual_seed(seed);
   model_ = entry_->build(numClasses);
   model_->to(device_);
-  // cuDNN picks the fastest convolution algorithms for the (fixed) batch shapes.
-  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   rebuildOptimizer();
   rngState_ = at::detail::getDefaultCPUGenerator().get_state();
+  // torch::manual_seed seeded every visible GPU's generator too: this device's is the
+  // session's CUDA stream from here on.
+  if (device_.is_cuda()) cudaRngState_ = cudaGenerator().get_state();
+}
+
+at::Generator Session::cudaGenerator() const {
+  return at::globalContext().defaultGenerator(device_);
 }
 
 Session::OwnRng::OwnRng(Session& s) : session_(s) {
-  at::Generator g = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(g.mutex());
-  outside_ = g.get_state();
-  if (s.rngState_.defined()) g.set_state(s.rngState_);
+  {
+    at::Generator g = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    outside_ = g.get_state();
+    if (s.rngState_.defined()) g.set_state(s.rngState_);
+  }
+  if (s.device_.is_cuda()) {
+    at::Generator g = s.cudaGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    outsideCuda_ = g.get_state();
+    if (s.cudaRngState_.defined()) g.set_state(s.cudaRngState_);
+    auto& ctx = at::globalContext();
+    outsideBenchmark_ = ctx.benchmarkCuDNN();
+    outsideDeterministic_ = ctx.deterministicCuDNN();
+    ctx.setBenchmarkCuDNN(s.cudnnBenchmark_);
+    ctx.setDeterministicCuDNN(!s.cudnnBenchmark_);
+  }
 }
 
 Session::OwnRng::~OwnRng() {
-  at::Generator g = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(g.mutex());
-  session_.rngState_ = g.get_state();
-  g.set_state(outside_);
+  {
+    at::Generator g = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    session_.rngState_ = g.get_state();
+    g.set_state(outside_);
+  }
+  if (session_.device_.is_cuda()) {
+    try {
+      at::Generator g = session_.cudaGenerator();
+      std::lock_guard<std::mutex> lock(g.mutex());
+      session_.cudaRngState_ = g.get_state();
+      g.set_state(outsideCuda_);
+    } catch (...) {  // a destructor must not throw; the session keeps its last state
+    }
+    auto& ctx = at::globalContext();
+    ctx.setBenchmarkCuDNN(outsideBenchmark_);
+    ctx.setDeterministicCuDNN(outsideDeterministic_);
+  }
 }
 
 void Session::setPrecision(const std::string& name) {
@@ -253,28 +285,20 @@ void Session::applyTrainable() {
   }
 }
 
+data::Normalisation Session::normalisation() const {
+  return data::Normalisation{entry_->info.mean, entry_->info.std};
+}
+
 torch::Tensor Session::batchOnDevice(const data::ImageCache& images, const std::vector<int64_t>& idx,
                                      bool augment, std::mt19937_64& rng) const {
-  if (device_.is_cpu()) return data::makeBatch(images, idx, augment, rng);
-  // On a GPU: ship the uint8 pixels (a quarter of the float bytes) and normalise and
-  // flip there. The flips are makeBatch's draws (drawFlips), so a seed gives the same
-  // augmentation on every device.
+  if (device_.is_cpu()) return data::makeBatch(images, idx, augment, rng, normalisation());
+  // On a GPU: ship the uint8 pixels (a quarter of the float bytes) and normalise and flip
+  // there, with makeBatch's flips (drawFlips) and its values (one table): a seed gives the
+  // same batch, bit for bit, on every device.
+  data::checkIndices(images, idx);
   const std::vector<uint8_t> flips = data::drawFlips(idx.size(), augment, rng);
-  std::vector<int64_t> flipped;
-  for (size_t i = 0; i < flips.size(); ++i)
-    if (flips[i]) flipped.push_back(static_cast<int64_t>(i));
   torch::Tensor u8 = images.pixels.index_select(0, torch::tensor(idx, torch::kLong)).pin_memory();
-  torch::Tensor x = u8.to(device_, /*non_blocking=*/true).to(torch::kFloat).div_(255.0);
-  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(device_);
-  const auto& m = entry_->info.mean;
-  const auto& sd = entry_->info.std;
-  x.sub_(torch::tensor({m[0], m[1], m[2]}, opts).view({1, 3, 1, 1}))
-      .div_(torch::tensor({sd[0], sd[1], sd[2]}, opts).view({1, 3, 1, 1}));
-  if (!flipped.empty()) {
-    torch::Tensor rows = torch::tensor(flipped, torch::kLong).to(device_);
-    x.index_copy_(0, rows, x.index_select(0, rows).flip({3}));
-  }
-  return x;
+  return data::normaliseOnDevice(u8.to(device_, /*non_blocking=*/true), flips, normalisation());
 }
 
 void Session::enterTrainMode() {
@@ -550,6 +574,9 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
   archive.write("step_size", c10::IValue(optim_.stepSize));
   archive.write("gamma", c10::IValue(optim_.gamma));
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state(), true);
+  // on a GPU, its stream too (dropout there draws from it), so that a resumed run draws
+  // what an uninterrupted one would have
+  if (device_.is_cuda()) archive.write("rng_cuda", cudaGenerator().get_state(), true);
   // LoRA adapters (rank 0: none); their weights are under model/ like any parameter.
   archive.write("lora_rank", c10::IValue(hasLora() ? lora_.rank() : int64_t{0}));
   archive.write("lora_alpha", c10::IValue(hasLora() ? lora_.alpha() : 0.0));
@@ -637,6 +664,9 @@ std::string Session::loadCheckpoint(const std::string& path) {
   torch::serialize::InputArchive optim = readArchive("optimizer");
   torch::Tensor rng;
   if (!archive.try_read("rng_cpu", rng)) throw CorruptFile("checkpoint " + path + " has no 'rng_cpu' entry");
+  // A checkpoint written on the CPU has no CUDA stream: a GPU session then keeps its own.
+  torch::Tensor rngCuda;
+  const bool restoreCudaRng = device_.is_cuda() && archive.try_read("rng_cuda", rngCuda);
   const std::string meta = readValue("meta").toStringRef();
 
   if (classes != numClasses()) replaceHead(classes);
@@ -650,6 +680,11 @@ std::string Session::loadCheckpoint(const std::string& path) {
   optimizer_->load(optim);
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(rng);
+  if (restoreCudaRng) {
+    at::Generator g = cudaGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_state(rngCuda);
+  }
   // fp16's loss scale goes on where it was (a checkpoint without one, or a session in
   // another precision, keeps the session's own)
   torch::Tensor scale, growth;

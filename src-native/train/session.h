@@ -144,9 +144,12 @@ class Session {
 
   std::mutex mutex;  // one native call at a time per session
 
-  // While alive, LibTorch's default CPU generator holds this session's own random state
-  // (dropout, stochastic depth draw from it), which is put back in the session after:
-  // each session draws from its own stream, whatever other sessions ran in between.
+  // While alive, LibTorch's default CPU generator (and, on a GPU, that device's CUDA
+  // generator) holds this session's own random state (dropout, stochastic depth draw from
+  // it), which is put back in the session after: each session draws from its own stream,
+  // whatever other sessions ran in between. On a GPU it also sets cuDNN's process-wide
+  // algorithm choice to this session's (autotuned, or deterministic) and restores the
+  // previous one after, so that one session's setting never leaks into another's work.
   // Every task holds one (tasks run one at a time, on the compute thread).
   class OwnRng {
    public:
@@ -157,8 +160,14 @@ class Session {
 
    private:
     Session& session_;
-    torch::Tensor outside_;
+    torch::Tensor outside_, outsideCuda_;
+    bool outsideBenchmark_ = false, outsideDeterministic_ = false;
   };
+
+  // cuDNN algorithm choice on a GPU while this session works: autotuned (the fastest for
+  // the batch shapes; the default) or deterministic (the same bits every run, slower).
+  void setCudnnBenchmark(bool on) { cudnnBenchmark_ = on; }
+  bool cudnnBenchmark() const { return cudnnBenchmark_; }
 
  private:
   std::vector<std::string> groupNames() const;  // info().groups, head first
@@ -169,6 +178,8 @@ class Session {
   void enterTrainMode();
   torch::Tensor batchOnDevice(const data::ImageCache& images, const std::vector<int64_t>& idx,
                               bool augment, std::mt19937_64& rng) const;
+  data::Normalisation normalisation() const;  // the registry's mean/std of this model
+  at::Generator cudaGenerator() const;         // this session's GPU's default generator
   void checkLabels(const data::ImageCache& images, const std::vector<int32_t>& labels) const;
   // Autocast for this session's precision on its device (nullptr for fp32).
   std::unique_ptr<compat::AutocastGuard> autocast() const;
@@ -204,7 +215,9 @@ class Session {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   nn::LoraSet lora_;
   std::vector<std::string> loraGroups_;  // adapted groups, in info().groups order
-  torch::Tensor rngState_;  // this session's CPU generator state between tasks (OwnRng)
+  torch::Tensor rngState_;      // this session's CPU generator state between tasks (OwnRng)
+  torch::Tensor cudaRngState_;  // and its CUDA generator's, on a GPU
+  bool cudnnBenchmark_ = true;
   // rebuildOptimizer(), keeping Adam's state of parameters that are still there.
   void rebuildOptimizerKeepingState();
 };

@@ -221,7 +221,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return f;
   }
 
-  // Session.create({model, numClasses, weights?, device?, seed?, precision?, channelsLast?}) -> Promise<Session>
+  // Session.create({model, numClasses, weights?, device?, seed?, precision?, channelsLast?, cudnnBenchmark?}) -> Promise<Session>
   static Napi::Value Create(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Args a(info, "Session.create");
@@ -234,12 +234,14 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const auto seed = static_cast<uint64_t>(o.integer("seed", 0, 0, kMaxSafeInteger));
     const std::string precision = o.string("precision", "fp32");
     const bool channelsLast = o.boolean("channelsLast", false);
+    const bool cudnnBenchmark = o.boolean("cudnnBenchmark", true);
     auto handle = std::make_shared<Handle>();
     return AsyncTask::run(
         env, "Session.create",
         [=](Progress&) {
           auto s = std::make_shared<Session>(model, classes, device, seed);
           s->setPrecision(precision);
+          s->setCudnnBenchmark(cudnnBenchmark);
           if (!weights.empty()) s->loadWeights(weights);
           if (channelsLast) s->setChannelsLast(true);
           handle->session = std::move(s);

@@ -30,3 +30,40 @@ describe.skipIf(!cuda)('CUDA', () => {
     expect(gpu.t.loss).toBeCloseTo(cpu.t.loss, 2);
   });
 });
+
+describe.skipIf(!cuda)('CUDA batches, random streams and cuDNN', () => {
+  it('a batch normalised on the GPU equals the CPU batch bit for bit (registry mean/std, flips)', async () => {
+    const { testHooks } = await import('../helpers/hooks.js');
+    const hooks = testHooks();
+    if (!hooks) return;
+    for (const o of [{}, { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.25, 0.5, 0.125] as [number, number, number] }]) {
+      const r = hooks._testNormalise({ count: 8, size: 16, seed: 7, device: 'cuda', ...o });
+      const a = new Uint32Array(r.host.buffer), b = new Uint32Array(r.device.buffer);
+      let differ = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+      expect(differ).toBe(0);
+    }
+  });
+
+  it("resuming from a checkpoint continues the session's CUDA random stream (dropout on the GPU)", async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const ds = readImageFolder(vesselFolder(8, 48));
+    const images = await native().ImageSet.build(ds.items.map((i) => i.file), 32);
+    const labels = Int32Array.from(ds.items.map((i) => i.label));
+    const dir = mkdtempSync(join(tmpdir(), 'thtl-gpu-ckpt-'));
+    // mobilenet_v2's classifier has dropout (p = 0.2): its masks come from the CUDA stream
+    const make = (seed: number) => native().Session.create({ model: 'mobilenet_v2', numClasses: 2, device: 'cuda', seed, cudnnBenchmark: false });
+    const a = await make(5);
+    a.configureOptimizer({ lr: 1e-3 });
+    await a.trainEpoch(images, labels, { batchSize: 8, seed: 1 });
+    await a.saveCheckpoint(join(dir, 'c.ckpt'), '{}');
+    const next = await a.trainEpoch(images, labels, { batchSize: 8, seed: 2 });
+    const b = await make(77);
+    b.configureOptimizer({ lr: 1e-3 });
+    await b.loadCheckpoint(join(dir, 'c.ckpt'));
+    const resumed = await b.trainEpoch(images, labels, { batchSize: 8, seed: 2 });
+    expect(resumed.loss).toBeCloseTo(next.loss, 5);
+  });
+});
