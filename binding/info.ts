@@ -12,6 +12,8 @@ export interface NativeInfo {
   torchLibrary: string;
   /** compiled with CUDA support */
   cudaBuilt: boolean;
+  /** the CUDA version compiled against ("13.0"), '' for a CPU build */
+  cudaVersion: string;
   cudaAvailable: boolean;
   cudaDevices: string[];
   /** BLAS libraries mapped into the process */
@@ -37,4 +39,7 @@ export interface InfoApi {
   info(): NativeInfo;
   /** sets LibTorch's intra-op threads (0 = all cores); returns the count in force */
   setThreads(n: number): number;
+  /** the device a Session created now with `spec` (cpu | cuda | cuda:N | auto) would use:
+   * 'cpu' or 'cuda:N'; throws the one-line reason when it cannot (no CUDA, no such GPU) */
+  resolveDevice(spec: string): string;
 }

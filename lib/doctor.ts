@@ -68,7 +68,10 @@ export function doctor(): DoctorReport {
   }
   if (!info) return { ok: false, lines };
 
-  lines.push(`CUDA           ${info.cudaAvailable ? `available, ${info.cudaDevices.length} device(s)` : `not available (CPU only${info.cudaBuilt ? '; built with CUDA, no device visible' : ''})`}`);
+  const builtWith = info.cudaBuilt ? `built with CUDA ${info.cudaVersion || '(version not reported)'}` : 'a CPU build';
+  lines.push(
+    `CUDA           ${info.cudaAvailable ? `${builtWith}, ${info.cudaDevices.length} GPU(s) visible` : `${builtWith}, no GPU visible${info.cudaBuilt ? ' (training runs on the CPU; --device auto picks it)' : ''}`}`,
+  );
   info.cudaDevices.forEach((d, i) => lines.push(`  cuda:${i}       ${d}`));
   const optimised = info.blas.some((p) => p.includes('openblas') || p.includes('mkl')) || info.blasInfo === 'mkl';
   const blasLibs = info.blas.length ? info.blas.join(', ') : 'no BLAS library mapped';

@@ -137,6 +137,18 @@ function labelsOf(items: SplitEntry[]): Int32Array {
   return Int32Array.from(items.map((i) => i.label));
 }
 
+/**
+ * The device a run with this --device would train on ('cpu', 'cuda:0'); throws the one-line
+ * reason (no CUDA in this build or no GPU visible, no such GPU, a malformed spec).
+ */
+export function resolveDevice(spec: string | undefined): string {
+  try {
+    return native().resolveDevice(spec ?? 'auto');
+  } catch (err) {
+    throw new Error((err instanceof Error ? err.message : String(err)).replace(/^resolveDevice: /, ''));
+  }
+}
+
 /** probs as rows, for the metrics module. */
 export function probRows(r: EvalResult): number[][] {
   const rows: number[][] = [];
@@ -247,6 +259,8 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const lr = cfg.lr ?? info.defaultLr;
   if (!(cfg.epochs >= 1)) throw new Error(`--epochs must be at least 1, got ${cfg.epochs}`);
   if (!(cfg.batchSize >= 1)) throw new Error(`--batch-size must be at least 1, got ${cfg.batchSize}`);
+  // before anything is decoded or written: `--device cuda` without a GPU is one line
+  const device = resolveDevice(cfg.device);
 
   const run = new RunFolder(cfg.out);
   const id = identity(cfg, lr, size);
@@ -256,7 +270,7 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
   const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
   try {
-    return await trainInFolder(cfg, run, id, size, lr, progress, signal);
+    return await trainInFolder(cfg, run, id, size, lr, device, progress, signal);
   } finally {
     release();
   }
@@ -305,6 +319,7 @@ async function trainInFolder(
   id: Record<string, unknown>,
   size: number,
   lr: number,
+  device: string,
   progress: ProgressSink,
   signal: AbortSignal | undefined,
 ): Promise<RunResult> {
@@ -321,7 +336,8 @@ async function trainInFolder(
   writeSplitFile(run.path('split.json'), split);
   progress.line(
     `${cfg.model}: ${split.classes.length} classes (${split.classes.join(', ')}), ` +
-      `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}` +
+      `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}, ` +
+      `on ${device}${!cfg.device || cfg.device === 'auto' ? ` (--device auto${device === 'cpu' ? ': no GPU visible' : ''})` : ''}` +
       (cfg.trainableGroups ? `, training ${cfg.trainableGroups.join(', ')}` : cfg.headOnly ? ', head only' : ''),
   );
 

@@ -13,9 +13,12 @@
 #include "common/napi_args.h"
 #include "common/register.h"
 #include "common/threads.h"
+#include "train/session.h"
 
 #ifdef THTL_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
+// Only the runtime API (device names, versions): ATen/cuda/CUDAContext.h would pull in the
+// cuBLAS, cuSPARSE and cuSOLVER headers for nothing.
+#include <cuda_runtime_api.h>
 #endif
 
 namespace thtl {
@@ -63,6 +66,13 @@ std::string configValue(const std::string& config, const std::string& key) {
   return config.substr(at, end == std::string::npos ? std::string::npos : end - at);
 }
 
+#ifdef THTL_WITH_CUDA
+// CUDART_VERSION 13000 -> "13.0"
+std::string cudaVersionString(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+#endif
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, "info", [&]() -> Napi::Value {
@@ -77,8 +87,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("torchLibrary", loadedTorchLibrary());
 #ifdef THTL_WITH_CUDA
     o.Set("cudaBuilt", Napi::Boolean::New(env, true));
+    o.Set("cudaVersion", cudaVersionString(CUDART_VERSION));
 #else
     o.Set("cudaBuilt", Napi::Boolean::New(env, false));
+    o.Set("cudaVersion", "");
 #endif
     const bool cuda = torch::cuda::is_available();
     o.Set("cudaAvailable", Napi::Boolean::New(env, cuda));
@@ -86,7 +98,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     const size_t count = cuda ? static_cast<size_t>(torch::cuda::device_count()) : 0;
     for (size_t i = 0; i < count; ++i) {
 #ifdef THTL_WITH_CUDA
-      devices.Set(static_cast<uint32_t>(i), std::string(at::cuda::getDeviceProperties(static_cast<int64_t>(i))->name));
+      cudaDeviceProp prop{};
+      const bool named = cudaGetDeviceProperties(&prop, static_cast<int>(i)) == cudaSuccess;
+      devices.Set(static_cast<uint32_t>(i), named ? std::string(prop.name) : "cuda:" + std::to_string(i));
 #else
       devices.Set(static_cast<uint32_t>(i), "cuda:" + std::to_string(i));
 #endif
@@ -115,11 +129,21 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), torchThreads());
 }
 
+// The device a Session created now with this spec would use ("cpu", "cuda:0"), or the
+// one-line error it would throw: callers check --device before any other work.
+Napi::Value ResolveDevice(const Napi::CallbackInfo& info) {
+  const std::string spec = Args(info, "resolveDevice").string(0, "device");
+  return guard(info.Env(), "resolveDevice", [&]() -> Napi::Value {
+    return Napi::String::New(info.Env(), train::parseDevice(spec).str());
+  });
+}
+
 }  // namespace
 
 void registerInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("resolveDevice", Napi::Function::New(env, ResolveDevice, "resolveDevice"));
 }
 
 }  // namespace thtl

@@ -138,6 +138,23 @@ describe('thtl-native CLI', () => {
     expect(r.stderr).toMatch(/vit_b_16 only takes 224x224 input/);
   });
 
+  it('--device cuda where no GPU is visible fails in one line before anything is written; auto says it took the CPU', async () => {
+    if (native().info().cudaAvailable) return; // a GPU machine: the GPU check covers it
+    const data = vesselFolder(15, 40);
+    const dir = tempDir('device');
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'cuda'), ...TINY, '--device', 'cuda']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^thtl-native: device 'cuda' requested but CUDA is not available .*use --device cpu$/m);
+    expect(existsSync(join(dir, 'cuda'))).toBe(false);
+    const bad = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'bad'), ...TINY, '--device', 'gpu0']);
+    expect(bad.stderr).toMatch(/bad device 'gpu0' \(expected cpu, cuda, cuda:N or auto\)/);
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+    const auto = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'auto'), ...TINY, '--epochs', '1', '--device', 'auto']);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stdout + auto.stderr).toMatch(/on cpu \(--device auto: no GPU visible\)/);
+  });
+
   it('a missing data folder exits non-zero naming it', async () => {
     const out = join(tempDir('bad'), 'run');
     const r = await cli(['train', '--model', 'resnet18', '--data', '/no/such/folder', '--out', out, ...TINY]);
