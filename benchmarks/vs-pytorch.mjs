@@ -22,11 +22,17 @@
 // memory reported too); the AMP sides use --amp-dtype (default bf16 on the CPU, fp16 with
 // loss scaling on CUDA).
 //
+// --one-at-a-time runs the sides one after another instead of interleaved: only one side's
+// process is alive at a time, so large batches fit on one GPU (four sides of ResNet50 at
+// batch 256 would not) and each side's peak memory is its own. On CUDA the device's used
+// memory is then also sampled (nvidia-smi, every 0.2 s) while each side runs:
+// peak_gpu_used_mb, the same measure for the native and the PyTorch sides.
+//
 // THTL_ADDON and --python pick the pair (Debian's 1.13 by default; a pip venv and a build
 // against it for 2.x). Ratios are native / PyTorch step time (min over repetitions): below
 // 1.0 the native step is faster. The native side includes its uint8 -> float normalisation
 // and random flip; the PyTorch side gets its input tensor ready-made.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +53,7 @@ const { values: o } = parseArgs({
     device: { type: 'string', default: 'cpu' },
     'amp-dtype': { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    'one-at-a-time': { type: 'boolean', default: false },
     json: { type: 'string' },
     markdown: { type: 'string' },
     worker: { type: 'string' },
@@ -138,11 +145,14 @@ for (const model of models) {
       channels_last: () => worker(o.python, pythonArgs('channels_last')),
       amp_cl: () => worker(o.python, pythonArgs('amp_cl')),
     };
-    const sides = {};
-    for (const n of sideNames) {
-      if (!make[n]) throw new Error(`unknown side ${n} (known: ${Object.keys(make).join(', ')})`);
-      sides[n] = make[n]();
+    for (const n of sideNames) if (!make[n]) throw new Error(`unknown side ${n} (known: ${Object.keys(make).join(', ')})`);
+    if (o['one-at-a-time']) {
+      rows.push(await sequentialRow(model, m, threads, make));
+      if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...header, rows }, null, 2)}\n`);
+      continue;
     }
+    const sides = {};
+    for (const n of sideNames) sides[n] = make[n]();
     // A side whose warm-up step fails (a kernel this LibTorch lacks, say) is left out of
     // this row, named in `failed`, and the others go on.
     const failed = [];
@@ -182,6 +192,57 @@ for (const model of models) {
     if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...header, rows }, null, 2)}\n`);
     process.stderr.write(`${model} x${threads}: ${names.map((n) => `${n} ${row.seconds[n]}s`).join(', ')}\n`);
   }
+}
+
+/** The device's used memory in MB (nvidia-smi), or null where it cannot be read. */
+function gpuUsedMb() {
+  const r = spawnSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', `--id=${o.device.split(':')[1] ?? '0'}`], { encoding: 'utf8', timeout: 5000 });
+  const v = r.status === 0 ? Number(r.stdout.trim().split('\n')[0]) : NaN;
+  return Number.isFinite(v) ? v : null;
+}
+
+/** One row with the sides run one after another, each alone on the machine. */
+async function sequentialRow(model, m, threads, make) {
+  const seconds = {}, medians = {}, peakRss = {}, peakGpu = {}, peakUsed = {}, failed = [];
+  const baseline = o.device === 'cpu' ? null : gpuUsedMb();
+  for (const n of sideNames) {
+    let used = baseline;
+    const sampler = baseline === null ? null : setInterval(() => {
+      const v = gpuUsedMb();
+      if (v !== null && (used === null || v > used)) used = v;
+    }, 200);
+    const side = make[n]();
+    try {
+      await side.ready;
+      for (let w = 0; w < Number(o.warmup); w++) await side.ask('step');
+      const times = [];
+      for (let r = 0; r < reps; r++) times.push((await side.ask('step')).seconds);
+      const peak = await side.ask('end');
+      seconds[n] = min(times);
+      medians[n] = median(times);
+      peakRss[n] = Math.round(peak.maxRssMB);
+      if (peak.maxGpuMB !== undefined) peakGpu[n] = Math.round(peak.maxGpuMB);
+    } catch (err) {
+      failed.push(n);
+      side.kill();
+      process.stderr.write(`${model} x${threads}: ${n} failed (${err instanceof Error ? err.message : err})\n`);
+    } finally {
+      if (sampler) clearInterval(sampler);
+    }
+    if (baseline !== null && used !== null) peakUsed[n] = used;
+    if (seconds[n] !== undefined) process.stderr.write(`${model} x${threads}: ${n} ${seconds[n].toFixed(3)}s\n`);
+  }
+  const names = Object.keys(seconds);
+  return {
+    model, input: m.inputSize, threads, one_at_a_time: true,
+    seconds: Object.fromEntries(names.map((n) => [n, +seconds[n].toFixed(3)])),
+    median_seconds: Object.fromEntries(names.map((n) => [n, +medians[n].toFixed(3)])),
+    images_per_s: Object.fromEntries(names.map((n) => [n, +(batch / seconds[n]).toFixed(2)])),
+    ratio_vs_eager: seconds.eager ? Object.fromEntries(names.map((n) => [n, +(seconds[n] / seconds.eager).toFixed(2)])) : {},
+    ...(failed.length > 0 ? { failed } : {}),
+    peak_rss_mb: peakRss,
+    ...(o.device !== 'cpu' ? { peak_gpu_mb: peakGpu, peak_gpu_used_mb: peakUsed, gpu_used_mb_before: baseline } : {}),
+  };
 }
 
 const result = { ...header, rows };

@@ -2,7 +2,8 @@
 // next to each binary (thtl_native.json by CMake; copied beside a prebuilt binary).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { NativeInfo } from './info.js';
@@ -27,6 +28,8 @@ export interface BuildInfo {
   torchLibDir: string;
   cuda: boolean;
   napi: number;
+  /** the C++ standard it was compiled as (20 for LibTorch 2.14 and later, else 17) */
+  cxxStandard?: number;
 }
 
 export interface AddonCandidate {
@@ -44,13 +47,29 @@ export function localBuildPath(root = packageRoot()): string {
   return join(root, 'build', 'Release', 'thtl_native.node');
 }
 
-/** Binaries to try, first to last: THTL_ADDON alone when set, else a local build, then the prebuilt one. */
+// node-gyp-build's resolver, the one native packages share: build/Release (then build/Debug),
+// then the prebuilds/<platform>-<arch> binary whose tags fit this Node (napi, libc, armv),
+// with THTL_NATIVE_PREBUILD=<folder> to look in another package folder.
+const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { path(dir: string): string };
+
+/**
+ * Binaries to try, first to last: THTL_ADDON alone when set; else node-gyp-build's choice,
+ * and, when that is a local build, the prebuilt binary after it (node-gyp-build stops at its
+ * first match; a local build that no longer loads falls back to the shipped binary).
+ */
 export function addonCandidates(root = packageRoot(), env: NodeJS.ProcessEnv = process.env): AddonCandidate[] {
   if (env.THTL_ADDON) return [{ path: env.THTL_ADDON, origin: 'THTL_ADDON' }];
-  return [
-    { path: localBuildPath(root), origin: 'build' as const },
-    { path: prebuildPath(root), origin: 'prebuild' as const },
-  ].filter((c) => existsSync(c.path));
+  let chosen: string;
+  try {
+    chosen = nodeGypBuild.path(root);
+  } catch {
+    return []; // "No native build was found": the caller says how to build one
+  }
+  const isPrebuild = chosen.split(sep).includes('prebuilds');
+  const out: AddonCandidate[] = [{ path: chosen, origin: isPrebuild ? 'prebuild' : 'build' }];
+  const prebuilt = prebuildPath(root);
+  if (!isPrebuild && existsSync(prebuilt)) out.push({ path: prebuilt, origin: 'prebuild' });
+  return out;
 }
 
 /** build/Release/thtl_native.node -> thtl_native.json; thtl-native.napi.node -> thtl-native.napi.json */
@@ -68,7 +87,7 @@ export function readBuildInfo(addon: string): BuildInfo | undefined {
 
 export function describeBuild(b: BuildInfo | undefined): string {
   if (!b) return 'unknown LibTorch (no build record beside it)';
-  return `LibTorch ${b.torchVersion} ${b.cuda ? 'with CUDA' : 'CPU'} (${b.torchSource})`;
+  return `LibTorch ${b.torchVersion} ${b.cuda ? 'with CUDA' : 'CPU'}${b.cxxStandard ? `, C++${b.cxxStandard}` : ''} (${b.torchSource})`;
 }
 
 /**

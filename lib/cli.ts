@@ -163,8 +163,8 @@ export function buildCli(): Command {
     .description('get a native addon for the LibTorch found (prebuilt binary when it fits, else a cmake-js build), as the install step does')
     .option('--from-source', 'always build from source', false)
     .option('--clean', 'drop the object files afterwards, keeping only the addon', false)
-    .action((o: { fromSource: boolean; clean: boolean }) => {
-      const r = installAddon({ root: packageRoot(), fromSource: o.fromSource, clean: o.clean });
+    .action(async (o: { fromSource: boolean; clean: boolean }) => {
+      const r = await installAddon({ root: packageRoot(), fromSource: o.fromSource, clean: o.clean });
       process.stdout.write(`${r.method === 'prebuild' ? 'prebuilt binary' : 'built'}: ${r.addon}\n`);
     });
 

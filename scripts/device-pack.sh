@@ -3,7 +3,8 @@
 # with PyTorch but no Node.js, into the git-ignored .device/ folder (carried there next to
 # the working tree, with dist/):
 #   node.tar.xz          this machine's node binary
-#   node_modules.tar.xz  the npm dependencies (without the TypeScript compiler: dist/ is carried built)
+#   node_modules.tar.xz  the npm dependencies (without the TypeScript compiler: dist/ is carried built;
+#                        without puppeteer, which only the HTML-report test uses)
 #   sysroot.tar.xz       libjpeg, libpng and zlib headers and libraries, for a machine without their -dev packages
 # Run `npm run build:ts` first. Prints the sizes; the carry limit is 64 MiB in all.
 set -euo pipefail
@@ -11,8 +12,10 @@ cd "$(dirname "$0")/.."
 [ -f dist/lib/cli.js ] || { echo "device-pack: dist/ is missing; run npm run build:ts" >&2; exit 1; }
 rm -rf .device && mkdir -p .device
 node_bin=$(command -v node)
-tar -C "$(dirname "$node_bin")" -cJf .device/node.tar.xz "$(basename "$node_bin")"
-tar -cJf .device/node_modules.tar.xz --exclude='node_modules/typescript' --exclude='node_modules/.cache' node_modules
+XZ_OPT=${XZ_OPT:--6 -T0} tar -C "$(dirname "$node_bin")" -cJf .device/node.tar.xz "$(basename "$node_bin")"
+# (not the TypeScript compiler, as dist/ is carried built, nor the headless-browser driver of the HTML-report test)
+XZ_OPT=${XZ_OPT:--6 -T0} tar -cJf .device/node_modules.tar.xz --exclude='node_modules/typescript' --exclude='node_modules/.cache' \
+  --exclude='node_modules/puppeteer-core' --exclude='node_modules/chromium-bidi' --exclude='node_modules/devtools-protocol' node_modules
 
 sys=$(mktemp -d)
 trap 'rm -rf "$sys"' EXIT

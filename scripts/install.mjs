@@ -18,7 +18,7 @@ if (!existsSync(entry)) {
 }
 const { installAddon } = await import(pathToFileURL(entry).href);
 try {
-  installAddon({ root, fromSource: process.env.THTL_BUILD_FROM_SOURCE === '1', clean: true });
+  await installAddon({ root, fromSource: process.env.THTL_BUILD_FROM_SOURCE === '1', clean: true });
 } catch (err) {
   process.stderr.write(`\n${err instanceof Error ? err.message : String(err)}\n\n`);
   process.exit(1);

@@ -86,7 +86,7 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
 }
 
 const addons = [join(root, 'build', 'Release', 'thtl_native.node')];
-if (forTests) addons.push(join(root, 'build', 'Release', 'thtl_native_test.node'));
+if (forTests) addons.push(join(root, 'build', 'Test', 'thtl_native_test.node'));
 const nativeSources = Math.max(newest(join(root, 'src-native'), () => true), mtime(join(root, 'CMakeLists.txt')));
 if (Math.min(...addons.map(mtime)) < nativeSources) {
   log(`building the native addon${forTests ? ' and its test build' : ''} (a few minutes the first time)`);

@@ -14,7 +14,7 @@ export function setup(): void {
   process.env.TMPDIR = root; // test workers are started after this, and inherit it
   // The test build of the addon (release addon + test hooks) when there is one, for every
   // test and the CLI processes they start; THTL_ADDON, when set, wins.
-  const testAddon = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'thtl_native_test.node');
+  const testAddon = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Test', 'thtl_native_test.node');
   if (!process.env.THTL_ADDON && existsSync(testAddon)) process.env.THTL_ADDON = testAddon;
 }
 

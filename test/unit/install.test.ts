@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { findLibTorch, plainVersion, sameMinor, versionFromHeader, type LibTorchFound } from '../../lib/install/libtorch.js';
-import { prebuildMismatch } from '../../lib/install/addon.js';
+import { buildFailure, prebuildMismatch } from '../../lib/install/addon.js';
 import { localBuildPath, platformTag } from '../../binding/locate.js';
 import { runProcess } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
@@ -92,4 +92,32 @@ describe('doctor', () => {
     expect(r.stdout).toMatch(/does not load/);
     expect(r.stdout).toMatch(/npx thtl-native build/);
   });
+});
+
+describe('a failed build explains itself in one paragraph', () => {
+  const cuda: LibTorchFound = { kind: 'python', version: '2.14.1', cuda: true, where: '/venv/lib/python3.11/site-packages/torch/share/cmake', python: '/venv/bin/python' };
+  const cases: [string, string, RegExp][] = [
+    [
+      'C++20 headers with an old compiler',
+      '[3/42] Building CXX object x.o\nFAILED: x.o\n/venv/torch/include/ATen/ATen.h:4:2: error: #error C++20 or later compatible compiler is required to use PyTorch.\n',
+      /needs a C\+\+20 compiler.*To fix it: install GCC 10\+ or Clang 12\+/,
+    ],
+    ['missing libjpeg headers', 'CMake Error at /usr/share/cmake-3.25/Modules/FindPackageHandleStandardArgs.cmake:230 (message):\n  Could NOT find JPEG (missing: JPEG_LIBRARY JPEG_INCLUDE_DIR)\n', /libjpeg headers are missing.*libjpeg62-turbo-dev/],
+    [
+      "the project's own CMake error, unwrapped",
+      '-- thtl-native: LibTorch 2.14.1 from python\nCMake Error at CMakeLists.txt:103 (message):\n  thtl-native: this LibTorch (/venv/torch) is a CUDA build, and building\n  against it needs the CUDA toolkit.\n\n\n-- Configuring incomplete, errors occurred!\n',
+      /failed: this LibTorch \(\/venv\/torch\) is a CUDA build, and building against it needs the CUDA toolkit\. The full build log/,
+    ],
+    ["LibTorch's CUDA check", '  Your installed Caffe2 version uses CUDA but I cannot find the CUDA libraries.\n', /CUDA build and no usable CUDA toolkit.*nvidia-cuda-nvcc/],
+    ['any other compiler error', 'src-native/x.cc:3:10: fatal error: foo.h: No such file or directory\n', /the first error: src-native\/x\.cc:3:10: fatal error: foo\.h/],
+  ];
+  for (const [name, log, want] of cases) {
+    it(name, () => {
+      const text = buildFailure(log, '/pkg/build/thtl-build.log', cuda);
+      expect(text).toMatch(want);
+      expect(text).toMatch(/^thtl-native: the native build against LibTorch 2\.14\.1 with CUDA from python/);
+      expect(text).toContain('The full build log is /pkg/build/thtl-build.log');
+      expect(text).not.toContain('\n');
+    });
+  }
 });
