@@ -84,7 +84,7 @@ export async function installAddon(opts: InstallOptions): Promise<InstallResult>
   const probe = probeAddon(built);
   if ('error' in probe) throw new Error(`thtl-native: the addon built (${built}) but does not load: ${probe.error}`);
   if (opts.clean) {
-    for (const entry of ['CMakeFiles', '.ninja_deps', '.ninja_log', 'build.ninja', 'CMakeCache.txt', 'cmake_install.cmake', 'Makefile', 'cuda-toolkit']) {
+    for (const entry of ['CMakeFiles', '.ninja_deps', '.ninja_log', 'build.ninja', 'CMakeCache.txt', 'cmake_install.cmake', 'Makefile']) {
       rmSync(join(opts.root, 'build', entry), { recursive: true, force: true });
     }
   }

@@ -212,7 +212,7 @@ function identity(
 }
 
 /** Points `to` at the same file as `from` (a hard link; a copy where links are not possible), atomically. */
-function linkAtomic(from: string, to: string): void {
+export function linkAtomic(from: string, to: string): void {
   const tmp = `${to}.tmp-${process.pid}`;
   rmSync(tmp, { force: true });
   try {
@@ -221,6 +221,9 @@ function linkAtomic(from: string, to: string): void {
     copyFileSync(from, tmp);
   }
   renameSync(tmp, to);
+  // When `to` already was a link to the same file (a resumed run redoing the link it made
+  // before it was killed), rename(2) succeeds without doing anything and leaves `tmp`.
+  rmSync(tmp, { force: true });
 }
 
 async function runEpoch(
