@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pip LibTorch jobs (.ci/run calls both after the main tests on Debian's LibTorch 1.13):
-#   bash scripts/ci-torch2.sh cpu    (npm run test:torch2)  torch 2.13 CPU, C++17
+#   bash scripts/ci-torch2.sh cpu    (npm run test:torch2)  torch 2.13 CPU, C++17 (.ci/run: --no-tests)
 #   bash scripts/ci-torch2.sh cuda   (npm run test:cuda)    torch 2.14.1 built for CUDA 13,
 #        C++20, with the CUDA toolkit from NVIDIA's wheels: every CUDA-only line compiles and
 #        links, and the build then runs here, on a machine without a GPU, as it would on a
@@ -17,8 +17,12 @@
 #      LayerCAM against its reference) with that build and that venv as the oracle;
 #   5. cuda only: the rehearsal of scripts/gpu-check.sh on the CPU
 #      (test/e2e/gpu-check-rehearsal.test.ts), reusing this build.
+# `--no-tests` stops after step 3 (.ci/run does so for cpu: the cuda job runs the native
+# tests and parity suite on a 2.x LibTorch already, and CI has an hour).
 set -euo pipefail
 flavour=${1:-cpu}
+run_tests=1
+[ "${2:-}" = --no-tests ] && run_tests=0
 cd "$(dirname "$0")/.."
 root=$PWD
 log() { printf '[%s] %s\n' "torch2 $flavour" "$*" >&2; }
@@ -78,6 +82,7 @@ cat "$work/cuda.err" >&2
 
 # ---- 4. native tests and parity suite against that build ----
 cd "$root"
+if [ $run_tests = 0 ]; then log "done in $((SECONDS - t0)) s (tests not run: --no-tests)"; exit 0; fi
 log "native tests and parity suite on LibTorch $torch_version"
 THTL_ADDON="$test_addon" THTL_TEST_PYTHON="$py" npx vitest run test/native test/parity test/api-docs.test.ts
 
