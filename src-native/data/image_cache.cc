@@ -112,14 +112,10 @@ std::vector<uint8_t> drawFlips(size_t n, bool augment, std::mt19937_64& rng) {
   return flip;
 }
 
-torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
-                        bool augment, std::mt19937_64& rng, const Normalisation& norm) {
-  return batchWithFlips(cache, indices, prepareBatch(cache, indices, augment, rng), norm);
-}
-
-torch::Tensor batchWithFlips(const ImageCache& cache, const std::vector<int64_t>& indices,
-                             const std::vector<uint8_t>& flips, const Normalisation& norm) {
-  checkIndices(cache, indices);
+namespace {
+// The batch for checked indices and their flips.
+torch::Tensor fillBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
+                        const std::vector<uint8_t>& flips, const Normalisation& norm) {
   const int64_t b = static_cast<int64_t>(indices.size());
   if (flips.size() != indices.size()) throw std::logic_error("batchWithFlips: one flip per index");
   torch::Tensor out = torch::empty({b, 3, cache.size, cache.size}, torch::kFloat32);
@@ -128,6 +124,18 @@ torch::Tensor batchWithFlips(const ImageCache& cache, const std::vector<int64_t>
   const Lut lut = lutFor(norm);
   at::parallel_for(0, b * 3, 2, [&](int64_t begin, int64_t end) { fillPlanes(cache, indices, flips, lut, dst, begin, end); });
   return out;
+}
+}  // namespace
+
+torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
+                        bool augment, std::mt19937_64& rng, const Normalisation& norm) {
+  return fillBatch(cache, indices, prepareBatch(cache, indices, augment, rng), norm);
+}
+
+torch::Tensor batchWithFlips(const ImageCache& cache, const std::vector<int64_t>& indices,
+                             const std::vector<uint8_t>& flips, const Normalisation& norm) {
+  checkIndices(cache, indices);
+  return fillBatch(cache, indices, flips, norm);
 }
 
 torch::Tensor normaliseOnDevice(const torch::Tensor& pixels, const std::vector<uint8_t>& flips,

@@ -86,18 +86,20 @@ at::Generator Session::cudaGenerator() const {
   return at::globalContext().defaultGenerator(device_);
 }
 
+namespace {
+// Puts `state` (when defined) into `g` and returns the state it replaced, under g's lock.
+torch::Tensor exchangeState(at::Generator g, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(g.mutex());
+  torch::Tensor before = g.get_state();
+  if (state.defined()) g.set_state(state);
+  return before;
+}
+}  // namespace
+
 Session::OwnRng::OwnRng(Session& s) : session_(s) {
-  {
-    at::Generator g = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(g.mutex());
-    outside_ = g.get_state();
-    if (s.rngState_.defined()) g.set_state(s.rngState_);
-  }
+  outside_ = exchangeState(at::detail::getDefaultCPUGenerator(), s.rngState_);
   if (s.device_.is_cuda()) {
-    at::Generator g = s.cudaGenerator();
-    std::lock_guard<std::mutex> lock(g.mutex());
-    outsideCuda_ = g.get_state();
-    if (s.cudaRngState_.defined()) g.set_state(s.cudaRngState_);
+    outsideCuda_ = exchangeState(s.cudaGenerator(), s.cudaRngState_);
     auto& ctx = at::globalContext();
     outsideBenchmark_ = ctx.benchmarkCuDNN();
     outsideDeterministic_ = ctx.deterministicCuDNN();
@@ -107,18 +109,10 @@ Session::OwnRng::OwnRng(Session& s) : session_(s) {
 }
 
 Session::OwnRng::~OwnRng() {
-  {
-    at::Generator g = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(g.mutex());
-    session_.rngState_ = g.get_state();
-    g.set_state(outside_);
-  }
+  session_.rngState_ = exchangeState(at::detail::getDefaultCPUGenerator(), outside_);
   if (session_.device_.is_cuda()) {
     try {
-      at::Generator g = session_.cudaGenerator();
-      std::lock_guard<std::mutex> lock(g.mutex());
-      session_.cudaRngState_ = g.get_state();
-      g.set_state(outsideCuda_);
+      session_.cudaRngState_ = exchangeState(session_.cudaGenerator(), outsideCuda_);
     } catch (...) {  // a destructor must not throw; the session keeps its last state
     }
     auto& ctx = at::globalContext();
