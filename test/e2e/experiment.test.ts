@@ -19,8 +19,8 @@ function cli(args: string[]): Promise<ProcessResult> {
   return runProcess(process.execPath, [BIN, ...args]);
 }
 
-/** Starts the CLI and SIGKILLs it once `until()` holds (polled), or after `ms`; resolves with its output. */
-function killed(args: string[], until: () => boolean, ms = 120_000): Promise<{ stdout: string; stderr: string; killed: boolean }> {
+/** Starts the CLI and SIGKILLs it once `until(stderr so far)` holds (polled), or after `ms`; resolves with its output. */
+function killed(args: string[], until: (stderr: string) => boolean, ms = 120_000): Promise<{ stdout: string; stderr: string; killed: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -30,7 +30,7 @@ function killed(args: string[], until: () => boolean, ms = 120_000): Promise<{ s
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const t0 = Date.now();
     const timer = setInterval(() => {
-      if (until() || Date.now() - t0 > ms) {
+      if (until(stderr) || Date.now() - t0 > ms) {
         wasKilled = true;
         child.kill('SIGKILL');
         clearInterval(timer);
@@ -81,8 +81,14 @@ describe('thtl-native experiment', () => {
     const k1 = await killed(args, () => existsSync(join(plus2, 'last.ckpt')));
     expect(k1.killed).toBe(true);
     expect(existsSync(join(resumed, 'runs', 'resnet18', 'run-1', 'plus', 'final.json'))).toBe(true);
-    // kill 2: at an arbitrary moment of the next attempt
-    const k2 = await killed(args, () => false, 2500);
+    // kill 2: a moment after the next attempt has resumed the interrupted run (a fixed
+    // delay from the start is not enough on a loaded machine: the kill can come before it)
+    let resumedAt = 0;
+    const k2 = await killed(args, (err) => {
+      if (!resumedAt && /resuming .*run-2\/plus after epoch/.test(err)) resumedAt = Date.now();
+      return resumedAt > 0 && Date.now() - resumedAt > 300;
+    });
+    expect(k2.killed).toBe(true);
     expect(k2.stderr).toMatch(/run-1\/plus: finished before, reusing its results/);
     expect(k2.stderr).toMatch(/resuming .*run-2\/plus after epoch [12]/);
     const b = await cli(args);
