@@ -39,7 +39,11 @@ afterAll(() => {
 
 const canMount = (() => {
   const probe = tmpfs('disk-probe', '1m');
-  return probe !== null;
+  if (probe !== null) return true;
+  // CI runs as root, where mounting a tmpfs works: there a refusal is a broken machine.
+  if (process.env.CI === 'true') throw new Error('the disk-fault tests cannot mount a tmpfs in CI (they need root)');
+  process.stderr.write('[skip] disk and permission faults: this machine refuses tmpfs mounts (run as root)\n');
+  return false;
 })();
 
 const TINY = ['--model', 'resnet18', '--epochs', '2', '--input-size', '32', '--batch-size', '8', '--device', 'cpu', '--no-cache'];

@@ -1,6 +1,8 @@
 // The Python oracle (Debian's python3-torch / torchvision / sklearn by default; any Python
 // with those packages through THTL_TEST_PYTHON, as the LibTorch 2.x job does), used by
-// parity and reference tests. Tests that need it skip visibly when it is missing.
+// parity and reference tests. Outside CI a suite whose oracle is missing skips and says so;
+// under CI=true it fails (oracleSkip): a CI machine without its oracle is broken, and a
+// skip there would pass without checking anything.
 import { spawnSync } from 'node:child_process';
 import { runChecked } from './process.js';
 import { createHash } from 'node:crypto';
@@ -19,6 +21,18 @@ export function pythonOracleMissing(modules: string[] = ['torch', 'torchvision']
     .join('; ');
   const r = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8' });
   return r.status === 0 ? '' : `${PYTHON} cannot import ${modules.join(', ')}`;
+}
+
+/**
+ * For `describe.skipIf(oracleSkip(suite, missing))`: false when the oracle is there
+ * (`missing` is ''); otherwise prints `[skip] suite: missing` and returns true, or, under
+ * CI=true, throws, so the file fails instead of skipping.
+ */
+export function oracleSkip(suite: string, missing: string): boolean {
+  if (missing === '') return false;
+  if (process.env.CI === 'true') throw new Error(`${suite}: the Python oracle is missing under CI (${missing}); .ci/run installs it`);
+  process.stderr.write(`[skip] ${suite}: ${missing}\n`);
+  return true;
 }
 
 /**

@@ -1,4 +1,4 @@
-// One error style at the boundary (src-native/common/napi_args.h, async.h): every message
+// One error style at the boundary (src-native/napi/args.h, async.h): every message
 // starts with the call's name; a wrong type is a TypeError, a right type with a value that
 // is not allowed a RangeError naming the value (both thrown at once), a failure of the work
 // an Error rejecting the Promise. And one progress rule: the last report arrives before the

@@ -1,7 +1,6 @@
 // The image data path: decode (JPEG/PNG) + PIL-compatible resize, encode, ImageSet.
-import { execFileSync } from 'node:child_process';
 import { runChecked } from '../helpers/process.js';
-import { PYTHON } from '../helpers/python.js';
+import { PYTHON, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,16 +14,7 @@ const HELPER = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', '
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
-function havePil(): boolean {
-  if (!existsSync(PYTHON)) return false;
-  try {
-    execFileSync(PYTHON, ['-c', 'import PIL'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const PIL = havePil();
+const pilSkip = oracleSkip('resize and colour layouts against PIL', pythonOracleMissing(['PIL']));
 
 type Job = Record<string, unknown>;
 async function pil(jobs: Job[]): Promise<void> {
@@ -132,7 +122,7 @@ describe('encodeImage / decodeResized', () => {
   });
 });
 
-describe.skipIf(!PIL)('resize matches PIL Image.resize(BILINEAR)', () => {
+describe.skipIf(pilSkip)('resize matches PIL Image.resize(BILINEAR)', () => {
   const cases: Array<[number, number, number]> = [
     [200, 150, 64], // downscale, both axes
     [97, 203, 50], // odd sizes, different ratios
@@ -163,7 +153,7 @@ describe.skipIf(!PIL)('resize matches PIL Image.resize(BILINEAR)', () => {
   });
 });
 
-describe.skipIf(!PIL)('colour layouts', () => {
+describe.skipIf(pilSkip)('colour layouts', () => {
   const w = 120;
   const h = 90;
   const s = 40;

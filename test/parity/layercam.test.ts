@@ -8,10 +8,9 @@ import { describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
 import { bound, TEST_DEVICE } from '../helpers/device.js';
-import { fixtureDir, maxAbsDiff, pythonOracleMissing, readFloat32 } from '../helpers/python.js';
+import { fixtureDir, maxAbsDiff, oracleSkip, pythonOracleMissing, readFloat32 } from '../helpers/python.js';
 
-const missing = pythonOracleMissing();
-if (missing) console.warn(`SKIPPED LayerCAM parity tests: ${missing} (install python3-torchvision)`);
+const skip = oracleSkip('LayerCAM parity tests (install python3-torchvision)', pythonOracleMissing());
 
 const TOLERANCE = bound(1e-5);
 const GIVEN = [7, 511];
@@ -31,7 +30,7 @@ async function fixtures(model: string, layers: string[]): Promise<{ parity: stri
   return { parity, cam };
 }
 
-describe.skipIf(missing !== '')('LayerCAM parity with a PyTorch reference', () => {
+describe.skipIf(skip)('LayerCAM parity with a PyTorch reference', () => {
   const registry = native().models();
   const cases: { model: string; layers: string[] }[] = [
     { model: 'resnet50', layers: ['layer1', 'layer2', 'layer3', 'layer4'] },

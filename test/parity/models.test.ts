@@ -7,10 +7,9 @@ import { describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
 import { bound, TEST_DEVICE } from '../helpers/device.js';
-import { fixtureDir, maxAbsDiff, pythonOracleMissing, readFloat32 } from '../helpers/python.js';
+import { fixtureDir, maxAbsDiff, oracleSkip, pythonOracleMissing, readFloat32 } from '../helpers/python.js';
 
-const missing = pythonOracleMissing();
-if (missing) console.warn(`SKIPPED parity tests: ${missing} (install python3-torchvision)`);
+const skip = oracleSkip('parity tests (install python3-torchvision)', pythonOracleMissing());
 
 /** torchvision's parameter counts with the 1000-class head (the paper's 11 models). */
 const TORCHVISION_PARAMS: Record<string, number> = {
@@ -33,7 +32,7 @@ function fixture(name: string, size: number): Promise<string> {
   return fixtureDir('make_parity.py', [`${name}:${size}`], `${name}.logits.bin`);
 }
 
-describe.skipIf(missing !== '')('parity with torchvision', () => {
+describe.skipIf(skip)('parity with torchvision', () => {
   const registry = native().models();
 
   it('the registry holds the 11 models with torchvision parameter counts', () => {

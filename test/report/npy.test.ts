@@ -1,12 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNpy, writeNpy } from '../../lib/report/npy.js';
 import { runProcess } from '../helpers/process.js';
-import { PYTHON } from '../helpers/python.js';
+import { PYTHON, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 
-const numpyMissing = !existsSync(PYTHON) || (await runProcess(PYTHON, ['-c', 'import numpy'])).code !== 0;
+const numpySkip = oracleSkip('numpy.load of the .npy files', pythonOracleMissing(['numpy']));
 
 function parseHeader(buf: Buffer): { version: [number, number]; headerLen: number; dict: string } {
   const headerLen = buf.readUInt16LE(8);
@@ -37,7 +37,7 @@ describe('npy', () => {
     expect(() => encodeNpy(data, [-1, -24])).toThrow(/not a non-negative integer/);
   });
 
-  it.skipIf(numpyMissing)('numpy.load reads it back', async () => {
+  it.skipIf(numpySkip)('numpy.load reads it back', async () => {
     const path = join(dir, 'cam.npy');
     writeNpy(path, data, [2, 3, 4]);
     expect(readFileSync(path).subarray(1, 6).toString()).toBe('NUMPY');

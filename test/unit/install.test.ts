@@ -1,5 +1,5 @@
 // Which LibTorch a build would use, and when the shipped prebuilt binary fits it.
-import { existsSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -70,17 +70,21 @@ describe('prebuilt binary', () => {
     expect(prebuildMismatch(root, lt('1.13.0'))).toMatch(/does not load here/); // an empty file is no addon
   });
 
-  it('fits when it matches and loads (the checkout build against the system LibTorch)', () => {
+  it('fits when it matches and loads: the checkout build, for the LibTorch its record names', () => {
     const built = localBuildPath(ROOT);
     const record = built.replace(/\.node$/, '.json');
-    const found = findLibTorch().found;
-    if (!existsSync(record) || !found || found.kind !== 'system') return; // only where the checkout builds against the system LibTorch
+    expect(existsSync(record), `${record} (written by every build)`).toBe(true);
+    const b = JSON.parse(readFileSync(record, 'utf8')) as { torchVersion: string; torchKind: LibTorchFound['kind']; torchLibDir: string; cuda: boolean };
+    const lt: LibTorchFound = { kind: b.torchKind, version: b.torchVersion, cuda: b.cuda, where: b.torchLibDir };
     const root = tempDir('pkg');
     const dir = join(root, 'prebuilds', platformTag());
     mkdirSync(dir, { recursive: true });
     copyFileSync(built, join(dir, 'thtl-native.napi.node'));
     copyFileSync(record, join(dir, 'thtl-native.napi.json'));
-    expect(prebuildMismatch(root, found)).toBe('');
+    expect(prebuildMismatch(root, lt)).toBe('');
+    // and the same binary does not fit another minor version
+    const [major, minor] = b.torchVersion.split('.').map(Number);
+    expect(prebuildMismatch(root, { ...lt, version: `${major}.${minor + 1}.0` })).toMatch(/is built against LibTorch/);
   });
 });
 

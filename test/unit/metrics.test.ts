@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { runChecked } from '../helpers/process.js';
-import { PYTHON } from '../helpers/python.js';
+import { PYTHON, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,14 +115,7 @@ describe('input validation and helpers', () => {
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/sklearn_metrics.py', import.meta.url));
 
-function sklearnAvailable(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import sklearn, numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const sklearnSkip = oracleSkip('agreement with scikit-learn', pythonOracleMissing(['sklearn', 'numpy']));
 
 interface Case {
   labels: number[];
@@ -201,7 +193,7 @@ function compareCase(c: Case, sk: SkResult): void {
   expectClose(r.roc!.thresholds.slice(1), sk.roc.thresholds.slice(1) as number[]);
 }
 
-describe.skipIf(!sklearnAvailable())('agreement with scikit-learn', () => {
+describe.skipIf(sklearnSkip)('agreement with scikit-learn', () => {
   it('matches sklearn on seeded random binary and 5-class cases', async () => {
     const rng = new Rng(2024);
     const cases: Case[] = [];

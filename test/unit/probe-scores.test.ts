@@ -11,10 +11,9 @@ import { gainsAsRelevance, kendallTau, ndcg } from '../../lib/probe/rank-agreeme
 import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from '../../lib/probe/scores.js';
 import { Rng } from '../../lib/rng.js';
 import { runChecked } from '../helpers/process.js';
-import { PYTHON, ROOT, pythonOracleMissing } from '../helpers/python.js';
+import { PYTHON, ROOT, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 
-const missing = pythonOracleMissing(['numpy', 'scipy']);
-if (missing) process.stderr.write(`[skip] probe score references: ${missing}\n`);
+const skip = oracleSkip('probe score references', pythonOracleMissing(['numpy', 'scipy']));
 
 /** `n` feature rows of `d` dims: correlated Gaussian features (ReLU'd like pooled CNN features), shifted by `shift`. */
 function features(rng: Rng, n: number, d: number, shift: number): number[][] {
@@ -25,7 +24,7 @@ function features(rng: Rng, n: number, d: number, shift: number): number[][] {
   });
 }
 
-describe.skipIf(missing !== '')('probe scores against the Python references', () => {
+describe.skipIf(skip)('probe scores against the Python references', () => {
   it.each([
     [60, 8, 1],
     [120, 24, 2],
@@ -96,10 +95,9 @@ describe('probe scores, without references', () => {
   });
 });
 
-const rankMissing = pythonOracleMissing(['numpy', 'scipy', 'sklearn']);
-if (rankMissing) process.stderr.write(`[skip] rank agreement references: ${rankMissing}\n`);
+const rankSkip = oracleSkip('rank agreement references', pythonOracleMissing(['numpy', 'scipy', 'sklearn']));
 
-describe.skipIf(rankMissing !== '')('rank agreement against scipy and sklearn', () => {
+describe.skipIf(rankSkip)('rank agreement against scipy and sklearn', () => {
   it('Kendall tau-b equals scipy.stats.kendalltau and NDCG equals sklearn.metrics.ndcg_score, ties included', async () => {
     const rng = new Rng(21);
     const cases = [

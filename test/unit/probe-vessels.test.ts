@@ -12,10 +12,9 @@ import { renderBridgeImage } from '../../lib/synth/bridge.js';
 import { renderVesselImage } from '../../lib/synth/vessels.js';
 import { Rng } from '../../lib/rng.js';
 import { runChecked } from '../helpers/process.js';
-import { PYTHON, ROOT, pythonOracleMissing } from '../helpers/python.js';
+import { PYTHON, ROOT, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 
-const missing = pythonOracleMissing(['numpy', 'scipy']);
-if (missing) process.stderr.write(`[skip] vessel morphology reference: ${missing}\n`);
+const skip = oracleSkip('vessel morphology reference', pythonOracleMissing(['numpy', 'scipy']));
 
 const green = (rgb: Uint8Array, size: number): Float64Array => Float64Array.from({ length: size * size }, (_, i) => rgb[i * 3 + 1]! / 255);
 
@@ -39,7 +38,7 @@ const spokes = (size: number) =>
 const rings = (size: number) => drawn(size, (x, y) => Math.abs(((Math.hypot(x - size / 2, y - size / 2) + 3) % 8) - 3));
 const parallel = (size: number) => drawn(size, (x) => Math.abs(((x + 4) % 10) - 4));
 
-describe.skipIf(missing !== '')('vessel morphology against the Python reference', () => {
+describe.skipIf(skip)('vessel morphology against the Python reference', () => {
   it('Frangi vesselness and the four figures equal scipy/numpy on synthetic and drawn images', async () => {
     const S = 40;
     const rng = new Rng(9);

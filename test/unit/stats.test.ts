@@ -11,10 +11,9 @@ import { Rng } from '../../lib/rng.js';
 import { bootstrapRun, clustersOf, pairedBootstrap, percentile, type ScoredImage } from '../../lib/stats/bootstrap.js';
 import { delongTest, holm, mcnemarExact } from '../../lib/stats/tests.js';
 import { runChecked } from '../helpers/process.js';
-import { PYTHON, ROOT, pythonOracleMissing } from '../helpers/python.js';
+import { PYTHON, ROOT, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 
-const missing = pythonOracleMissing(['numpy', 'scipy', 'sklearn']);
-if (missing) process.stderr.write(`[skip] stats reference tests: ${missing}\n`);
+const skip = oracleSkip('stats reference tests', pythonOracleMissing(['numpy', 'scipy', 'sklearn']));
 
 /** A test set of `n` images from `patients` patients, two correlated classifiers with tied scores. */
 function sample(n: number, patients: number, seed: number) {
@@ -34,7 +33,7 @@ function sample(n: number, patients: number, seed: number) {
 const asScored = (xs: ReturnType<typeof sample>, key: 'a' | 'b'): ScoredImage[] =>
   xs.map((x, i) => ({ file: `img${i}.jpg`, group: x.group, label: x.label, probs: [1 - x[key], x[key]] }));
 
-describe.skipIf(missing !== '')('statistics against the Python references', () => {
+describe.skipIf(skip)('statistics against the Python references', () => {
   it.each([
     [300, 60, 1],
     [120, 25, 7],
