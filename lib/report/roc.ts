@@ -10,7 +10,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
 import type { RunRecord, Stage } from '../experiment/types.js';
-import { groupRuns, orderModels, STAGE_SUFFIX } from './tables.js';
+import { groupRuns, orderModels, stageSuffix } from './tables.js';
 
 export const FONT_FAMILY = 'DejaVu Sans';
 
@@ -146,7 +146,7 @@ export function buildRocFigures(records: readonly RunRecord[], opts: RocOptions 
         name: `${stage}-${fileSafe(model)}`,
         stage,
         model,
-        title: `ROC curves: ${stage === 'swft' ? 'SWFT' : 'LoRA'} steps, ${model}${STAGE_SUFFIX[stage]}`,
+        title: `ROC curves: ${stage === 'swft' ? 'SWFT' : 'LoRA'} steps, ${model}${stageSuffix(stage)}`,
         subtitle: [
           stage === 'swft' ? 'step k trains the first k groups of the + model' : 'step k: LoRA adapters on the groups of SWFT step k, base frozen',
           ...extra,
