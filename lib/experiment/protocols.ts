@@ -20,6 +20,8 @@ export interface StageRow {
    * appended to step labels ('' or ' (LoRA)'); step 1 is the run of stage `step1`.
    */
   readonly stepped?: { readonly tag: string; readonly step1: string };
+  /** the subtitle of its ROC figure (what the stage trains); a stage without one (no test set) gets no figure */
+  readonly roc?: string;
 }
 
 /** What a unit trains: the fields of a Unit beyond its identity (in Unit's key order). */
@@ -90,20 +92,20 @@ const BUILTIN_PROTOCOLS = [
   {
     id: '1',
     description: 'ImageNet weights, every parameter trained on the target (**)',
-    stages: [{ stage: 'expt1', suffix: '**', expt: '#1', table: 'table3' }],
+    stages: [{ stage: 'expt1', suffix: '**', expt: '#1', table: 'table3', roc: 'ImageNet weights, all layers trained' }],
     expand: (x) => x.entry('expt1', x.unit('expt1', { domain: 'target', init: 'imagenet', trainable: 'all' })),
     compare: () => [[{ stage: 'expt1' }, { stage: 'plusplus' }]],
   },
   {
     id: '2',
     description: 'random initialisation, every parameter trained on the target (^)',
-    stages: [{ stage: 'expt2', suffix: '^', expt: '#2', table: 'table3' }],
+    stages: [{ stage: 'expt2', suffix: '^', expt: '#2', table: 'table3', roc: 'random initialisation, all layers trained' }],
     expand: (x) => x.entry('expt2', x.unit('expt2', { domain: 'target', init: 'random', trainable: 'all' })),
   },
   {
     id: '3',
     description: 'ImageNet weights, 2-class head replaced, only the head trained on the target (*)',
-    stages: [{ stage: 'expt3', suffix: '*', expt: '#3', table: 'table4' }],
+    stages: [{ stage: 'expt3', suffix: '*', expt: '#3', table: 'table4', roc: 'ImageNet weights, only the head trained' }],
     expand: (x) => x.entry('expt3', x.unit('expt3', { domain: 'target', init: 'imagenet', trainable: [x.groups[0]!] })),
     compare: () => [[{ stage: 'expt3' }, { stage: 'plusplus' }]],
   },
@@ -112,7 +114,13 @@ const BUILTIN_PROTOCOLS = [
     description: 'ImageNet weights, every parameter trained on the intermediate domain (+), then only a new head on the target (++)',
     stages: [
       { stage: 'plus', suffix: '+', expt: '#4', table: 'table5' }, // intermediate domain, all trained
-      { stage: 'plusplus', suffix: '++', expt: '#4', table: 'table4' }, // target, head only, from the + model
+      {
+        stage: 'plusplus', // target, head only, from the + model
+        suffix: '++',
+        expt: '#4',
+        table: 'table4',
+        roc: 'the + model (intermediate domain), only the head trained',
+      },
     ],
     expand: (x) => {
       const p = plusUnit(x);
@@ -123,14 +131,25 @@ const BUILTIN_PROTOCOLS = [
   {
     id: 'swft',
     description: 'Step-Wise Fine-Tuning of the + model: step k trains the first k groups (head first) on the target',
-    stages: [{ stage: 'swft', suffix: '++', expt: 'SWFT', table: 'table6', stepped: { tag: '', step1: 'plusplus' } }],
+    stages: [
+      { stage: 'swft', suffix: '++', expt: 'SWFT', table: 'table6', stepped: { tag: '', step1: 'plusplus' }, roc: 'step k trains the first k groups of the + model' },
+    ],
     expand: (x) => expandSteps(x, 'swft'),
     compare: (steps) => stepPairs(steps, 'swft'),
   },
   {
     id: 'lora-swft',
     description: 'the SWFT steps with LoRA adapters on the groups of step k instead of unfrozen weights; the head trains fully',
-    stages: [{ stage: 'lora', suffix: '++', expt: 'LoRA', table: 'table6', stepped: { tag: ' (LoRA)', step1: 'plusplus' } }],
+    stages: [
+      {
+        stage: 'lora',
+        suffix: '++',
+        expt: 'LoRA',
+        table: 'table6',
+        stepped: { tag: ' (LoRA)', step1: 'plusplus' },
+        roc: 'step k: LoRA adapters on the groups of SWFT step k, base frozen',
+      },
+    ],
     expand: (x) => expandSteps(x, 'lora'),
     compare: (steps) => [...stepPairs(steps, 'lora'), ...stepPairs(steps, 'lora', 'swft')],
   },

@@ -1,6 +1,6 @@
 // A protocol is one row of PROTOCOL_ROWS: a row registered here (and only here) shows in
-// the --protocol list, the plan, the paper's tables, the comparisons and the CAM labels
-// with no other edit.
+// the --protocol list, the plan, the paper's tables, the ROC figures, the comparisons and
+// the CAM labels with no other edit.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { planStudy } from '../../lib/experiment/plan.js';
 import { parseProtocols, PROTOCOLS, registerProtocol, type ProtocolId } from '../../lib/experiment/protocols.js';
 import type { RunRecord, Stage } from '../../lib/experiment/types.js';
 import { buildStatistics } from '../../lib/report/comparisons.js';
+import { buildRocFigures } from '../../lib/report/roc.js';
 import { buildTable, configLabel, tableToMarkdown } from '../../lib/report/tables.js';
 import { CLASSES, record } from '../report/fixtures.js';
 
@@ -25,7 +26,7 @@ describe('a protocol added as one row', () => {
     unregister = registerProtocol({
       id: 'test-5',
       description: 'test only: ImageNet weights, the last two groups trained on the target (!)',
-      stages: [{ stage: STAGE, suffix: '!', expt: '#5', table: 'table4' }],
+      stages: [{ stage: STAGE, suffix: '!', expt: '#5', table: 'table4', roc: 'test only: the last two groups trained' }],
       expand: (x) => x.entry(STAGE, x.unit(STAGE, { domain: 'target', init: 'imagenet', trainable: x.groups.slice(0, 2) })),
       compare: () => [[{ stage: STAGE }, { stage: 'plusplus' }]],
     });
@@ -62,6 +63,11 @@ describe('a protocol added as one row', () => {
     expect(buildTable('table3', records).rows).toEqual([]);
     expect(configLabel({ model: 'm', stage: STAGE })).toBe('m!');
     expect(runLabel('m', 'expt5')).toBe('m! (expt5)');
+    expect(buildRocFigures(records).map((f) => [f.name, f.title, f.subtitle[0]])).toEqual([
+      ['expt3', 'ROC curves: Expt.#3 (*)', 'ImageNet weights, only the head trained'],
+      ['plusplus', 'ROC curves: Expt.#4 (++)', 'the + model (intermediate domain), only the head trained'],
+      [STAGE, 'ROC curves: Expt.#5 (!)', 'test only: the last two groups trained'],
+    ]);
   });
 
   it('adds its paired comparisons', () => {
