@@ -54,8 +54,6 @@ export interface ProbeOptions {
   out: string;
 }
 
-export type ScoreKey = 'frechet' | 'mmd2' | 'cosine' | 'emd' | 'vessel' | 'logme' | 'knn';
-
 /** One sampled domain: its backbone features and what was sampled. */
 interface DomainSample {
   rows: number[][];
@@ -80,8 +78,9 @@ export interface ScoreInput {
 }
 
 /** One score of the probe: how it is computed and shown. */
-export interface ProbeScore {
-  key: ScoreKey;
+export interface ProbeScore<K extends string = ScoreKey> {
+  /** the CSV column and JSON field */
+  key: K;
   name: string;
   better: 'lower' | 'higher';
   /** each candidate's score, or null when this probe does not compute it */
@@ -92,8 +91,8 @@ export interface ProbeScore {
 
 const fixed3 = (v: number): string => v.toFixed(3);
 
-/** The scores, in table order; adding a score is adding a row. */
-export const PROBE_SCORES: readonly ProbeScore[] = [
+/** The scores, in table order; adding a score is adding a row (ScoreKey follows). */
+const SCORE_ROWS = [
   { key: 'frechet', name: 'Fréchet distance (features)', better: 'lower', compute: (x) => x.cands.map((c) => frechetDistance(c.rows, x.target.rows)), format: fixed3 },
   { key: 'mmd2', name: 'MMD² (features, Gaussian kernel)', better: 'lower', compute: (x) => x.cands.map((c) => mmd2(c.rows, x.target.rows)), format: (v) => v.toExponential(3) },
   { key: 'cosine', name: 'cosine of mean features', better: 'higher', compute: (x) => x.cands.map((c) => meanCosine(c.rows, x.target.rows)), format: (v) => v.toFixed(4) },
@@ -116,7 +115,11 @@ export const PROBE_SCORES: readonly ProbeScore[] = [
   },
   { key: 'logme', name: 'LogME of the target after adaptation', better: 'higher', compute: async (x) => (await x.adapted())?.map((a) => a.logme) ?? null, format: fixed3 },
   { key: 'knn', name: '5-NN accuracy on the target after adaptation', better: 'higher', compute: async (x) => (await x.adapted())?.map((a) => a.knn) ?? null, format: fixed3 },
-];
+] as const satisfies readonly ProbeScore<string>[];
+
+export type ScoreKey = (typeof SCORE_ROWS)[number]['key'];
+
+export const PROBE_SCORES: readonly ProbeScore[] = SCORE_ROWS;
 
 export interface ProbeRow {
   candidate: string;
