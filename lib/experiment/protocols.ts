@@ -63,7 +63,7 @@ export interface ProtocolRow {
 const plusUnit = (x: Expansion): string => x.unit('plus', { domain: 'intermediate', init: 'imagenet', trainable: 'all' });
 const plusplusUnit = (x: Expansion, plus: string): string => x.unit('plusplus', { domain: 'target', init: 'plus', trainable: [x.groups[0]!], after: plus });
 
-/** SWFT (lora false) or LoRA-SWFT: step k on the + model; step 1 is the ++ run. */
+/** SWFT ('swft') or LoRA-SWFT ('lora'): step k on the + model; step 1 is the ++ run. */
 function expandSteps(x: Expansion, stage: 'swft' | 'lora'): void {
   const p = plusUnit(x);
   const lora = stage === 'lora';
