@@ -8,11 +8,10 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { native } from '../binding/index.js';
 import type { LayerCamResult, NativeSession } from '../binding/session.js';
 import { readSplitFile, type SplitEntry } from './data/split-file.js';
-import type { Stage } from './experiment/types.js';
 import { consoleProgress, type ProgressSink } from './progress.js';
 import type { CamRow } from './report/cam-figure.js';
 import { writeNpy } from './report/npy.js';
-import { STAGE_SUFFIX } from './report/tables.js';
+import { stageRow, stageRows } from './experiment/protocols.js';
 import { writeFileAtomic, writeJsonAtomic } from './runfolder.js';
 
 export interface CamOptions {
@@ -88,10 +87,12 @@ async function loadModel(o: { run?: string; checkpoint?: string; model?: string;
 
 /** "resnet18** (expt1)" for a study's run folders (the paper's marks), else "model (folder)". */
 export function runLabel(model: string, folder: string): string {
-  const step = /^(swft|lora)-step-(\d+)$/.exec(folder);
-  if (step) return `${model}++ step ${step[2]}${step[1] === 'lora' ? ' (LoRA)' : ''}`;
-  // a study's other run folders are named after their stage
-  return `${model}${Object.hasOwn(STAGE_SUFFIX, folder) ? STAGE_SUFFIX[folder as Stage] : ''} (${folder})`;
+  for (const s of stageRows()) {
+    // stepped stages' run folders are <stage>-step-<k>; the others are named after their stage
+    const step = s.stepped ? new RegExp(`^${s.stage}-step-(\\d+)$`).exec(folder) : null;
+    if (step) return `${model}${s.suffix} step ${step[1]}${s.stepped!.tag}`;
+  }
+  return `${model}${stageRow(folder)?.suffix ?? ''} (${folder})`;
 }
 
 /** Round robin over classes in split order: the first n images cover the classes evenly. */

@@ -1,7 +1,9 @@
-// The study plan: protocols x models x runs expanded into training units. The `+` model
-// of a (model, run) is trained once and reused by `++`, SWFT and LoRA; SWFT step 1 and
-// LoRA step 1 are the `++` recipe (head only, no adapters), so they share its run folder.
+// The study plan: protocols x models x runs expanded into training units, each protocol
+// by its row's `expand` (protocols.ts). The `+` model of a (model, run) is trained once
+// and reused by `++`, SWFT and LoRA; SWFT step 1 and LoRA step 1 are the `++` recipe
+// (head only, no adapters), so they share its run folder.
 import { mixSeed } from '../rng.js';
+import { protocolRow, type Expansion } from './protocols.js';
 import type { StudyConfig } from './study-config.js';
 import type { PlanEntry, Stage } from './types.js';
 
@@ -48,42 +50,14 @@ export function planStudy(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed'
           throw new Error(`step ${k} does not exist for ${model}: steps run from 1 to ${groups.length} (${groups.join(', ')})`);
       for (let run = 1; run <= cfg.runs; run++) {
         const seed = runSeed(cfg.seed, run);
-        const base = `runs/${model}/run-${run}`;
-        const common = { model, run, seed };
-        const entry = (stage: Stage, dir: string, step?: number) =>
-          entries.push({ stage, model, run, seed, dir, ...(step !== undefined ? { step } : {}) });
-        const plus = () => add({ ...common, dir: `${base}/plus`, domain: 'intermediate', init: 'imagenet', trainable: 'all' });
-        const plusplus = (p: string) => add({ ...common, dir: `${base}/plusplus`, domain: 'target', init: 'plus', trainable: [groups[0]!], after: p });
-        for (const protocol of set.protocols) {
-          if (protocol === '1') entry('expt1', add({ ...common, dir: `${base}/expt1`, domain: 'target', init: 'imagenet', trainable: 'all' }));
-          if (protocol === '2') entry('expt2', add({ ...common, dir: `${base}/expt2`, domain: 'target', init: 'random', trainable: 'all' }));
-          if (protocol === '3') entry('expt3', add({ ...common, dir: `${base}/expt3`, domain: 'target', init: 'imagenet', trainable: [groups[0]!] }));
-          if (protocol === '4') {
-            const p = plus();
-            entry('plus', p);
-            entry('plusplus', plusplus(p));
-          }
-          if (protocol === 'swft' || protocol === 'lora-swft') {
-            const p = plus();
-            const lora = protocol === 'lora-swft';
-            for (const k of steps) {
-              const first = groups.slice(0, k);
-              const dir =
-                k === 1
-                  ? plusplus(p)
-                  : add({
-                      ...common,
-                      dir: `${base}/${lora ? 'lora' : 'swft'}-step-${k}`,
-                      domain: 'target',
-                      init: 'plus',
-                      trainable: lora ? [groups[0]!] : k === groups.length ? 'all' : first,
-                      ...(lora ? { lora: first.slice(1) } : {}),
-                      after: p,
-                    });
-              entry(lora ? 'lora' : 'swft', dir, k);
-            }
-          }
-        }
+        const x: Expansion = {
+          model,
+          groups,
+          steps,
+          unit: (name, recipe) => add({ model, run, seed, dir: `runs/${model}/run-${run}/${name}`, ...recipe }),
+          entry: (stage, dir, step) => entries.push({ stage: stage as Stage, model, run, seed, dir, ...(step !== undefined ? { step } : {}) }),
+        };
+        for (const protocol of set.protocols) protocolRow(protocol).expand(x);
       }
     }
   }

@@ -3,18 +3,9 @@
 // read by `thtl-native report`.
 import type { RunResult } from '../train/runner.js';
 
-/** The paper's protocol ids. '4' has two stages: the `+` model (intermediate domain) and `++` (target, head only). */
-export type ProtocolId = '1' | '2' | '3' | '4' | 'swft' | 'lora-swft';
-
-/** Which row of which table a run belongs to. */
-export type Stage =
-  | 'expt1' // ** ImageNet weights, all trained
-  | 'expt2' // ^  random init, all trained
-  | 'expt3' // *  ImageNet weights, head only
-  | 'plus' //  +  intermediate domain, all trained (Table 5)
-  | 'plusplus' // ++ target, head only, from the + model
-  | 'swft' //  SWFT step k on the + model
-  | 'lora'; //  LoRA step k on the + model
+// Protocol ids and stages are derived from the protocol table (protocols.ts).
+export type { ProtocolId, Stage } from './protocols.js';
+import type { Stage } from './protocols.js';
 
 /** One row of the report in the study plan: which run folder fills it. */
 export interface PlanEntry {

@@ -54,17 +54,72 @@ export interface ProbeOptions {
   out: string;
 }
 
-export type ScoreKey = 'frechet' | 'mmd2' | 'cosine' | 'emd' | 'vessel' | 'logme' | 'knn';
+/** One sampled domain: its backbone features and what was sampled. */
+interface DomainSample {
+  rows: number[][];
+  set: ImageSet;
+  picked: DatasetItem[];
+  classes: string[];
+  labels: number[];
+  groups: string[];
+}
 
-export const PROBE_SCORES: readonly { key: ScoreKey; name: string; better: 'lower' | 'higher' }[] = [
-  { key: 'frechet', name: 'Fréchet distance (features)', better: 'lower' },
-  { key: 'mmd2', name: 'MMD² (features, Gaussian kernel)', better: 'lower' },
-  { key: 'cosine', name: 'cosine of mean features', better: 'higher' },
-  { key: 'emd', name: "earth mover's distance (pixel intensities, mean of R, G, B)", better: 'lower' },
-  { key: 'vessel', name: 'vessel geometry distance (coherence, radial alignment, tortuosity per class)', better: 'lower' },
-  { key: 'logme', name: 'LogME of the target after adaptation', better: 'higher' },
-  { key: 'knn', name: '5-NN accuracy on the target after adaptation', better: 'higher' },
-];
+/** What a score is computed from: the target and candidate samples, and computations several scores share. */
+export interface ScoreInput {
+  o: ProbeOptions;
+  target: DomainSample;
+  cands: DomainSample[];
+  /** per candidate, the earth mover's distance of each colour channel to the target */
+  emdPerChannel(): Promise<[number, number, number][]>;
+  /** vessel morphology of each domain's images and per class; the target first */
+  morphology(): Promise<{ per: VesselMorphology[]; profiles: MorphologyProfile[] }[]>;
+  /** LogME and 5-NN accuracy of the target after adapting on each candidate; null when adaptEpochs is 0 */
+  adapted(): Promise<{ logme: number; knn: number }[] | null>;
+}
+
+/** One score of the probe: how it is computed and shown. */
+export interface ProbeScore<K extends string = ScoreKey> {
+  /** the CSV column and JSON field */
+  key: K;
+  name: string;
+  better: 'lower' | 'higher';
+  /** each candidate's score, or null when this probe does not compute it */
+  compute(x: ScoreInput): number[] | null | Promise<number[] | null>;
+  /** the score as probe.md shows it */
+  format(v: number): string;
+}
+
+const fixed3 = (v: number): string => v.toFixed(3);
+
+/** The scores, in table order; adding a score is adding a row (ScoreKey follows). */
+const SCORE_ROWS = [
+  { key: 'frechet', name: 'Fréchet distance (features)', better: 'lower', compute: (x) => x.cands.map((c) => frechetDistance(c.rows, x.target.rows)), format: fixed3 },
+  { key: 'mmd2', name: 'MMD² (features, Gaussian kernel)', better: 'lower', compute: (x) => x.cands.map((c) => mmd2(c.rows, x.target.rows)), format: (v) => v.toExponential(3) },
+  { key: 'cosine', name: 'cosine of mean features', better: 'higher', compute: (x) => x.cands.map((c) => meanCosine(c.rows, x.target.rows)), format: (v) => v.toFixed(4) },
+  {
+    key: 'emd',
+    name: "earth mover's distance (pixel intensities, mean of R, G, B)",
+    better: 'lower',
+    compute: async (x) => (await x.emdPerChannel()).map((e) => (e[0] + e[1] + e[2]) / 3),
+    format: fixed3,
+  },
+  {
+    key: 'vessel',
+    name: 'vessel geometry distance (coherence, radial alignment, tortuosity per class)',
+    better: 'lower',
+    compute: async (x) => {
+      const [t, ...cands] = await x.morphology();
+      return cands.map((m) => vesselDistance(t!.profiles, t!.per, m.profiles));
+    },
+    format: fixed3,
+  },
+  { key: 'logme', name: 'LogME of the target after adaptation', better: 'higher', compute: async (x) => (await x.adapted())?.map((a) => a.logme) ?? null, format: fixed3 },
+  { key: 'knn', name: '5-NN accuracy on the target after adaptation', better: 'higher', compute: async (x) => (await x.adapted())?.map((a) => a.knn) ?? null, format: fixed3 },
+] as const satisfies readonly ProbeScore<string>[];
+
+export type ScoreKey = (typeof SCORE_ROWS)[number]['key'];
+
+export const PROBE_SCORES: readonly ProbeScore[] = SCORE_ROWS;
 
 export interface ProbeRow {
   candidate: string;
@@ -142,78 +197,27 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
   if (!Number.isInteger(o.perDomain) || o.perDomain < 2) throw new Error(`--per-domain must be an integer of at least 2, got ${o.perDomain}`);
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
-  const info = findModelInfo(o.model);
-  const size = resolveInputSize(info, o.inputSize);
+  const size = resolveInputSize(findModelInfo(o.model), o.inputSize);
   native().setThreads(o.threads);
   const cacheDir = resolveCacheDir({ cacheDir: o.cacheDir });
-  const session = await native().Session.create({ model: o.model, numClasses: 2, weights: o.weights, device: o.device, seed: o.seed });
-  const domains = [o.target, ...o.candidates];
-  const feats: { rows: number[][]; set: ImageSet; picked: DatasetItem[]; classes: string[]; labels: number[]; groups: string[] }[] = [];
-  const featureSeconds: Record<string, number> = {};
-  let layer = '';
-  let dim = 0;
-  try {
-    for (const [d, spec] of domains.entries()) {
-      const ds = await loadDataset(spec);
-      const picked = sample(ds.items, o.perDomain, mixSeed(o.seed, d));
-      const set = await native().ImageSet.build(picked.map((i) => i.file), size, { ...(cacheDir ? { cacheDir } : {}) });
-      const f = await session.features(set, { batchSize: 32 });
-      if (f.n < 2) throw new Error(`${spec}: fewer than 2 images could be read`);
-      layer = f.layer;
-      dim = f.dim;
-      featureSeconds[spec] = f.seconds;
-      const used = Array.from(f.indices, (i) => picked[i]!);
-      feats.push({ rows: rows(f.features, f.n, f.dim), set, picked, classes: ds.classes, labels: used.map((i) => i.label), groups: used.map((i) => i.group ?? '') });
-      progress.line(`${d === 0 ? 'target' : `candidate ${d}`} ${spec}: ${f.n} images, ${f.dim} features from ${f.layer} in ${f.seconds.toFixed(1)}s`);
-    }
-  } finally {
-    await session.dispose();
-  }
-  const target = feats[0]!;
+  const sampled = await sampleDomains(o, size, cacheDir, progress);
+  const [target, ...cands] = sampled.domains as [DomainSample, ...DomainSample[]];
   const baseline = { logme: logme(target.rows, target.labels), knn: knnAccuracy(target.rows, target.labels, 5, target.groups) };
-  const cands = feats.slice(1);
-  const timed = <T>(fn: () => T): [T, number] => {
-    const t0 = performance.now();
-    const v = fn();
-    return [v, (performance.now() - t0) / 1000];
-  };
-  const [frechet, tFrechet] = timed(() => cands.map((c) => frechetDistance(c.rows, target.rows)));
-  const [mmd, tMmd] = timed(() => cands.map((c) => mmd2(c.rows, target.rows)));
-  const [cosine, tCosine] = timed(() => cands.map((c) => meanCosine(c.rows, target.rows)));
-  const [emd, tEmd] = timed(() => {
-    const t = intensities(target.set);
-    return cands.map((c) => {
-      const x = intensities(c.set);
-      return [0, 1, 2].map((ch) => emd1d(x[ch]!, t[ch]!)) as [number, number, number];
-    });
-  });
-  const [morph, tVessel] = timed(() =>
-    feats.map((f) => {
-      const per = imageMorphology(f.set);
-      return { per: per.map((p) => p.m), profiles: classProfiles(per.map((p) => p.m), per.map((p) => f.picked[p.index]!.label), f.classes) };
-    }),
-  );
-  const [vessel, tVesselScore] = timed(() => morph.slice(1).map((m) => vesselDistance(morph[0]!.profiles, morph[0]!.per, m.profiles)));
-  const values: Partial<Record<ScoreKey, number[]>> = { frechet, mmd2: mmd, cosine, emd: emd.map((e) => (e[0] + e[1] + e[2]) / 3), vessel };
-  const seconds: Partial<Record<ScoreKey, number>> = { frechet: tFrechet, mmd2: tMmd, cosine: tCosine, emd: tEmd, vessel: tVessel + tVesselScore };
-  if (o.adaptEpochs > 0) {
-    const t0 = performance.now();
-    const adapted = await adaptAndScore(o, size, cacheDir, target, cands, out, progress);
-    values.logme = adapted.map((a) => a.logme);
-    values.knn = adapted.map((a) => a.knn);
-    seconds.logme = (performance.now() - t0) / 1000;
-    seconds.knn = seconds.logme;
-  }
+  const ledger: Ledger = { borrowed: 0 };
+  const input = scoreInput(o, target, cands, () => adaptAndScore(o, size, cacheDir, target, cands, out, progress), ledger);
+  const { values, seconds } = await computeScores(input, ledger);
   const used = PROBE_SCORES.filter((s) => values[s.key]);
   const ranks = Object.fromEntries(used.map((s) => [s.key, rank(values[s.key]!, s.better)])) as Partial<Record<ScoreKey, number[]>>;
+  const emd = await input.emdPerChannel();
+  const morph = await input.morphology();
   const result: ProbeResult = {
     version: 1,
     target: { spec: o.target, images: target.rows.length },
     model: o.model,
     weights: o.weights,
     inputSize: size,
-    featureLayer: layer,
-    featureDim: dim,
+    featureLayer: sampled.layer,
+    featureDim: sampled.dim,
     seed: o.seed,
     scores: used.map((s) => s.key),
     baseline,
@@ -226,14 +230,113 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
       emdPerChannel: emd[i]!,
       morphology: morph[i + 1]!.profiles,
     })),
-    seconds: { features: featureSeconds, scores: seconds },
+    seconds: { features: sampled.seconds, scores: seconds },
     files: ['probe.json', 'probe.md', 'probe.csv', 'probe.svg'].map((f) => join(out, f)),
   };
-  writeJsonAtomic(join(out, 'probe.json'), result);
-  writeFileAtomic(join(out, 'probe.md'), probeMarkdown(result));
-  writeFileAtomic(join(out, 'probe.csv'), probeCsv(result));
-  writeFileAtomic(join(out, 'probe.svg'), await probeSvg(result));
+  await writeProbeFiles(out, result);
   return result;
+}
+
+/** A seeded sample of each domain (the target first) and its features from the frozen backbone. */
+async function sampleDomains(
+  o: ProbeOptions,
+  size: number,
+  cacheDir: string | undefined,
+  progress: ProgressSink,
+): Promise<{ domains: DomainSample[]; seconds: Record<string, number>; layer: string; dim: number }> {
+  const session = await native().Session.create({ model: o.model, numClasses: 2, weights: o.weights, device: o.device, seed: o.seed });
+  const domains: DomainSample[] = [];
+  const seconds: Record<string, number> = {};
+  let layer = '';
+  let dim = 0;
+  try {
+    for (const [d, spec] of [o.target, ...o.candidates].entries()) {
+      const ds = await loadDataset(spec);
+      const picked = sample(ds.items, o.perDomain, mixSeed(o.seed, d));
+      const set = await native().ImageSet.build(picked.map((i) => i.file), size, { ...(cacheDir ? { cacheDir } : {}) });
+      const f = await session.features(set, { batchSize: 32 });
+      if (f.n < 2) throw new Error(`${spec}: fewer than 2 images could be read`);
+      layer = f.layer;
+      dim = f.dim;
+      seconds[spec] = f.seconds;
+      const used = Array.from(f.indices, (i) => picked[i]!);
+      domains.push({ rows: rows(f.features, f.n, f.dim), set, picked, classes: ds.classes, labels: used.map((i) => i.label), groups: used.map((i) => i.group ?? '') });
+      progress.line(`${d === 0 ? 'target' : `candidate ${d}`} ${spec}: ${f.n} images, ${f.dim} features from ${f.layer} in ${f.seconds.toFixed(1)}s`);
+    }
+  } finally {
+    await session.dispose();
+  }
+  return { domains, seconds, layer, dim };
+}
+
+/** Seconds of shared computations that a score used after an earlier score did them. */
+interface Ledger {
+  borrowed: number;
+}
+
+/** `fn` done once, on first use; a later use adds the seconds it took to the ledger. */
+function once<T>(ledger: Ledger, fn: () => T | Promise<T>): () => Promise<T> {
+  let done: { value: T; seconds: number } | undefined;
+  return async () => {
+    if (done) {
+      ledger.borrowed += done.seconds;
+      return done.value;
+    }
+    const t0 = performance.now();
+    const value = await fn();
+    done = { value, seconds: (performance.now() - t0) / 1000 };
+    return value;
+  };
+}
+
+function scoreInput(
+  o: ProbeOptions,
+  target: DomainSample,
+  cands: DomainSample[],
+  adapt: () => Promise<{ logme: number; knn: number }[]>,
+  ledger: Ledger,
+): ScoreInput {
+  return {
+    o,
+    target,
+    cands,
+    emdPerChannel: once(ledger, () => {
+      const t = intensities(target.set);
+      return cands.map((c) => {
+        const x = intensities(c.set);
+        return [0, 1, 2].map((ch) => emd1d(x[ch]!, t[ch]!)) as [number, number, number];
+      });
+    }),
+    morphology: once(ledger, () =>
+      [target, ...cands].map((f) => {
+        const per = imageMorphology(f.set);
+        return { per: per.map((p) => p.m), profiles: classProfiles(per.map((p) => p.m), per.map((p) => f.picked[p.index]!.label), f.classes) };
+      }),
+    ),
+    adapted: once(ledger, () => (o.adaptEpochs > 0 ? adapt() : null)),
+  };
+}
+
+/** Each score of every candidate, in PROBE_SCORES order, with the seconds it took (shared computations included). */
+async function computeScores(x: ScoreInput, ledger: Ledger): Promise<{ values: Partial<Record<ScoreKey, number[]>>; seconds: Partial<Record<ScoreKey, number>> }> {
+  const values: Partial<Record<ScoreKey, number[]>> = {};
+  const seconds: Partial<Record<ScoreKey, number>> = {};
+  for (const s of PROBE_SCORES) {
+    ledger.borrowed = 0;
+    const t0 = performance.now();
+    const v = await s.compute(x);
+    if (!v) continue;
+    values[s.key] = v;
+    seconds[s.key] = (performance.now() - t0) / 1000 + ledger.borrowed;
+  }
+  return { values, seconds };
+}
+
+async function writeProbeFiles(out: string, r: ProbeResult): Promise<void> {
+  writeJsonAtomic(join(out, 'probe.json'), r);
+  writeFileAtomic(join(out, 'probe.md'), probeMarkdown(r));
+  writeFileAtomic(join(out, 'probe.csv'), probeCsv(r));
+  writeFileAtomic(join(out, 'probe.svg'), await probeSvg(r));
 }
 
 /**
@@ -294,7 +397,6 @@ async function adaptAndScore(
 const scoresOf = (r: ProbeResult) => PROBE_SCORES.filter((s) => r.scores.includes(s.key));
 
 export function probeMarkdown(r: ProbeResult): string {
-  const fmt = (k: ScoreKey, v: number) => (k === 'cosine' ? v.toFixed(4) : k === 'mmd2' ? v.toExponential(3) : v.toFixed(3));
   const shown = scoresOf(r);
   return [
     `# Intermediate-domain probe: ${escapeMarkdown(r.target.spec)}`,
@@ -304,7 +406,7 @@ export function probeMarkdown(r: ProbeResult): string {
     '',
     `| Candidate | Images | ${shown.map((s) => `${escapeMarkdown(s.name)} (${s.better} is closer) | rank`).join(' | ')} |`,
     `| :--- | ---: | ${shown.map(() => '---: | ---:').join(' | ')} |`,
-    ...r.rows.map((row) => `| ${escapeMarkdown(row.candidate)} | ${row.images} | ${shown.map((s) => `${fmt(s.key, row.scores[s.key]!)} | ${row.ranks[s.key]}`).join(' | ')} |`),
+    ...r.rows.map((row) => `| ${escapeMarkdown(row.candidate)} | ${row.images} | ${shown.map((s) => `${s.format(row.scores[s.key]!)} | ${row.ranks[s.key]}`).join(' | ')} |`),
     '',
     `Before any adaptation, the target's own features give LogME ${r.baseline.logme.toFixed(3)} and 5-NN accuracy ${r.baseline.knn.toFixed(3)}.`,
     '',

@@ -10,23 +10,19 @@
 import { join } from 'node:path';
 
 import { csvCell } from '../data/csv.js';
+import { PROTOCOL_ROWS, stageRow, type Side } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
 import { argmax } from '../metrics.js';
 import { alignImages, bootstrapRun, clustersOf, DEFAULT_BOOTSTRAP, metricsOf, pairedBootstrap, type BootstrapOptions, type Interval, type ScoredImage } from '../stats/bootstrap.js';
 import { delongTest, holm, mcnemarExact } from '../stats/tests.js';
 import { readPredictions } from '../train/predictions.js';
-import { configLabel, escapeMarkdown, STAGE_SUFFIX } from './tables.js';
+import { configLabel, escapeMarkdown, stageSuffix } from './tables.js';
 
-/** Which configuration of a model: a stage, and the step of SWFT / LoRA. */
-interface Side {
-  stage: Stage;
-  step?: number;
-}
-
+/** A configuration of a model (a stage, and the step of SWFT / LoRA) as the comparisons name it. */
 function sideLabel(s: Side): string {
-  if (s.stage === 'swft') return s.step === 1 ? 'step 1' : `SWFT step ${s.step}`;
-  if (s.stage === 'lora') return s.step === 1 ? 'step 1' : `LoRA step ${s.step}`;
-  return STAGE_SUFFIX[s.stage];
+  const row = stageRow(s.stage);
+  if (row?.stepped) return s.step === 1 ? 'step 1' : `${row.expt} step ${s.step}`;
+  return stageSuffix(s.stage);
 }
 
 export interface ComparisonRow {
@@ -75,15 +71,9 @@ export interface StudyStatistics {
   skipped: string[];
 }
 
-/** The pairs the paper argues from, for the stages and steps a model has. */
-function pairsOf(have: (s: Side) => boolean): [Side, Side][] {
-  const out: [Side, Side][] = [];
-  const pp: Side = { stage: 'plusplus' };
-  for (const s of [{ stage: 'expt1' }, { stage: 'expt3' }] as Side[]) if (have(s) && have(pp)) out.push([s, pp]);
-  for (const stage of ['swft', 'lora'] as const)
-    for (let k = 2; k <= 12; k++) if (have({ stage, step: k }) && have({ stage, step: 1 })) out.push([{ stage, step: k }, { stage, step: 1 }]);
-  for (let k = 2; k <= 12; k++) if (have({ stage: 'lora', step: k }) && have({ stage: 'swft', step: k })) out.push([{ stage: 'lora', step: k }, { stage: 'swft', step: k }]);
-  return out;
+/** The pairs the paper argues from (each protocol row's `compare`), for the stages and steps a model has. */
+function pairsOf(have: (s: Side) => boolean, steps: readonly number[]): [Side, Side][] {
+  return PROTOCOL_ROWS.flatMap((p) => p.compare?.(steps) ?? []).filter(([a, b]) => have(a) && have(b));
 }
 
 /** Computes the statistics of a study folder's finished runs. */
@@ -122,11 +112,12 @@ export function buildStatistics(studyDir: string, records: readonly RunRecord[],
   for (const model of models) {
     const of = (s: Side) => {
       // SWFT / LoRA step 1 is the ++ run, whether or not the study lists step 1
-      const step1 = (s.stage === 'swft' || s.stage === 'lora') && s.step === 1;
-      const runs = targetRuns.filter((r) => r.model === model && (r.stage === s.stage || (step1 && r.stage === 'plusplus')) && (s.step === undefined || r.step === s.step || (step1 && r.stage === 'plusplus')));
+      const step1 = s.step === 1 ? stageRow(s.stage)?.stepped?.step1 : undefined;
+      const runs = targetRuns.filter((r) => r.model === model && (r.stage === s.stage || r.stage === step1) && (s.step === undefined || r.step === s.step || r.stage === step1));
       return runs.filter((r, i) => runs.findIndex((x) => x.run === r.run) === i);
     };
-    for (const [first, second] of pairsOf((s) => of(s).length > 0)) {
+    const steps = [...new Set(targetRuns.filter((r) => r.model === model && r.step !== undefined).map((r) => r.step!))].sort((a, b) => a - b);
+    for (const [first, second] of pairsOf((s) => of(s).length > 0, steps)) {
       const comparison = `${sideLabel(first)} vs ${sideLabel(second)}`;
       const pairs: { run: number; a: ScoredImage[]; b: ScoredImage[]; classes: number }[] = [];
       for (const ra of of(second)) {

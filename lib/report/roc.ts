@@ -9,8 +9,9 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
+import { stageRow, stageRows } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
-import { groupRuns, orderModels, STAGE_SUFFIX } from './tables.js';
+import { groupRuns, orderModels } from './tables.js';
 
 export const FONT_FAMILY = 'DejaVu Sans';
 
@@ -78,13 +79,6 @@ export interface RocOptions {
   title?: string;
 }
 
-const EXPERIMENT_TITLES: Readonly<Partial<Record<Stage, [string, string]>>> = {
-  expt1: ['ROC curves: Expt.#1 (**)', 'ImageNet weights, all layers trained'],
-  expt2: ['ROC curves: Expt.#2 (^)', 'random initialisation, all layers trained'],
-  expt3: ['ROC curves: Expt.#3 (*)', 'ImageNet weights, only the head trained'],
-  plusplus: ['ROC curves: Expt.#4 (++)', 'the + model (intermediate domain), only the head trained'],
-};
-
 /** A file-name-safe form of a model name. */
 export function fileSafe(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]+/g, '-');
@@ -118,23 +112,28 @@ function curveOf(records: readonly RunRecord[], name: string, model: string, ste
   };
 }
 
-/** Figures in file order: expt1, expt2, expt3, plusplus, then swft-<model> and lora-<model> per model. Figures without any curve are left out. */
+/** Figures in file order (the stages' order in protocols.ts): expt1, expt2, expt3, plusplus, then swft-<model> and lora-<model> per model. Figures without any curve are left out. */
 export function buildRocFigures(records: readonly RunRecord[], opts: RocOptions = {}): RocFigure[] {
   const extra = opts.title ? [opts.title] : [];
   const figures: RocFigure[] = [];
-  for (const stage of ['expt1', 'expt2', 'expt3', 'plusplus'] as const) {
+  // the stages with a ROC figure (protocols.ts), in table order
+  const withRoc = stageRows().filter((s) => s.roc !== undefined);
+  for (const s of withRoc.filter((x) => !x.stepped)) {
+    const stage = s.stage as Stage;
     const curves = groupRuns(records, [stage], opts.modelOrder)
       .map((g) => curveOf(g.records, g.model, g.model, null))
       .filter((c): c is RocCurveEntry => c !== null);
-    const [title, what] = EXPERIMENT_TITLES[stage] as [string, string];
-    if (curves.length > 0) figures.push({ name: stage, stage, model: null, title, subtitle: [what, ...extra], curves });
+    const title = `ROC curves: Expt.${s.expt} (${s.suffix})`;
+    if (curves.length > 0) figures.push({ name: stage, stage, model: null, title, subtitle: [s.roc!, ...extra], curves });
   }
-  const stepped = records.filter((r) => r.stage === 'swft' || r.stage === 'lora');
+  const steppedStages = withRoc.filter((x) => x.stepped);
+  const stepped = records.filter((r) => stageRow(r.stage)?.stepped);
   for (const model of orderModels(
     stepped.map((r) => r.model),
     opts.modelOrder,
   )) {
-    for (const stage of ['swft', 'lora'] as const) {
+    for (const s of steppedStages) {
+      const stage = s.stage as Stage;
       const curves = groupRuns(
         stepped.filter((r) => r.model === model),
         [stage],
@@ -146,11 +145,8 @@ export function buildRocFigures(records: readonly RunRecord[], opts: RocOptions 
         name: `${stage}-${fileSafe(model)}`,
         stage,
         model,
-        title: `ROC curves: ${stage === 'swft' ? 'SWFT' : 'LoRA'} steps, ${model}${STAGE_SUFFIX[stage]}`,
-        subtitle: [
-          stage === 'swft' ? 'step k trains the first k groups of the + model' : 'step k: LoRA adapters on the groups of SWFT step k, base frozen',
-          ...extra,
-        ],
+        title: `ROC curves: ${s.expt} steps, ${model}${s.suffix}`,
+        subtitle: [s.roc!, ...extra],
         curves,
       });
     }

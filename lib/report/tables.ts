@@ -2,45 +2,18 @@
 // Expt.#2 `^`), Table 4 (Expt.#3 `*`, Expt.#4 `++`), Table 5 (the `+` models on the
 // intermediate domain) and Table 6 (SWFT steps and LoRA steps per model). Each row is one
 // (stage, model, step) group of repeated runs; every cell is a Summary over those runs.
+// Which stages each table shows, and their marks, come from the protocol rows
+// (experiment/protocols.ts).
 // Output: Markdown (means, plus a "mean ± std [95% CI]" details table), CSV (one file per
 // table) and JSON (everything, per-run values and seeds included). Nothing here depends on
 // the clock or on the order the records arrive in, so the same runs give the same bytes.
 import { csvCell } from '../data/csv.js';
+import { stageRow, tableStages } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
 import type { ClassMetrics } from '../metrics.js';
 import { summarize, type Summary } from './aggregate.js';
 
 export type TableId = 'table3' | 'table4' | 'table5' | 'table6';
-
-/** The paper's model-name suffix of each stage. */
-export const STAGE_SUFFIX: Readonly<Record<Stage, string>> = {
-  expt1: '**',
-  expt2: '^',
-  expt3: '*',
-  plus: '+',
-  plusplus: '++',
-  swft: '++',
-  lora: '++',
-};
-
-/** The experiment each stage belongs to, as the paper names it. */
-export const STAGE_EXPT: Readonly<Record<Stage, string>> = {
-  expt1: '#1',
-  expt2: '#2',
-  expt3: '#3',
-  plus: '#4',
-  plusplus: '#4',
-  swft: 'SWFT',
-  lora: 'LoRA',
-};
-
-/** Which stages each table shows, in row order. */
-export const TABLE_STAGES: Readonly<Record<TableId, readonly Stage[]>> = {
-  table3: ['expt1', 'expt2'],
-  table4: ['expt3', 'plusplus'],
-  table5: ['plus'],
-  table6: ['swft', 'lora'],
-};
 
 export interface MetricColumn {
   /** stable key: CSV column prefix and JSON field */
@@ -205,7 +178,7 @@ export function groupRuns(records: readonly RunRecord[], stages: readonly Stage[
   const groups = new Map<string, RunGroup>();
   for (const r of records) {
     if (!stages.includes(r.stage)) continue;
-    const stepped = r.stage === 'swft' || r.stage === 'lora';
+    const stepped = stageRow(r.stage)?.stepped !== undefined;
     if (stepped && (typeof r.step !== 'number' || !Number.isInteger(r.step))) {
       throw new Error(`run record ${r.dir || r.model} (stage ${r.stage}) has no step`);
     }
@@ -255,14 +228,19 @@ function tableClasses(records: readonly RunRecord[]): string[] {
   return same && first.length >= 2 ? [first[0] as string, first[1] as string] : ['class 0', 'class 1'];
 }
 
+/** The paper's mark after the model name of a stage (`**`); '' for a name that is no stage. */
+export function stageSuffix(stage: string): string {
+  return stageRow(stage)?.suffix ?? '';
+}
+
 function rowLabel(table: TableId, g: RunGroup): string {
-  if (table === 'table6') return g.stage === 'lora' ? `Step ${g.step} (LoRA)` : `Step ${g.step}`;
-  return `${g.model}${STAGE_SUFFIX[g.stage]}`;
+  if (table === 'table6') return `Step ${g.step}${stageRow(g.stage)?.stepped?.tag ?? ''}`;
+  return `${g.model}${stageSuffix(g.stage)}`;
 }
 
 /** Builds one paper table (possibly with no rows). */
 export function buildTable(id: TableId, records: readonly RunRecord[], opts: TableOptions = {}): PaperTable {
-  const stages = TABLE_STAGES[id];
+  const stages = tableStages(id);
   const groups = groupRuns(records, stages, opts.modelOrder);
   const used = groups.flatMap((g) => g.records);
   const classes = id === 'table5' ? [] : tableClasses(used);
@@ -281,7 +259,7 @@ export function buildTable(id: TableId, records: readonly RunRecord[], opts: Tab
       stage: g.stage,
       model: g.model,
       step: g.step,
-      expt: STAGE_EXPT[g.stage],
+      expt: stageRow(g.stage)!.expt,
       label: rowLabel(id, g),
       n: g.records.length,
       runs: g.records.map((r) => ({
@@ -427,8 +405,8 @@ export function tablesToMarkdown(tables: readonly PaperTable[], title = 'Results
 
 /** A configuration as the text names it: `resnet50**`, `resnet50++ step 3`, `resnet50++ step 3 (LoRA)`. */
 export function configLabel(r: { model: string; stage: Stage; step?: number | null }): string {
-  const step = r.step != null ? ` step ${r.step}${r.stage === 'lora' ? ' (LoRA)' : ''}` : '';
-  return `${r.model}${STAGE_SUFFIX[r.stage]}${step}`;
+  const step = r.step != null ? ` step ${r.step}${stageRow(r.stage)?.stepped?.tag ?? ''}` : '';
+  return `${r.model}${stageSuffix(r.stage)}${step}`;
 }
 
 /** CSV of one table: identity columns, then per column key `_mean, _std, _ci_lo, _ci_hi, _n`. */
