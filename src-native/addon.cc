@@ -2,7 +2,7 @@
 #include <napi.h>
 
 #include "common/cpu_allocator.h"
-#include "common/register.h"
+#include "napi/register.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   thtl::installCpuAllocator();  // before any tensor exists

@@ -1,7 +1,6 @@
-// Turning C++ failures into JavaScript errors with context.
+// The project's exception types and message helpers (pure C++: napi/guard.h turns them into
+// JavaScript errors at the boundary).
 #pragma once
-#include <napi.h>
-
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -21,7 +20,7 @@ struct CorruptFile : UserError {
   using UserError::UserError;
 };
 
-// Thrown by work that saw its AbortSignal fire (common/async.h: AbortFlag); the promise
+// Thrown by work that saw its AbortSignal fire (napi/async.h: AbortFlag); the promise
 // rejects with an AbortError.
 struct Aborted : std::runtime_error {
   Aborted() : std::runtime_error("aborted") {}
@@ -36,17 +35,5 @@ std::string joinNames(const std::vector<std::string>& names, const char* sep = "
 
 // Prefix `context` to the exception in flight and rethrow as UserError.
 [[noreturn]] void rethrowWithContext(const std::string& context);
-
-// Run `fn` and turn any C++ exception into a pending JS exception.
-template <typename Fn>
-auto guard(const Napi::Env& env, const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    throw Napi::Error::New(env, std::string(what) + ": " + currentExceptionMessage());
-  }
-}
 
 }  // namespace thtl

@@ -1,5 +1,5 @@
 // LibTorch's intra-op thread count. With OpenMP the count is per calling thread; the
-// compute thread (common/async.cc), the one thread that does tensor math, applies the
+// compute thread (napi/async.cc), the one thread that does tensor math, applies the
 // configured value before each task.
 #pragma once
 

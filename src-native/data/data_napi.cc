@@ -1,10 +1,10 @@
 // data/ exports: ImageSet, decodeResized, encodeImage.
 #include <cstring>
 
-#include "common/errors.h"
-#include "common/napi_args.h"
-#include "common/register.h"
-#include "data/image_set.h"
+#include "napi/guard.h"
+#include "napi/args.h"
+#include "napi/register.h"
+#include "data/image_set_napi.h"
 #include "data/images.h"
 
 namespace thtl {

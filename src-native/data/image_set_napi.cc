@@ -1,15 +1,15 @@
 // ImageSet: the JS handle on an ImageCache. ImageSet.build() decodes off the main thread.
-#include "data/image_set.h"
+#include "data/image_set_napi.h"
 
 #include <chrono>
 #include <cstring>
 #include <mutex>
 #include <thread>
 
-#include "common/async.h"
-#include "common/classes.h"
-#include "common/errors.h"
-#include "common/napi_args.h"
+#include "napi/async.h"
+#include "napi/classes.h"
+#include "napi/guard.h"
+#include "napi/args.h"
 #include "data/disk_cache.h"
 
 namespace thtl::data {

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "common/napi_args.h"
+#include "napi/args.h"
 #include "data/images.h"
 
 namespace thtl::data {

@@ -59,6 +59,8 @@ void checkIndices(const ImageCache& cache, const std::vector<int64_t>& indices);
 
 // An input normalisation: pixel v of channel c becomes (v / 255 - mean[c]) / std[c],
 // computed in double and rounded to float once, so that every device gives the same bits.
+// A model's batches take its registry row's mean/std (Session::normalisation), on the
+// CPU and on a GPU alike; the default is ImageNet's.
 struct Normalisation {
   std::array<double, 3> mean = kImagenetMean;
   std::array<double, 3> std = kImagenetStd;
@@ -67,21 +69,22 @@ struct Normalisation {
 // A float batch [B, 3, size, size] for `indices`, normalised, with a random horizontal flip
 // (p = 0.5, drawn from `rng`) when `augment` is true.
 torch::Tensor makeBatch(const ImageCache& cache, const std::vector<int64_t>& indices,
-                        bool augment, std::mt19937_64& rng, const Normalisation& norm = {});
+                        bool augment, std::mt19937_64& rng, const Normalisation& norm);
 
 // The same batch for given flips (one per index, non-zero = mirrored), without drawing.
 torch::Tensor batchWithFlips(const ImageCache& cache, const std::vector<int64_t>& indices,
-                             const std::vector<uint8_t>& flips, const Normalisation& norm = {});
+                             const std::vector<uint8_t>& flips, const Normalisation& norm);
 
 // The same normalisation and flips applied where `pixels` lives (uint8 [B, 3, H, W]; a GPU
 // batch ships these bytes, a quarter of the floats): a table lookup of the values
 // makeBatch uses, so the result equals makeBatch's bit for bit on any device.
 torch::Tensor normaliseOnDevice(const torch::Tensor& pixels, const std::vector<uint8_t>& flips,
-                                const Normalisation& norm = {});
+                                const Normalisation& norm);
 
 // The same batch written to `dst` (indices.size() * 3 * size * size floats) on the
-// calling thread alone: no LibTorch op, so any thread may call it (ImageSet.batch does,
-// on the JS thread, without waiting for the compute thread).
+// calling thread alone, with ImageNet's normalisation (no model is known there): no
+// LibTorch op, so any thread may call it (ImageSet.batch does, on the JS thread, without
+// waiting for the compute thread).
 void fillBatchSerial(const ImageCache& cache, const std::vector<int64_t>& indices, bool augment,
                      std::mt19937_64& rng, float* dst);
 

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "common/cpu_allocator.h"
-#include "common/errors.h"
-#include "common/napi_args.h"
-#include "common/register.h"
+#include "napi/guard.h"
+#include "napi/args.h"
+#include "napi/register.h"
 #include "common/threads.h"
 #include "train/session.h"
 

@@ -2,6 +2,7 @@
 // globals a state_dict needs (OrderedDict, the tensor rebuild functions, storage types,
 // dtypes) are interpreted, any other global is refused where it is named, and the stack,
 // the memo and MARK nesting are bounded.
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -105,213 +106,254 @@ class Unpickler {
       : d_(data), load_(load), where_(where), out_(out) {}
 
   PValuePtr run() {
-    while (true) {
+    while (!done_) {
       opPos_ = pos_;
       const uint8_t op = u8();
-      switch (op) {
-        case 0x80: {  // PROTO
-          const uint8_t proto = u8();
-          if (proto > 5) fail("unknown pickle protocol " + std::to_string(proto));
-          break;
-        }
-        case 0x95: bytes(8); break;  // FRAME: the framing is transparent to us
-        case '.': {                    // STOP
-          if (stack_.size() != 1 || !marks_.empty()) fail("the pickle ends with an unbalanced stack");
-          return stack_.back();
-        }
-        // ---- stack manipulation ----
-        case '(':  // MARK
-          if (marks_.size() >= kPickleMaxMarks)
-            fail("MARKs nest deeper than " + std::to_string(kPickleMaxMarks) + " levels");
-          marks_.push_back(stack_.size());
-          break;
-        case '0': pop(); break;                            // POP
-        case '1': popMark(); break;                        // POP_MARK
-        case '2': push(top()); break;                      // DUP
-        // ---- memo ----
-        case 'q': memoPut(u8()); break;         // BINPUT
-        case 'r': memoPut(u32()); break;        // LONG_BINPUT
-        case 'p': memoPut(lineIndex()); break;  // PUT
-        case 0x94: memoPut(memo_.size()); break;  // MEMOIZE
-        case 'h': push(memoGet(u8())); break;         // BINGET
-        case 'j': push(memoGet(u32())); break;        // LONG_BINGET
-        case 'g': push(memoGet(lineIndex())); break;  // GET
-        // ---- constants ----
-        case 'N': push(make(K::None)); break;
-        case 0x88: push(makeBool(true)); break;   // NEWTRUE
-        case 0x89: push(makeBool(false)); break;  // NEWFALSE
-        case 'J': push(makeInt(static_cast<int32_t>(u32()))); break;  // BININT
-        case 'K': push(makeInt(u8())); break;                         // BININT1
-        case 'M': push(makeInt(u16())); break;                        // BININT2
-        case 0x8a: push(longN(u8())); break;                          // LONG1
-        case 0x8b: {                                                  // LONG4
-          const uint32_t n = u32();
-          push(longN(n));
-          break;
-        }
-        case 'I': {  // INT (text; "01"/"00" are bools)
-          const std::string s = line();
-          if (s == "01" || s == "00") push(makeBool(s == "01"));
-          else push(makeInt(parseInt(s)));
-          break;
-        }
-        case 'L': {  // LONG (text, trailing L)
-          std::string s = line();
-          if (!s.empty() && s.back() == 'L') s.pop_back();
-          push(makeInt(parseInt(s)));
-          break;
-        }
-        case 'G': {  // BINFLOAT (big-endian double)
-          const uint64_t bits = u64be();
-          double dv;
-          std::memcpy(&dv, &bits, sizeof dv);
-          push(makeFloat(dv));
-          break;
-        }
-        case 'F': {  // FLOAT (text)
-          const std::string s = line();
-          char* end = nullptr;
-          errno = 0;
-          const double dv = std::strtod(s.c_str(), &end);
-          if (end == s.c_str() || *end != '\0') fail("bad FLOAT literal");
-          push(makeFloat(dv));
-          break;
-        }
-        case 'X': push(makeStr(K::Str, bytes(u32()))); break;     // BINUNICODE
-        case 0x8c: push(makeStr(K::Str, bytes(u8()))); break;    // SHORT_BINUNICODE
-        case 0x8d: push(makeStr(K::Str, bytes(u64()))); break;   // BINUNICODE8
-        case 'T': push(makeStr(K::Str, bytes(u32()))); break;     // BINSTRING (py2 str)
-        case 'U': push(makeStr(K::Str, bytes(u8()))); break;     // SHORT_BINSTRING
-        case 'B': push(makeStr(K::Bytes, bytes(u32()))); break;   // BINBYTES
-        case 'C': push(makeStr(K::Bytes, bytes(u8()))); break;   // SHORT_BINBYTES
-        case 0x8e: push(makeStr(K::Bytes, bytes(u64()))); break;  // BINBYTES8
-        case 0x96: push(makeStr(K::Bytes, bytes(u64()))); break;  // BYTEARRAY8
-        // ---- containers ----
-        case ')': push(make(K::Tuple)); break;  // EMPTY_TUPLE
-        case 't': {                              // TUPLE
-          auto v = make(K::Tuple);
-          v->items = popMark();
-          push(v);
-          break;
-        }
-        case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
-          const size_t n = op - 0x84;
-          if (stack_.size() < n + floor()) fail("stack underflow");
-          auto v = make(K::Tuple);
-          v->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
-          stack_.resize(stack_.size() - n);
-          push(v);
-          break;
-        }
-        case ']': push(make(K::List)); break;   // EMPTY_LIST
-        case 0x8f: push(make(K::List)); break;  // EMPTY_SET (kept as a list)
-        case 'l': {                             // LIST
-          auto v = make(K::List);
-          v->items = popMark();
-          push(v);
-          break;
-        }
-        case 0x91: {  // FROZENSET
-          auto v = make(K::List);
-          v->items = popMark();
-          push(v);
-          break;
-        }
-        case 'a': {  // APPEND
-          PValuePtr item = pop();
-          PValue& list = top(K::List, "APPEND");
-          list.items.push_back(std::move(item));
-          break;
-        }
-        case 'e': case 0x90: {  // APPENDS, ADDITEMS
-          std::vector<PValuePtr> items = popMark();
-          PValue& list = top(K::List, op == 'e' ? "APPENDS" : "ADDITEMS");
-          for (auto& it : items) list.items.push_back(std::move(it));
-          break;
-        }
-        case '}': push(make(K::Dict)); break;  // EMPTY_DICT
-        case 'd': {                            // DICT
-          std::vector<PValuePtr> items = popMark();
-          if (items.size() % 2) fail("DICT with an odd number of items");
-          auto v = make(K::Dict);
-          for (size_t i = 0; i < items.size(); i += 2) dictSet(*v, items[i], items[i + 1]);
-          push(v);
-          break;
-        }
-        case 's': {  // SETITEM
-          PValuePtr value = pop();
-          PValuePtr key = pop();
-          dictSet(top(K::Dict, "SETITEM"), std::move(key), std::move(value));
-          break;
-        }
-        case 'u': {  // SETITEMS
-          std::vector<PValuePtr> items = popMark();
-          if (items.size() % 2) fail("SETITEMS with an odd number of items");
-          PValue& dict = top(K::Dict, "SETITEMS");
-          for (size_t i = 0; i < items.size(); i += 2) dictSet(dict, items[i], items[i + 1]);
-          break;
-        }
-        // ---- objects ----
-        case 'c': {  // GLOBAL
-          std::string module = line();
-          std::string name = line();
-          push(global(module, name));
-          break;
-        }
-        case 0x93: {  // STACK_GLOBAL
-          PValuePtr name = pop();
-          PValuePtr module = pop();
-          if (name->kind != K::Str || module->kind != K::Str) fail("STACK_GLOBAL needs two strings");
-          push(global(module->text, name->text));
-          break;
-        }
-        case 'R': {  // REDUCE
-          PValuePtr args = pop();
-          PValuePtr fn = pop();
-          push(call(*fn, *args));
-          break;
-        }
-        case 0x81: {  // NEWOBJ
-          PValuePtr args = pop();
-          PValuePtr cls = pop();
-          push(newObject(*cls));
-          break;
-        }
-        case 0x92: {  // NEWOBJ_EX
-          pop();  // kwargs
-          pop();  // args
-          PValuePtr cls = pop();
-          push(newObject(*cls));
-          break;
-        }
-        case 'b': {  // BUILD: set an object's state. OrderedDict's _metadata, tensor and
-                     // object state do not matter for the weights, so the state is dropped.
-          pop();
-          top();
-          break;
-        }
-        case 'Q': {  // BINPERSID
-          PValuePtr pid = pop();
-          push(persistent(*pid));
-          break;
-        }
-        case 'P': {  // PERSID (text id)
-          auto pid = makeStr(K::Str, line());
-          push(persistent(*pid));
-          break;
-        }
-        default: {
-          char hex[8];
-          std::snprintf(hex, sizeof hex, "0x%02x", op);
-          fail(std::string("unsupported pickle opcode ") + hex +
-               ((op >= 0x20 && op < 0x7f) ? std::string(" ('") + static_cast<char>(op) + "')" : std::string()) +
-               " (this is not a file torch.save writes, or it is corrupt)");
-        }
+      const Handler h = opcodeTable()[op];
+      if (!h) unsupported(op);
+      (this->*h)(op);
+    }
+    return result_;
+  }
+
+ private:
+  // The interpreter is a table from opcode to the handler of its family (each handler
+  // switches on the opcodes it owns); an opcode with no handler is refused by name.
+  using Handler = void (Unpickler::*)(uint8_t);
+  static const std::array<Handler, 256>& opcodeTable() {
+    static const std::array<Handler, 256> table = [] {
+      std::array<Handler, 256> t{};
+      auto set = [&t](const char* ops, Handler h) {
+        for (const char* o = ops; *o; ++o) t[static_cast<uint8_t>(*o)] = h;
+      };
+      set("\x80\x95.", &Unpickler::framing);                        // PROTO FRAME STOP
+      set("(012", &Unpickler::stackOp);                             // MARK POP POP_MARK DUP
+      set("qrp\x94hjg", &Unpickler::memoOp);                        // (BIN/LONG_BIN)PUT MEMOIZE (BIN)GET
+      set("N\x88\x89JKM\x8a\x8bILGF", &Unpickler::number);          // None, bools, ints, floats
+      set("X\x8c\x8dTUBC\x8e\x96", &Unpickler::text);               // str and bytes
+      set(")t\x85\x86\x87", &Unpickler::tuple);                     // tuples
+      set("]\x8fl\x91" "ae\x90", &Unpickler::list);                 // lists, sets
+      set("}dsu", &Unpickler::dict);                                // dicts
+      set("c\x93R\x81\x92" "bQP", &Unpickler::object);              // globals, calls, objects, storages
+      return t;
+    }();
+    return table;
+  }
+
+  [[noreturn]] void unsupported(uint8_t op) const {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", op);
+    fail(std::string("unsupported pickle opcode ") + hex +
+         ((op >= 0x20 && op < 0x7f) ? std::string(" ('") + static_cast<char>(op) + "')" : std::string()) +
+         " (this is not a file torch.save writes, or it is corrupt)");
+  }
+
+  void framing(uint8_t op) {
+    if (op == 0x80) {  // PROTO
+      const uint8_t proto = u8();
+      if (proto > 5) fail("unknown pickle protocol " + std::to_string(proto));
+    } else if (op == 0x95) {  // FRAME: the framing is transparent to us
+      bytes(8);
+    } else {  // STOP
+      if (stack_.size() != 1 || !marks_.empty()) fail("the pickle ends with an unbalanced stack");
+      result_ = stack_.back();
+      done_ = true;
+    }
+  }
+
+  void stackOp(uint8_t op) {
+    switch (op) {
+      case '(':  // MARK
+        if (marks_.size() >= kPickleMaxMarks)
+          fail("MARKs nest deeper than " + std::to_string(kPickleMaxMarks) + " levels");
+        marks_.push_back(stack_.size());
+        break;
+      case '0': pop(); break;       // POP
+      case '1': popMark(); break;   // POP_MARK
+      default: push(top()); break;  // DUP
+    }
+  }
+
+  void memoOp(uint8_t op) {
+    switch (op) {
+      case 'q': memoPut(u8()); break;           // BINPUT
+      case 'r': memoPut(u32()); break;          // LONG_BINPUT
+      case 'p': memoPut(lineIndex()); break;    // PUT
+      case 0x94: memoPut(memo_.size()); break;  // MEMOIZE
+      case 'h': push(memoGet(u8())); break;     // BINGET
+      case 'j': push(memoGet(u32())); break;    // LONG_BINGET
+      default: push(memoGet(lineIndex())); break;  // GET
+    }
+  }
+
+  void number(uint8_t op) {
+    switch (op) {
+      case 'N': push(make(K::None)); break;
+      case 0x88: push(makeBool(true)); break;                       // NEWTRUE
+      case 0x89: push(makeBool(false)); break;                      // NEWFALSE
+      case 'J': push(makeInt(static_cast<int32_t>(u32()))); break;  // BININT
+      case 'K': push(makeInt(u8())); break;                         // BININT1
+      case 'M': push(makeInt(u16())); break;                        // BININT2
+      case 0x8a: push(longN(u8())); break;                          // LONG1
+      case 0x8b: {                                                  // LONG4
+        const uint32_t n = u32();
+        push(longN(n));
+        break;
+      }
+      case 'I': {  // INT (text; "01"/"00" are bools)
+        const std::string s = line();
+        if (s == "01" || s == "00") push(makeBool(s == "01"));
+        else push(makeInt(parseInt(s)));
+        break;
+      }
+      case 'L': {  // LONG (text, trailing L)
+        std::string s = line();
+        if (!s.empty() && s.back() == 'L') s.pop_back();
+        push(makeInt(parseInt(s)));
+        break;
+      }
+      case 'G': {  // BINFLOAT (big-endian double)
+        const uint64_t bits = u64be();
+        double dv;
+        std::memcpy(&dv, &bits, sizeof dv);
+        push(makeFloat(dv));
+        break;
+      }
+      default: {  // FLOAT (text)
+        const std::string s = line();
+        char* end = nullptr;
+        errno = 0;
+        const double dv = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0') fail("bad FLOAT literal");
+        push(makeFloat(dv));
       }
     }
   }
 
- private:
+  void text(uint8_t op) {
+    switch (op) {
+      case 'X': push(makeStr(K::Str, bytes(u32()))); break;     // BINUNICODE
+      case 0x8c: push(makeStr(K::Str, bytes(u8()))); break;    // SHORT_BINUNICODE
+      case 0x8d: push(makeStr(K::Str, bytes(u64()))); break;   // BINUNICODE8
+      case 'T': push(makeStr(K::Str, bytes(u32()))); break;     // BINSTRING (py2 str)
+      case 'U': push(makeStr(K::Str, bytes(u8()))); break;     // SHORT_BINSTRING
+      case 'B': push(makeStr(K::Bytes, bytes(u32()))); break;   // BINBYTES
+      case 'C': push(makeStr(K::Bytes, bytes(u8()))); break;   // SHORT_BINBYTES
+      default: push(makeStr(K::Bytes, bytes(u64()))); break;   // BINBYTES8, BYTEARRAY8
+    }
+  }
+
+  void tuple(uint8_t op) {
+    if (op == ')') {  // EMPTY_TUPLE
+      push(make(K::Tuple));
+    } else if (op == 't') {  // TUPLE
+      auto v = make(K::Tuple);
+      v->items = popMark();
+      push(v);
+    } else {  // TUPLE1..3
+      const size_t n = op - 0x84;
+      if (stack_.size() < n + floor()) fail("stack underflow");
+      auto v = make(K::Tuple);
+      v->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+      stack_.resize(stack_.size() - n);
+      push(v);
+    }
+  }
+
+  void list(uint8_t op) {
+    switch (op) {
+      case ']': case 0x8f: push(make(K::List)); break;  // EMPTY_LIST, EMPTY_SET (kept as a list)
+      case 'l': case 0x91: {                           // LIST, FROZENSET
+        auto v = make(K::List);
+        v->items = popMark();
+        push(v);
+        break;
+      }
+      case 'a': {  // APPEND
+        PValuePtr item = pop();
+        PValue& list = top(K::List, "APPEND");
+        list.items.push_back(std::move(item));
+        break;
+      }
+      default: {  // APPENDS, ADDITEMS
+        std::vector<PValuePtr> items = popMark();
+        PValue& list = top(K::List, op == 'e' ? "APPENDS" : "ADDITEMS");
+        for (auto& it : items) list.items.push_back(std::move(it));
+      }
+    }
+  }
+
+  void dict(uint8_t op) {
+    switch (op) {
+      case '}': push(make(K::Dict)); break;  // EMPTY_DICT
+      case 'd': {                            // DICT
+        std::vector<PValuePtr> items = popMark();
+        if (items.size() % 2) fail("DICT with an odd number of items");
+        auto v = make(K::Dict);
+        for (size_t i = 0; i < items.size(); i += 2) dictSet(*v, items[i], items[i + 1]);
+        push(v);
+        break;
+      }
+      case 's': {  // SETITEM
+        PValuePtr value = pop();
+        PValuePtr key = pop();
+        dictSet(top(K::Dict, "SETITEM"), std::move(key), std::move(value));
+        break;
+      }
+      default: {  // SETITEMS
+        std::vector<PValuePtr> items = popMark();
+        if (items.size() % 2) fail("SETITEMS with an odd number of items");
+        PValue& dict = top(K::Dict, "SETITEMS");
+        for (size_t i = 0; i < items.size(); i += 2) dictSet(dict, items[i], items[i + 1]);
+      }
+    }
+  }
+
+  void object(uint8_t op) {
+    switch (op) {
+      case 'c': {  // GLOBAL
+        std::string module = line();
+        std::string name = line();
+        push(global(module, name));
+        break;
+      }
+      case 0x93: {  // STACK_GLOBAL
+        PValuePtr name = pop();
+        PValuePtr module = pop();
+        if (name->kind != K::Str || module->kind != K::Str) fail("STACK_GLOBAL needs two strings");
+        push(global(module->text, name->text));
+        break;
+      }
+      case 'R': {  // REDUCE
+        PValuePtr args = pop();
+        PValuePtr fn = pop();
+        push(call(*fn, *args));
+        break;
+      }
+      case 0x81: case 0x92: {  // NEWOBJ, NEWOBJ_EX (the arguments do not matter here)
+        if (op == 0x92) pop();  // kwargs
+        pop();                  // args
+        PValuePtr cls = pop();
+        push(newObject(*cls));
+        break;
+      }
+      case 'b':  // BUILD: set an object's state. OrderedDict's _metadata, tensor and
+                 // object state do not matter for the weights, so the state is dropped.
+        pop();
+        top();
+        break;
+      case 'Q': {  // BINPERSID
+        PValuePtr pid = pop();
+        push(persistent(*pid));
+        break;
+      }
+      default: {  // PERSID (text id)
+        auto pid = makeStr(K::Str, line());
+        push(persistent(*pid));
+      }
+    }
+  }
+
   [[noreturn]] void fail(const std::string& msg) const {
     throw UserError(where_ + ": " + msg + " (at byte " + std::to_string(opPos_) + " of the pickle)");
   }
@@ -607,6 +649,8 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PValuePtr> memo_;
   PValuePtr scratch_;
+  PValuePtr result_;
+  bool done_ = false;
 };
 
 }  // namespace

@@ -247,6 +247,80 @@ bool toU64(const Json& j, uint64_t& out) {
   return true;
 }
 
+// One header entry, checked: its dtype, shape and byte range in the data section.
+struct Spec {
+  std::string name;
+  c10::ScalarType t;
+  std::vector<int64_t> sizes;
+  uint64_t begin, end;
+};
+
+c10::ScalarType specDtype(const Json* dtype, const std::string& ctx, BinaryFile& file) {
+  for (const auto& d : kDtypes) {
+    if (dtype->text == d.st) return d.t;
+  }
+  file.fail(ctx + "unsupported dtype \"" + dtype->text + "\" (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+}
+
+// The entry `name` of the header, checked against the data section's size (`dataStart`
+// bytes into the file, `dataSize` long).
+Spec checkedSpec(const std::string& name, const Json& spec, uint64_t dataStart, uint64_t dataSize, BinaryFile& file) {
+  const std::string ctx = "bad safetensors header entry '" + name + "': ";
+  if (spec.kind != Json::Kind::Object) file.fail(ctx + "not an object");
+  const Json* dtype = nullptr;
+  const Json* shape = nullptr;
+  const Json* offsets = nullptr;
+  for (const auto& [k, v] : spec.members) {
+    if (k == "dtype") dtype = &v;
+    else if (k == "shape") shape = &v;
+    else if (k == "data_offsets") offsets = &v;
+  }
+  if (!dtype || dtype->kind != Json::Kind::String) file.fail(ctx + "missing or non-string \"dtype\"");
+  if (!shape || shape->kind != Json::Kind::Array) file.fail(ctx + "missing or non-array \"shape\"");
+  if (!offsets || offsets->kind != Json::Kind::Array || offsets->items.size() != 2) {
+    file.fail(ctx + "\"data_offsets\" must be [begin, end]");
+  }
+  const c10::ScalarType t = specDtype(dtype, ctx, file);
+  if (shape->items.size() > 64) file.fail(ctx + "too many dimensions");
+  std::vector<int64_t> sizes;
+  uint64_t numel = 1;
+  for (const auto& dim : shape->items) {
+    uint64_t d;
+    if (!toU64(dim, d) || d > (uint64_t(1) << 62)) file.fail(ctx + "the shape holds a non-integer or negative value");
+    if (__builtin_mul_overflow(numel, d, &numel)) file.fail(ctx + "the shape is too large");
+    sizes.push_back(static_cast<int64_t>(d));
+  }
+  uint64_t begin, end;
+  if (!toU64(offsets->items[0], begin) || !toU64(offsets->items[1], end) || end < begin) {
+    file.fail(ctx + "\"data_offsets\" must be two non-negative integers with begin <= end");
+  }
+  const uint64_t elem = c10::elementSize(t);
+  uint64_t bytes;
+  if (__builtin_mul_overflow(numel, elem, &bytes) || bytes != end - begin) {
+    file.fail(ctx + "its data_offsets span " + std::to_string(end - begin) + " bytes, but shape and dtype need " +
+              std::to_string(numel) + " x " + std::to_string(elem) + " bytes");
+  }
+  if (end > dataSize) {
+    file.fail("the file is truncated: the data of '" + name + "' ends at byte " + std::to_string(dataStart + end) +
+              ", but the file has only " + std::to_string(file.size()) + " bytes");
+  }
+  return Spec{name, t, std::move(sizes), begin, end};
+}
+
+// No two entries may share bytes.
+void checkNoOverlap(const std::vector<Spec>& specs, BinaryFile& file) {
+  std::vector<const Spec*> byOffset;
+  for (const Spec& sp : specs)
+    if (sp.end > sp.begin) byOffset.push_back(&sp);
+  std::sort(byOffset.begin(), byOffset.end(), [](const Spec* a, const Spec* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < byOffset.size(); ++i) {
+    if (byOffset[i]->begin < byOffset[i - 1]->end)
+      file.fail("bad safetensors header: the data of '" + byOffset[i - 1]->name + "' (bytes " +
+                std::to_string(byOffset[i - 1]->begin) + ".." + std::to_string(byOffset[i - 1]->end) +
+                ") overlaps that of '" + byOffset[i]->name + "' (from byte " + std::to_string(byOffset[i]->begin) + ")");
+  }
+}
+
 }  // namespace
 
 bool looksLikeSafetensors(BinaryFile& file) {
@@ -276,74 +350,14 @@ NamedTensors readSafetensors(BinaryFile& file) {
 
   // Every entry is checked, and no two may share bytes, before anything is allocated: a
   // header cannot make the reader allocate more than the file holds.
-  struct Spec {
-    std::string name;
-    c10::ScalarType t;
-    std::vector<int64_t> sizes;
-    uint64_t begin, end;
-  };
   std::vector<Spec> specs;
   std::unordered_set<std::string> seen;
   for (const auto& [name, spec] : doc.members) {
     if (name == "__metadata__") continue;
-    const std::string ctx = "bad safetensors header entry '" + name + "': ";
-    if (!seen.insert(name).second) file.fail(ctx + "the name appears twice");
-    if (spec.kind != Json::Kind::Object) file.fail(ctx + "not an object");
-    const Json* dtype = nullptr;
-    const Json* shape = nullptr;
-    const Json* offsets = nullptr;
-    for (const auto& [k, v] : spec.members) {
-      if (k == "dtype") dtype = &v;
-      else if (k == "shape") shape = &v;
-      else if (k == "data_offsets") offsets = &v;
-    }
-    if (!dtype || dtype->kind != Json::Kind::String) file.fail(ctx + "missing or non-string \"dtype\"");
-    if (!shape || shape->kind != Json::Kind::Array) file.fail(ctx + "missing or non-array \"shape\"");
-    if (!offsets || offsets->kind != Json::Kind::Array || offsets->items.size() != 2) {
-      file.fail(ctx + "\"data_offsets\" must be [begin, end]");
-    }
-    c10::ScalarType t = c10::ScalarType::Undefined;
-    for (const auto& d : kDtypes) {
-      if (dtype->text == d.st) t = d.t;
-    }
-    if (t == c10::ScalarType::Undefined) {
-      file.fail(ctx + "unsupported dtype \"" + dtype->text + "\" (supported: F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
-    }
-    if (shape->items.size() > 64) file.fail(ctx + "too many dimensions");
-    std::vector<int64_t> sizes;
-    uint64_t numel = 1;
-    for (const auto& dim : shape->items) {
-      uint64_t d;
-      if (!toU64(dim, d) || d > (uint64_t(1) << 62)) file.fail(ctx + "the shape holds a non-integer or negative value");
-      if (__builtin_mul_overflow(numel, d, &numel)) file.fail(ctx + "the shape is too large");
-      sizes.push_back(static_cast<int64_t>(d));
-    }
-    uint64_t begin, end;
-    if (!toU64(offsets->items[0], begin) || !toU64(offsets->items[1], end) || end < begin) {
-      file.fail(ctx + "\"data_offsets\" must be two non-negative integers with begin <= end");
-    }
-    const uint64_t elem = c10::elementSize(t);
-    uint64_t bytes;
-    if (__builtin_mul_overflow(numel, elem, &bytes) || bytes != end - begin) {
-      file.fail(ctx + "its data_offsets span " + std::to_string(end - begin) + " bytes, but shape and dtype need " +
-                std::to_string(numel) + " x " + std::to_string(elem) + " bytes");
-    }
-    if (end > dataSize) {
-      file.fail("the file is truncated: the data of '" + name + "' ends at byte " + std::to_string(dataStart + end) +
-                ", but the file has only " + std::to_string(file.size()) + " bytes");
-    }
-    specs.push_back(Spec{name, t, std::move(sizes), begin, end});
+    if (!seen.insert(name).second) file.fail("bad safetensors header entry '" + name + "': the name appears twice");
+    specs.push_back(checkedSpec(name, spec, dataStart, dataSize, file));
   }
-  std::vector<const Spec*> byOffset;
-  for (const Spec& sp : specs)
-    if (sp.end > sp.begin) byOffset.push_back(&sp);
-  std::sort(byOffset.begin(), byOffset.end(), [](const Spec* a, const Spec* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < byOffset.size(); ++i) {
-    if (byOffset[i]->begin < byOffset[i - 1]->end)
-      file.fail("bad safetensors header: the data of '" + byOffset[i - 1]->name + "' (bytes " +
-                std::to_string(byOffset[i - 1]->begin) + ".." + std::to_string(byOffset[i - 1]->end) +
-                ") overlaps that of '" + byOffset[i]->name + "' (from byte " + std::to_string(byOffset[i]->begin) + ")");
-  }
+  checkNoOverlap(specs, file);
 
   NamedTensors out;
   for (const Spec& sp : specs) {

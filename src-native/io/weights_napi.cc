@@ -1,10 +1,10 @@
 // JS surface of io/: readWeights and writeSafetensors (values as float32 for inspection).
 #include <cstring>
 
-#include "common/async.h"
+#include "napi/async.h"
 #include "common/errors.h"
-#include "common/napi_args.h"
-#include "common/register.h"
+#include "napi/args.h"
+#include "napi/register.h"
 #include "io/io_internal.h"
 #include "io/weights.h"
 #include "io/weights_napi.h"

@@ -1,5 +1,5 @@
 // models(): the registry table, for `thtl-native models` and the TypeScript layer.
-#include "common/register.h"
+#include "napi/register.h"
 #include "models/model.h"
 
 namespace thtl {

@@ -1,4 +1,4 @@
-#include "common/napi_args.h"
+#include "napi/args.h"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
-#include "common/async.h"
+#include "napi/async.h"
 
 #include "common/cpu_allocator.h"
-#include "common/napi_args.h"
+#include "napi/args.h"
 
 #include <chrono>
 #include <condition_variable>

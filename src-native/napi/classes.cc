@@ -1,4 +1,4 @@
-#include "common/classes.h"
+#include "napi/classes.h"
 
 namespace thtl {
 

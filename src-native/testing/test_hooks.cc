@@ -11,8 +11,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/errors.h"
-#include "common/napi_args.h"
+#include "napi/guard.h"
+#include "napi/args.h"
 #include "data/images.h"
 #include "io/weights.h"
 #include "io/weights_napi.h"

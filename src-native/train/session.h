@@ -110,7 +110,7 @@ class Session {
   cam::CamResult layerCam(const torch::Tensor& input, const std::vector<std::string>& layers,
                           const std::vector<int64_t>& classes, const std::string& fusion);
   // The same for images of an image set, batched exactly as evaluate() batches them
-  // (ImageNet normalisation, no flip). Throws UserError on an index outside the set or
+  // (the model's normalisation, no flip). Throws UserError on an index outside the set or
   // an image that failed to decode.
   // Every layer name layerCam accepts (the model's tappable groups, forward order).
   const std::vector<std::string>& camLayerNames() const { return model_->camLayerNames(); }

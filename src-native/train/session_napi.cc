@@ -1,13 +1,13 @@
 // JavaScript face of train::Session. Every call that computes runs on a worker thread.
 #include <napi.h>
 
-#include "common/async.h"
-#include "common/classes.h"
+#include "napi/async.h"
+#include "napi/classes.h"
 #include "common/cpu_allocator.h"
-#include "common/errors.h"
-#include "common/napi_args.h"
-#include "common/register.h"
-#include "data/image_set.h"
+#include "napi/guard.h"
+#include "napi/args.h"
+#include "napi/register.h"
+#include "data/image_set_napi.h"
 #include "train/session.h"
 
 namespace thtl {
