@@ -33,7 +33,7 @@ export { runUnit } from './scale/run-unit.js';
 export { submitStudy, type SlurmOptions } from './scale/slurm.js';
 export { studyStatus, formatStatus, type StudyStatus, type UnitStatus } from './scale/status.js';
 export { readStudyConfig, mergeStudy } from './experiment/config-file.js';
-export { fetchWeights, findImagenetWeights, imagenetWeightFiles } from './experiment/weights.js';
+export { fetchWeights, findImagenetWeights, imagenetWeightFiles } from './models/index.js';
 export type { RunRecord, ProtocolId, Stage } from './experiment/types.js';
 export { buildReport, writeReport } from './report/index.js';
 export { buildStatistics, type StudyStatistics, type ComparisonRow } from './report/comparisons.js';

@@ -12,7 +12,7 @@ import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js
 import { writePlanFile } from '../scale/plan-file.js';
 import { submitStudy } from '../scale/slurm.js';
 import { executorChoice, executorFlags, formatPlan } from './scale.js';
-import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../experiment/weights.js';
+import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../interrupt.js';
 import { consoleProgress, formatDuration } from '../progress.js';
 

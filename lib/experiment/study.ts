@@ -9,7 +9,8 @@ import { join, relative, resolve } from 'node:path';
 import { native } from '../../binding/index.js';
 import { consoleProgress, formatDuration, type ProgressSink } from '../progress.js';
 import { writeJsonAtomic } from '../runfolder.js';
-import { findModelInfo, trainRun, type RunOptions, type RunResult } from '../train/runner.js';
+import { modelGroups } from '../models/index.js';
+import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import { planStudy, type Plan, type Unit } from './plan.js';
 import { studySplits, type StudySplits } from './splits.js';
 import type { StudyConfig } from './study-config.js';
@@ -47,8 +48,7 @@ export interface PreparedStudy {
  */
 export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<PreparedStudy> {
   const out = resolve(cfg.out);
-  const groupsOf = (model: string) => findModelInfo(model).groups.map((g) => g.name); // unknown names throw here
-  const plan = planStudy(cfg, groupsOf);
+  const plan = planStudy(cfg, modelGroups); // unknown model names throw here
   checkStudy(cfg, plan.units);
   const modelOrder = [...new Set(cfg.experiments.flatMap((s) => s.models))];
   const study: StudyFile = { version: 1, name: cfg.name, config: cfg, modelOrder, entries: plan.entries };

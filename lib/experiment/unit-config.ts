@@ -7,7 +7,7 @@ import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
 import type { Unit } from './plan.js';
 import type { StudySplits } from './splits.js';
 import type { Recipe, StudyConfig } from './study-config.js';
-import { findImagenetWeights } from './weights.js';
+import { findImagenetWeights } from '../models/index.js';
 
 /** Where a model's initial weights come from: a given file, else torchvision's file in weightsDir. */
 type WeightSources = Pick<StudyConfig, 'initialWeights' | 'weightsDir'>;

@@ -32,7 +32,8 @@ import { escapeMarkdown } from '../report/tables.js';
 import { mixSeed, Rng } from '../rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../runfolder.js';
 import { DEFAULT_TRAIN_CONFIG, resolveCacheDir } from '../train/config.js';
-import { findModelInfo, resolveInputSize, trainRun } from '../train/runner.js';
+import { findModelInfo, resolveInputSize } from '../models/index.js';
+import { trainRun } from '../train/runner.js';
 import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from './scores.js';
 import { classProfiles, greenChannel, vesselDistance, vesselMorphology, type MorphologyProfile, type VesselMorphology } from './vessels.js';
 

@@ -12,7 +12,8 @@ import type { StudyConfig } from '../experiment/study-config.js';
 import { readStudyFile } from '../experiment/study-folder.js';
 import { checkStudy, unitConfig } from '../experiment/unit-config.js';
 import type { ProgressSink } from '../progress.js';
-import { findModelInfo, trainRun, type RunOptions, type RunResult } from '../train/runner.js';
+import { modelGroups } from '../models/index.js';
+import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import { unitFinished, unitId } from './plan-file.js';
 
 /** Settings of the process that runs a unit; not part of what makes two runs the same run. */
@@ -28,7 +29,7 @@ export function studyConfigAt(dir: string): StudyConfig {
 
 /** The unit of a study named by its id (`resnet18.run-1.plus`) or its run folder (`runs/resnet18/run-1/plus`). */
 export function findUnit(cfg: StudyConfig, which: string): Unit {
-  const plan = planStudy(cfg, (model) => findModelInfo(model).groups.map((g) => g.name));
+  const plan = planStudy(cfg, modelGroups);
   const unit = plan.units.find((u) => unitId(u) === which || u.dir === which.replace(/\/+$/, ''));
   if (!unit) {
     const ids = plan.units.map(unitId);

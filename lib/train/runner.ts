@@ -5,8 +5,8 @@ import { copyFileSync, existsSync, linkSync, readdirSync, readFileSync, renameSy
 import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
 import type { EvalResult, NativeSession } from '../../binding/session.js';
-import type { ModelInfo } from '../../binding/models.js';
 import { loadDataset } from '../data/dataset.js';
+import { findModelInfo, resolveInputSize } from '../models/index.js';
 import { groupSplit } from '../data/group-split.js';
 import { readImageFolder } from '../data/imagefolder.js';
 import { defaultRemainder, readSplitFile, toEntries, writeSplitFile, type SplitEntry, type SplitFile } from '../data/split-file.js';
@@ -47,23 +47,6 @@ export interface RunResult {
   testLoss: number | null;
   /** true when a finished run folder was found and returned without training */
   reused?: boolean;
-}
-
-export function findModelInfo(name: string): ModelInfo {
-  const all = native().models();
-  const info = all.find((m) => m.name === name);
-  if (!info) throw new Error(`unknown model '${name}' (known models: ${all.map((m) => m.name).join(', ')})`);
-  return info;
-}
-
-/** The input size a run uses: the registry's, or an override the architecture allows. */
-export function resolveInputSize(info: ModelInfo, requested?: number): number {
-  if (requested === undefined) return info.inputSize;
-  if (!Number.isInteger(requested) || requested < 32)
-    throw new Error(`--input-size must be an integer >= 32, got ${requested}`);
-  if (info.fixedInputSize && requested !== info.inputSize)
-    throw new Error(`${info.name} only takes ${info.inputSize}x${info.inputSize} input (its position embeddings/windows are fixed)`);
-  return requested;
 }
 
 /** The settings a split is made from. */

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
-import { imagenetWeightFiles } from '../../lib/experiment/weights.js';
+import { imagenetWeightFiles } from '../../lib/models/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHOOSES_A_MODEL = new Set(['lib/demo.ts']);
