@@ -18,11 +18,11 @@ export const ImageSet = {
     native().ImageSet.build(files, size, options),
 };
 export type { ModelInfo } from '../binding/models.js';
-export { trainRun, buildSplit, type RunResult, type RunOptions } from './train/runner.js';
+export { trainRun, type RunResult, type RunOptions } from './train/runner.js';
 export { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
 export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, type ClassificationReport } from './metrics.js';
-export { stratifiedSplit } from './split.js';
+export { buildSplit, stratifiedSplit } from './split/index.js';
 export { readImageFolder } from './data/imagefolder.js';
 export { runDemo } from './demo.js';
 export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';

@@ -7,7 +7,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 
 import { native } from '../binding/index.js';
 import type { LayerCamResult, NativeSession } from '../binding/session.js';
-import { readSplitFile, type SplitEntry } from './data/split-file.js';
+import { readSplitFile, type SplitEntry } from './split/index.js';
 import type { Stage } from './experiment/types.js';
 import { consoleProgress, type ProgressSink } from './progress.js';
 import type { CamRow } from './report/cam-figure.js';

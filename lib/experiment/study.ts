@@ -12,7 +12,7 @@ import { writeJsonAtomic } from '../runfolder.js';
 import { modelGroups } from '../models/index.js';
 import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import { planStudy, type Plan, type Unit } from './plan.js';
-import { studySplits, type StudySplits } from './splits.js';
+import { studySplits, type StudySplits } from '../split/index.js';
 import type { StudyConfig } from './study-config.js';
 import { collectRecords, type StudyFile } from './study-folder.js';
 import type { RunRecord } from './types.js';

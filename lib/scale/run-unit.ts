@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 
 import { native } from '../../binding/index.js';
 import { planStudy, type Unit } from '../experiment/plan.js';
-import { studySplits } from '../experiment/splits.js';
+import { studySplits } from '../split/index.js';
 import { describeUnit } from '../experiment/study.js';
 import type { StudyConfig } from '../experiment/study-config.js';
 import { readStudyFile } from '../experiment/study-folder.js';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import type { EvalResult } from '../../binding/session.js';
 import { csvCell, parseCsv } from '../data/csv.js';
-import type { SplitEntry } from '../data/split-file.js';
+import type { SplitEntry } from '../split/file.js';
 import { argmax } from '../metrics.js';
 
 export interface Prediction {
