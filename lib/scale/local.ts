@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import type { PreparedStudy } from '../experiment/study.js';
+import type { PreparedStudy } from '../experiment/prepare.js';
 import { formatDuration, type ProgressSink } from '../progress.js';
 import { cliCommand, unitFinished, writePlanFile, type PlanUnit } from './plan-file.js';
 

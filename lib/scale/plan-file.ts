@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../../binding/locate.js';
-import type { PreparedStudy } from '../experiment/study.js';
+import type { PreparedStudy } from '../experiment/prepare.js';
 import type { Unit } from '../experiment/plan.js';
 import { writeJsonAtomic } from '../runfolder.js';
 

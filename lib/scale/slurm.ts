@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { PreparedStudy } from '../experiment/study.js';
+import type { PreparedStudy } from '../experiment/prepare.js';
 import type { ProgressSink } from '../progress.js';
 import { writeJsonAtomic } from '../runfolder.js';
 import { cliCommand, unitFinished, writePlanFile } from './plan-file.js';
