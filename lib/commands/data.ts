@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 
 import { type LoadedDataset, loadDataset } from '../data/dataset.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
-import { writeJsonAtomic } from '../runfolder.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
 import { nonNegativeInt, ratios } from './options.js';
 import {
   DEFAULT_SPLIT_SEED, type SplitFile, type SplitItem, type SplitName, type SplitResult, defaultRemainder, groupSplit, stratifiedSplit, toEntries, writeSplitFile,

@@ -1,7 +1,7 @@
 // The study plan: protocols x models x runs expanded into training units. The `+` model
 // of a (model, run) is trained once and reused by `++`, SWFT and LoRA; SWFT step 1 and
 // LoRA step 1 are the `++` recipe (head only, no adapters), so they share its run folder.
-import { mixSeed } from '../rng.js';
+import { mixSeed } from '../util/rng.js';
 import type { StudyConfig } from './study-config.js';
 import type { PlanEntry, Stage } from './types.js';
 

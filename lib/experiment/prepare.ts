@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { modelGroups } from '../models/index.js';
-import { consoleProgress, type ProgressSink } from '../progress.js';
-import { writeJsonAtomic } from '../runfolder.js';
+import { consoleProgress, type ProgressSink } from '../util/progress.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
 import { studySplits, type StudySplits } from '../split/index.js';
 import { planStudy, type Plan } from './plan.js';
 import type { StudyConfig } from './study-config.js';

@@ -6,7 +6,7 @@
 // train-unit.ts (one unit in this process), study-folder.ts (study.json, finished runs).
 import { join, relative } from 'node:path';
 
-import { consoleProgress, formatDuration, type ProgressSink } from '../progress.js';
+import { consoleProgress, formatDuration, type ProgressSink } from '../util/progress.js';
 import type { RunOptions, RunResult } from '../train/runner.js';
 import { prepareStudy } from './prepare.js';
 import type { StudyConfig } from './study-config.js';

@@ -2,7 +2,7 @@
 // `thtl-native run-unit` (lib/scale/run-unit.ts, which local workers and Slurm tasks run)
 // both train a unit through trainUnit.
 import { native } from '../../binding/index.js';
-import type { ProgressSink } from '../progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import type { StudySplits } from '../split/index.js';
 import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import type { Unit } from './plan.js';

@@ -7,7 +7,7 @@
 // the clock or on the order the records arrive in, so the same runs give the same bytes.
 import { csvCell } from '../data/csv.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
-import type { ClassMetrics } from '../metrics.js';
+import type { ClassMetrics } from '../stats/metrics.js';
 import { summarize, type Summary } from './aggregate.js';
 
 export type TableId = 'table3' | 'table4' | 'table5' | 'table6';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import type { PreparedStudy } from '../experiment/prepare.js';
-import { formatDuration, type ProgressSink } from '../progress.js';
+import { formatDuration, type ProgressSink } from '../util/progress.js';
 import { cliCommand, unitFinished, writePlanFile, type PlanUnit } from './plan-file.js';
 
 export interface LocalOptions {

@@ -1,7 +1,7 @@
 // `thtl-native run-unit DIR UNIT`: one training unit of a prepared study, run into the
 // study folder by whichever process is given it (a Slurm array task, a local worker, a
 // person). Safe alongside other processes: the unit's run folder is locked while it
-// trains (lib/lock.ts), the splits are only read, and the decode cache has its own lock.
+// trains (lib/util/lock.ts), the splits are only read, and the decode cache has its own lock.
 import { join, resolve } from 'node:path';
 
 import type { Unit } from '../experiment/plan.js';
@@ -10,7 +10,7 @@ import type { StudyConfig } from '../experiment/study-config.js';
 import { readStudyFile } from '../experiment/study-folder.js';
 import { trainUnit } from '../experiment/train-unit.js';
 import { checkStudy } from '../experiment/unit-config.js';
-import type { ProgressSink } from '../progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import { studySplits } from '../split/index.js';
 import type { RunOptions, RunResult } from '../train/runner.js';
 import { unitFinished, unitId } from './plan-file.js';

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { registryPlan } from '../experiment/prepare.js';
-import { holderGone, readLock, describeHolder } from '../lock.js';
+import { holderGone, readLock, describeHolder } from '../util/lock.js';
 import { planUnits, readPlanFile, unitFinished, type PlanFile, type PlanUnit } from './plan-file.js';
 import { studyConfigAt } from './run-unit.js';
 import { ACTIVE_STATES, FAILED_STATES, lastSubmission, queryTasks, readJobsFile, runSlurmCommand, type SlurmRunner } from './slurm.js';

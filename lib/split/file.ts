@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-import { writeJsonAtomic } from '../runfolder.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
 import type { SplitName } from './stratified.js';
 import type { ClassRatios } from './group.js';
 import { listOffenders, type SkippedEntry } from '../data/problems.js';

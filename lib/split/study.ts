@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { ProgressSink } from '../progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import type { Recipe, StudyConfig } from '../experiment/study-config.js';
 import { readSplitFile, writeSplitFile } from './file.js';
 import { buildSplit } from './run.js';

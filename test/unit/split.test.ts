@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../lib/rng.js';
+import { Rng } from '../../lib/util/rng.js';
 import { type SplitItem, countSplitLabels, splitCounts, stratifiedSplit } from '../../lib/split/index.js';
 
 /** A manifest with the given class sizes; file names look like dataset paths. */
