@@ -26,7 +26,7 @@ const { trainRun } = await lib('train/runner.js');
 const { DEFAULT_TRAIN_CONFIG } = await lib('train/config.js');
 const { DEFAULT_RECIPE } = await lib('experiment/study-config.js');
 const { runStudy } = await lib('experiment/study.js');
-const { consoleProgress } = await lib('progress.js');
+const { consoleProgress } = await lib('util/progress.js');
 
 const { values: a } = parseArgs({
   options: {

@@ -18,22 +18,22 @@ export const ImageSet = {
     native().ImageSet.build(files, size, options),
 };
 export type { ModelInfo } from '../binding/models.js';
-export { trainRun, buildSplit, type RunResult, type RunOptions } from './train/runner.js';
+export { trainRun, type RunResult, type RunOptions } from './train/runner.js';
 export { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
 export { EarlyStopping } from './train/early-stopping.js';
-export { classificationReport, type ClassificationReport } from './metrics.js';
-export { stratifiedSplit } from './split.js';
+export { classificationReport, type ClassificationReport } from './stats/metrics.js';
+export { buildSplit, stratifiedSplit } from './split/index.js';
 export { readImageFolder } from './data/imagefolder.js';
-export { runDemo } from './demo.js';
+export { runDemo } from './commands/demo.js';
 export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';
-export { doctor } from './doctor.js';
+export { doctor } from './commands/doctor.js';
 export { runStudy, prepareStudy, planStudy, collectRecords, readStudyFile, writeStudyReport, PROTOCOLS, DEFAULT_RECIPE, type StudyConfig, type Recipe, type StudyRunOptions } from './experiment/study.js';
 export { writePlanFile, readPlanFile, type PlanFile, type PlanUnit } from './scale/plan-file.js';
 export { runUnit } from './scale/run-unit.js';
 export { submitStudy, type SlurmOptions } from './scale/slurm.js';
 export { studyStatus, formatStatus, type StudyStatus, type UnitStatus } from './scale/status.js';
 export { readStudyConfig, mergeStudy } from './experiment/config-file.js';
-export { fetchWeights, findImagenetWeights, imagenetWeightFiles } from './experiment/weights.js';
+export { fetchWeights, findImagenetWeights, imagenetWeightFiles } from './models/index.js';
 export type { RunRecord, ProtocolId, Stage } from './experiment/types.js';
 export { buildReport, writeReport } from './report/index.js';
 export { buildStatistics, type StudyStatistics, type ComparisonRow } from './report/comparisons.js';
@@ -43,4 +43,4 @@ export { bootstrapRun, pairedBootstrap, type ScoredImage, type BootstrapOptions 
 export { readPredictions, type Prediction } from './train/predictions.js';
 export { runProbe, type ProbeOptions, type ProbeResult } from './probe/probe.js';
 export { frechetDistance, mmd2, meanCosine, logme, emd1d } from './probe/scores.js';
-export { runCam, type CamOptions } from './cam.js';
+export { runCam, type CamOptions } from './cam/cam.js';

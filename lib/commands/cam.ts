@@ -1,7 +1,7 @@
-// `thtl-native cam`: LayerCAM figures and raw maps of a trained model. See lib/cam.ts.
+// `thtl-native cam`: LayerCAM figures and raw maps of a trained model. See lib/cam/cam.ts.
 import { Command, Option } from 'commander';
 
-import { runCam, type CamOptions } from '../cam.js';
+import { runCam, type CamOptions } from '../cam/cam.js';
 import { addTrainingFlags, list, positiveInt } from './options.js';
 
 export function registerCamCommand(program: Command): void {

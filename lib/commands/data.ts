@@ -3,12 +3,12 @@
 import { Command, Option } from 'commander';
 
 import { type LoadedDataset, loadDataset } from '../data/dataset.js';
-import { groupSplit } from '../data/group-split.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
-import { type SplitFile, defaultRemainder, toEntries, writeSplitFile } from '../data/split-file.js';
-import { writeJsonAtomic } from '../runfolder.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
 import { nonNegativeInt, ratios } from './options.js';
-import { DEFAULT_SPLIT_SEED, type SplitName, type SplitResult, type SplitItem, stratifiedSplit } from '../split.js';
+import {
+  DEFAULT_SPLIT_SEED, type SplitFile, type SplitItem, type SplitName, type SplitResult, defaultRemainder, groupSplit, stratifiedSplit, toEntries, writeSplitFile,
+} from '../split/index.js';
 
 interface LoadFlags {
   mapping?: string;

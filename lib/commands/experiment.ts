@@ -12,9 +12,9 @@ import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js
 import { writePlanFile } from '../scale/plan-file.js';
 import { submitStudy } from '../scale/slurm.js';
 import { executorChoice, executorFlags, formatPlan } from './scale.js';
-import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../experiment/weights.js';
-import { interruptible } from '../interrupt.js';
-import { consoleProgress, formatDuration } from '../progress.js';
+import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
+import { interruptible } from '../util/interrupt.js';
+import { consoleProgress, formatDuration } from '../util/progress.js';
 
 /** Flags shared by `experiment` and `reproduce`; each overrides the config file and the paper's recipe. */
 function studyOptions(cmd: Command): Command {

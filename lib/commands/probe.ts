@@ -2,9 +2,9 @@
 // training. See lib/probe/probe.ts.
 import { Command } from 'commander';
 
-import { findImagenetWeights } from '../experiment/weights.js';
+import { findImagenetWeights } from '../models/index.js';
 import { probeMarkdown, runProbe } from '../probe/probe.js';
-import { consoleProgress } from '../progress.js';
+import { consoleProgress } from '../util/progress.js';
 import { addTrainingFlags, list, nonNegativeInt, positiveInt } from './options.js';
 
 export function registerProbeCommand(program: Command): void {

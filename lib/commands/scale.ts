@@ -2,8 +2,8 @@
 // and the `run-unit` and `status` commands (lib/scale/).
 import { Command, Option } from 'commander';
 
-import { interruptible } from '../interrupt.js';
-import { consoleProgress } from '../progress.js';
+import { interruptible } from '../util/interrupt.js';
+import { consoleProgress } from '../util/progress.js';
 import type { PlanFile } from '../scale/plan-file.js';
 import { runUnit } from '../scale/run-unit.js';
 import type { SlurmOptions } from '../scale/slurm.js';

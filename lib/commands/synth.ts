@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-import { consoleProgress, eta, formatDuration } from '../progress.js';
+import { consoleProgress, eta, formatDuration } from '../util/progress.js';
 import { integer } from './options.js';
 import { DEFAULT_TWIST, SYNTH_DOMAINS, type SynthDatasetResult, type SynthDomain, type SynthFormat, synthClasses, writeSynthDataset } from '../synth/write.js';
 

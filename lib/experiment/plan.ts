@@ -2,25 +2,18 @@
 // by its row's `expand` (protocols.ts). The `+` model of a (model, run) is trained once
 // and reused by `++`, SWFT and LoRA; SWFT step 1 and LoRA step 1 are the `++` recipe
 // (head only, no adapters), so they share its run folder.
-import { mixSeed } from '../rng.js';
-import { protocolRow, type Expansion } from './protocols.js';
+import { mixSeed } from '../util/rng.js';
+import { protocolRow, type Expansion, type UnitRecipe } from './protocols.js';
 import type { StudyConfig } from './study-config.js';
 import type { PlanEntry, Stage } from './types.js';
 
 /** One training run to do; several plan entries (report rows) may point at one unit. */
-export interface Unit {
+export interface Unit extends UnitRecipe {
   /** run folder relative to the study folder; also the unit's identity */
   dir: string;
   model: string;
   run: number;
   seed: number;
-  domain: 'target' | 'intermediate';
-  init: 'imagenet' | 'random' | 'plus';
-  /** 'all', or the group names that train */
-  trainable: 'all' | string[];
-  lora?: string[];
-  /** unit dir whose weights.safetensors this one starts from */
-  after?: string;
 }
 
 export interface Plan {

@@ -2,8 +2,6 @@
 // units (plan.ts), its stages' marks and tables in the report (report/tables.ts, cam.ts)
 // and the paired comparisons it argues from (report/comparisons.ts). Adding a protocol is
 // adding a row to BUILTIN_PROTOCOLS; nothing else lists protocols or stages.
-import type { TableId } from '../report/tables.js';
-import type { Unit } from './plan.js';
 
 /** One stage of a protocol: a kind of report row (run record), and how the report marks it. */
 export interface StageRow {
@@ -24,8 +22,19 @@ export interface StageRow {
   readonly roc?: string;
 }
 
-/** What a unit trains: the fields of a Unit beyond its identity (in Unit's key order). */
-export type UnitRecipe = Pick<Unit, 'domain' | 'init' | 'trainable' | 'lora' | 'after'>;
+/** The paper's result tables a stage can appear in. */
+export type TableId = 'table3' | 'table4' | 'table5' | 'table6';
+
+/** What a unit trains: the fields of a plan's Unit beyond its identity (in Unit's key order). */
+export interface UnitRecipe {
+  domain: 'target' | 'intermediate';
+  init: 'imagenet' | 'random' | 'plus';
+  /** 'all', or the group names that train */
+  trainable: 'all' | string[];
+  lora?: string[];
+  /** unit dir whose weights.safetensors this one starts from */
+  after?: string;
+}
 
 /** One (model, run) of an experiment, as a protocol's `expand` sees it. */
 export interface Expansion {

@@ -1,27 +1,26 @@
 // A study: protocols x models x runs, planned into training units (plan.ts), run one
 // after another with resume (or in parallel child processes, lib/scale/local.ts), and
 // reported. The pieces: protocols.ts (ids), study-config.ts
-// (StudyConfig, Recipe, defaults), plan.ts, unit-config.ts (a unit's TrainConfig, input
-// checks), splits.ts (the shared split files), study-folder.ts (study.json, finished runs).
-import { mkdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+// (StudyConfig, Recipe, defaults), plan.ts, prepare.ts (study.json, the plan, the shared
+// splits of lib/split/study.ts), unit-config.ts (a unit's TrainConfig, input checks),
+// train-unit.ts (one unit in this process), study-folder.ts (study.json, finished runs).
+import { join, relative } from 'node:path';
 
-import { native } from '../../binding/index.js';
-import { consoleProgress, formatDuration, type ProgressSink } from '../progress.js';
-import { writeJsonAtomic } from '../runfolder.js';
-import { findModelInfo, trainRun, type RunOptions, type RunResult } from '../train/runner.js';
-import { planStudy, type Plan, type Unit } from './plan.js';
-import { studySplits, type StudySplits } from './splits.js';
+import { consoleProgress, formatDuration, type ProgressSink } from '../util/progress.js';
+import type { RunOptions, RunResult } from '../train/runner.js';
+import { prepareStudy } from './prepare.js';
 import type { StudyConfig } from './study-config.js';
 import { collectRecords, type StudyFile } from './study-folder.js';
+import { trainUnit } from './train-unit.js';
 import type { RunRecord } from './types.js';
-import { checkStudy, unitConfig } from './unit-config.js';
 
 export type { PlanEntry } from './types.js';
 export { PROTOCOLS, parseProtocols } from './protocols.js';
 export { DEFAULT_RECIPE, DEFAULT_STUDY, type ExperimentSet, type Recipe, type StudyConfig } from './study-config.js';
 export { planStudy, runSeed, type Plan, type Unit } from './plan.js';
 export { unitConfig } from './unit-config.js';
+export { prepareStudy, registryPlan, type PreparedStudy } from './prepare.js';
+export { describeUnit, trainUnit } from './train-unit.js';
 export { collectRecords, readStudyFile, type StudyFile } from './study-folder.js';
 
 export interface StudyResult {
@@ -29,33 +28,6 @@ export interface StudyResult {
   records: RunRecord[];
   reportFiles: string[];
   seconds: number;
-}
-
-/** A study made ready to run: study.json and the splits written, the plan made. */
-export interface PreparedStudy {
-  /** the study folder (absolute) */
-  out: string;
-  cfg: StudyConfig;
-  plan: Plan;
-  study: StudyFile;
-  splits: StudySplits;
-}
-
-/**
- * Everything before training: checks the inputs, writes study.json, makes the shared
- * splits (so that units run by other processes only read them).
- */
-export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<PreparedStudy> {
-  const out = resolve(cfg.out);
-  const groupsOf = (model: string) => findModelInfo(model).groups.map((g) => g.name); // unknown names throw here
-  const plan = planStudy(cfg, groupsOf);
-  checkStudy(cfg, plan.units);
-  const modelOrder = [...new Set(cfg.experiments.flatMap((s) => s.models))];
-  const study: StudyFile = { version: 1, name: cfg.name, config: cfg, modelOrder, entries: plan.entries };
-  mkdirSync(out, { recursive: true });
-  writeJsonAtomic(join(out, 'study.json'), study);
-  const splits = await studySplits(cfg, plan.units.some((u) => u.domain === 'intermediate'), progress);
-  return { out, cfg, plan, study, splits };
 }
 
 /** How the units of a study run: one after another in this process, or in parallel child processes. */
@@ -78,11 +50,9 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
     const { runUnitsLocally } = await import('../scale/local.js');
     await runUnitsLocally(prepared, { workers: options.workers ?? 1, ...(options.gpus ? { gpus: options.gpus } : {}), ...(options.signal ? { signal: options.signal } : {}) }, progress);
   } else {
-    native().setThreads(cfg.recipe.threads);
     for (const [i, unit] of plan.units.entries()) {
       const tag = `[${i + 1}/${plan.units.length}] ${unit.dir}`;
-      progress.line(`${tag}: ${describeUnit(unit)}`);
-      const r = await trainRun(unitConfig(cfg, unit, prepared.splits), prefixed(progress, tag), options);
+      const r = await trainUnit(cfg, unit, prepared.splits, tag, progress, options, prefixed(progress, tag));
       if (r.reused) continue; // the runner has said so
       progress.line(`${tag}: ${r.epochsRun} epochs, ${summarize(r)} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
     }
@@ -96,13 +66,6 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
 /** "test accuracy 0.9, AUC 0.95" (or the validation accuracy of a run without a test split). */
 function summarize(r: Pick<RunResult, 'test' | 'valAccuracy'>): string {
   return r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
-}
-
-/** What a unit trains, in words. */
-export function describeUnit(u: Unit): string {
-  const init = u.init === 'plus' ? `the + model (${u.after})` : u.init === 'imagenet' ? 'ImageNet weights' : 'random initialisation';
-  const what = u.lora ? `head + LoRA on ${u.lora.join(', ') || 'no group'}` : u.trainable === 'all' ? 'every parameter' : u.trainable.join(', ');
-  return `${u.model} on the ${u.domain} domain from ${init}, training ${what}, seed ${u.seed}`;
 }
 
 function prefixed(p: ProgressSink, tag: string): ProgressSink {

@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
 import type { Unit } from './plan.js';
-import type { StudySplits } from './splits.js';
+import type { StudySplits } from '../split/index.js';
 import type { Recipe, StudyConfig } from './study-config.js';
-import { findImagenetWeights } from './weights.js';
+import { findImagenetWeights } from '../models/index.js';
 
 /** Where a model's initial weights come from: a given file, else torchvision's file in weightsDir. */
 type WeightSources = Pick<StudyConfig, 'initialWeights' | 'weightsDir'>;

@@ -26,13 +26,14 @@ import type { ImageSet } from '../../binding/data.js';
 import { csvCell } from '../data/csv.js';
 import { loadDataset } from '../data/dataset.js';
 import type { DatasetItem } from '../data/types.js';
-import type { ProgressSink } from '../progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import { FONT_FAMILY, renderVegaLiteSvg } from '../report/roc.js';
 import { escapeMarkdown } from '../report/tables.js';
-import { mixSeed, Rng } from '../rng.js';
-import { writeFileAtomic, writeJsonAtomic } from '../runfolder.js';
+import { mixSeed, Rng } from '../util/rng.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/runfolder.js';
 import { DEFAULT_TRAIN_CONFIG, resolveCacheDir } from '../train/config.js';
-import { findModelInfo, resolveInputSize, trainRun } from '../train/runner.js';
+import { findModelInfo, resolveInputSize } from '../models/index.js';
+import { trainRun } from '../train/runner.js';
 import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from './scores.js';
 import { classProfiles, greenChannel, vesselDistance, vesselMorphology, type MorphologyProfile, type VesselMorphology } from './vessels.js';
 

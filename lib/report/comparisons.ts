@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { csvCell } from '../data/csv.js';
 import { PROTOCOL_ROWS, stageRow, type Side } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
-import { argmax } from '../metrics.js';
+import { argmax } from '../stats/metrics.js';
 import { alignImages, bootstrapRun, clustersOf, DEFAULT_BOOTSTRAP, metricsOf, pairedBootstrap, type BootstrapOptions, type Interval, type ScoredImage } from '../stats/bootstrap.js';
 import { delongTest, holm, mcnemarExact } from '../stats/tests.js';
 import { readPredictions } from '../train/predictions.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 
 import type { RunRecord } from '../experiment/types.js';
-import { readJsonLinesFile, writeFileAtomic } from '../runfolder.js';
+import { readJsonLinesFile, writeFileAtomic } from '../util/runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
 import { buildTables, configLabel, formatDetail, formatMean, type PaperTable } from './tables.js';

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
-import { writeFileAtomic } from '../runfolder.js';
+import { writeFileAtomic } from '../util/runfolder.js';
 import { buildRocFigures, renderRoc, type RocFigure } from './roc.js';
 import { buildTables, tablesToMarkdown, tableToCsv, type PaperTable } from './tables.js';
 

@@ -1,5 +1,5 @@
 // Plain-text tables of a classification report, for the terminal.
-import type { ClassificationReport } from '../metrics.js';
+import type { ClassificationReport } from '../stats/metrics.js';
 
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

@@ -2,7 +2,7 @@
 // numpy.load. Layout: magic "\x93NUMPY", version 1.0, little-endian uint16 header length,
 // an ASCII Python dict literal padded with spaces and ending in "\n" so the data starts at
 // a multiple of 64 bytes, then the values as little-endian float32 in C order.
-import { writeFileAtomic } from '../runfolder.js';
+import { writeFileAtomic } from '../util/runfolder.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 const ALIGN = 64;

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
-import { writeFileAtomic } from '../runfolder.js';
+import { writeFileAtomic } from '../util/runfolder.js';
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from '../stats/bootstrap.js';
 import { buildStatistics, statisticsCsv, statisticsMarkdown, type StudyStatistics } from './comparisons.js';
 

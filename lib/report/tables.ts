@@ -8,12 +8,12 @@
 // table) and JSON (everything, per-run values and seeds included). Nothing here depends on
 // the clock or on the order the records arrive in, so the same runs give the same bytes.
 import { csvCell } from '../data/csv.js';
-import { stageRow, tableStages } from '../experiment/protocols.js';
+import { stageRow, tableStages, type TableId } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
-import type { ClassMetrics } from '../metrics.js';
+import type { ClassMetrics } from '../stats/metrics.js';
 import { summarize, type Summary } from './aggregate.js';
 
-export type TableId = 'table3' | 'table4' | 'table5' | 'table6';
+export type { TableId };
 
 export interface MetricColumn {
   /** stable key: CSV column prefix and JSON field */

@@ -10,8 +10,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import type { PreparedStudy } from '../experiment/study.js';
-import { formatDuration, type ProgressSink } from '../progress.js';
+import type { PreparedStudy } from '../experiment/prepare.js';
+import { formatDuration, type ProgressSink } from '../util/progress.js';
 import { cliCommand, unitFinished, writePlanFile, type PlanUnit } from './plan-file.js';
 
 export interface LocalOptions {

@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { packageRoot } from '../../binding/locate.js';
-import type { PreparedStudy } from '../experiment/study.js';
+import type { PreparedStudy } from '../experiment/prepare.js';
 import type { Unit } from '../experiment/plan.js';
-import { writeJsonAtomic } from '../runfolder.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
 
 /** The files a finished unit leaves in its run folder. */
 export const UNIT_OUTPUTS = ['config.json', 'split.json', 'metrics.jsonl', 'weights.safetensors', 'predictions.csv', 'final.json'] as const;

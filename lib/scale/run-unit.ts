@@ -1,18 +1,18 @@
 // `thtl-native run-unit DIR UNIT`: one training unit of a prepared study, run into the
 // study folder by whichever process is given it (a Slurm array task, a local worker, a
 // person). Safe alongside other processes: the unit's run folder is locked while it
-// trains (lib/lock.ts), the splits are only read, and the decode cache has its own lock.
+// trains (lib/util/lock.ts), the splits are only read, and the decode cache has its own lock.
 import { join, resolve } from 'node:path';
 
-import { native } from '../../binding/index.js';
-import { planStudy, type Unit } from '../experiment/plan.js';
-import { studySplits } from '../experiment/splits.js';
-import { describeUnit } from '../experiment/study.js';
+import type { Unit } from '../experiment/plan.js';
+import { registryPlan } from '../experiment/prepare.js';
 import type { StudyConfig } from '../experiment/study-config.js';
 import { readStudyFile } from '../experiment/study-folder.js';
-import { checkStudy, unitConfig } from '../experiment/unit-config.js';
-import type { ProgressSink } from '../progress.js';
-import { findModelInfo, trainRun, type RunOptions, type RunResult } from '../train/runner.js';
+import { trainUnit } from '../experiment/train-unit.js';
+import { checkStudy } from '../experiment/unit-config.js';
+import type { ProgressSink } from '../util/progress.js';
+import { studySplits } from '../split/index.js';
+import type { RunOptions, RunResult } from '../train/runner.js';
 import { unitFinished, unitId } from './plan-file.js';
 
 /** Settings of the process that runs a unit; not part of what makes two runs the same run. */
@@ -28,7 +28,7 @@ export function studyConfigAt(dir: string): StudyConfig {
 
 /** The unit of a study named by its id (`resnet18.run-1.plus`) or its run folder (`runs/resnet18/run-1/plus`). */
 export function findUnit(cfg: StudyConfig, which: string): Unit {
-  const plan = planStudy(cfg, (model) => findModelInfo(model).groups.map((g) => g.name));
+  const plan = registryPlan(cfg);
   const unit = plan.units.find((u) => unitId(u) === which || u.dir === which.replace(/\/+$/, ''));
   if (!unit) {
     const ids = plan.units.map(unitId);
@@ -47,8 +47,6 @@ export async function runUnit(dir: string, which: string, overrides: UnitOverrid
   if (unit.after && !unitFinished(cfg.out, { dir: unit.after }))
     throw new Error(`unit ${unitId(unit)} starts from ${unitId({ dir: unit.after })}, which has not finished (no ${join(cfg.out, unit.after, 'final.json')}): run that unit first`);
   checkStudy(cfg, [unit]);
-  native().setThreads(cfg.recipe.threads);
   const splits = await studySplits(cfg, unit.domain === 'intermediate', progress);
-  progress.line(`${unitId(unit)}: ${describeUnit(unit)}`);
-  return trainRun(unitConfig(cfg, unit, splits), progress, options);
+  return trainUnit(cfg, unit, splits, unitId(unit), progress, options);
 }

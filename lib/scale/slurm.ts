@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { PreparedStudy } from '../experiment/study.js';
-import type { ProgressSink } from '../progress.js';
-import { writeJsonAtomic } from '../runfolder.js';
+import type { PreparedStudy } from '../experiment/prepare.js';
+import type { ProgressSink } from '../util/progress.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
 import { cliCommand, unitFinished, writePlanFile } from './plan-file.js';
 
 export interface SlurmOptions {

@@ -3,9 +3,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { planStudy } from '../experiment/plan.js';
-import { holderGone, readLock, describeHolder } from '../lock.js';
-import { findModelInfo } from '../train/runner.js';
+import { registryPlan } from '../experiment/prepare.js';
+import { holderGone, readLock, describeHolder } from '../util/lock.js';
 import { planUnits, readPlanFile, unitFinished, type PlanFile, type PlanUnit } from './plan-file.js';
 import { studyConfigAt } from './run-unit.js';
 import { ACTIVE_STATES, FAILED_STATES, lastSubmission, queryTasks, readJobsFile, runSlurmCommand, type SlurmRunner } from './slurm.js';
@@ -32,7 +31,7 @@ export interface StudyStatus {
 function planOf(dir: string): PlanFile {
   if (existsSync(join(dir, 'plan.json'))) return readPlanFile(dir);
   const cfg = studyConfigAt(dir);
-  const units = planUnits(planStudy(cfg, (m) => findModelInfo(m).groups.map((g) => g.name)).units, cfg.out);
+  const units = planUnits(registryPlan(cfg).units, cfg.out);
   return { version: 1, study: cfg.name, dir: cfg.out, cwd: process.cwd(), units, levels: [] };
 }
 

@@ -1,11 +1,11 @@
 // Bootstrap intervals from per-image predictions. Images of one patient move together
 // (a cluster bootstrap) when every image has a group; otherwise each image is its own
 // cluster. A replicate draws as many clusters as there are, with replacement, from the
-// project's seeded PRNG (lib/rng.ts), so a seed gives the same interval on every machine.
+// project's seeded PRNG (lib/util/rng.ts), so a seed gives the same interval on every machine.
 // Intervals are percentile intervals (numpy's linear interpolation). Replicates in which
 // a metric is undefined (AUC with one class drawn) are left out of that metric.
-import { argmax, binaryAuc, confusionMatrix, macroOvrAuc } from '../metrics.js';
-import { Rng } from '../rng.js';
+import { argmax, binaryAuc, confusionMatrix, macroOvrAuc } from './metrics.js';
+import { Rng } from '../util/rng.js';
 
 /** One image's prediction, as the statistics need it. */
 export interface ScoredImage {

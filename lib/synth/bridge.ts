@@ -9,7 +9,7 @@
 // Two classes, `few` (2-3 vessels) and `many` (6-9 vessels), so a model trained on a
 // bridge must learn to find vessels of that geometry. Background and vessel colours come
 // from the same distributions at every twist: only the geometry moves.
-import { Rng } from '../rng.js';
+import { Rng } from '../util/rng.js';
 import { lerp } from './raster.js';
 import { coil, drawStroke, finish, mixRgb, paintBackground, walk, type Canvas, type Paint, type Rgb } from './vessels.js';
 

@@ -8,7 +8,7 @@
 // Each part of the picture draws from its own random stream (mixSeed(seed, k)),
 // so the same seed gives the same eye at every level (only the lesions change)
 // and fundusGeometry() can recompute the layout without rendering.
-import { Rng, mixSeed } from '../rng.js';
+import { Rng, mixSeed } from '../util/rng.js';
 import { lerp, smoothstep, valueNoise, withSensorNoise } from './raster.js';
 
 export type FundusLevel = 0 | 1 | 2 | 3 | 4;

@@ -1,5 +1,5 @@
 // Small raster helpers shared by the synthetic-domain renderers.
-import type { Rng } from '../rng.js';
+import type { Rng } from '../util/rng.js';
 
 export const smoothstep = (t: number): number => t * t * (3 - 2 * t);
 export const lerp = (a: number, b: number, t: number): number => a + (b - a) * t;

@@ -4,7 +4,7 @@
 // *structure* (periodic, radial, wavy, blobby, polygonal...) tells classes apart,
 // which is what makes the learned low-level filters transferable.
 // Edges are anti-aliased through signed distances in pixels: t = clamp(d + 0.5).
-import { Rng } from '../rng.js';
+import { Rng } from '../util/rng.js';
 import { lerp, sensorNoise, valueNoise } from './raster.js';
 
 export const SOURCE_CLASSES = [

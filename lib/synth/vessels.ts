@@ -6,7 +6,7 @@
 // *shape* separates them (what the real task asks the CNN to learn).
 // Drawing is pure TS: polylines are rasterised by distance-to-segment
 // coverage into a mask and composited, which gives anti-aliased strokes.
-import { Rng, mixSeed } from '../rng.js';
+import { Rng, mixSeed } from '../util/rng.js';
 import { lerp, smoothstep, withSensorNoise } from './raster.js';
 
 export type VesselKind = 'benign' | 'malignant';

@@ -10,7 +10,7 @@ import { BRIDGE_CLASSES, checkTwist, renderBridgeImage } from './bridge.js';
 import { FUNDUS_LEVELS, renderFundusImage } from './fundus.js';
 import { SOURCE_CLASSES, renderSourceImage } from './textures.js';
 import { renderVesselImage, VESSEL_KINDS, type VesselKind } from './vessels.js';
-import { mixSeed } from '../rng.js';
+import { mixSeed } from '../util/rng.js';
 
 export type SynthDomain = 'target' | 'intermediate' | 'source' | 'bridge';
 export const SYNTH_DOMAINS: readonly SynthDomain[] = ['target', 'intermediate', 'source', 'bridge'];

@@ -5,8 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import type { EvalResult } from '../../binding/session.js';
 import { csvCell, parseCsv } from '../data/csv.js';
-import type { SplitEntry } from '../data/split-file.js';
-import { argmax } from '../metrics.js';
+import type { SplitEntry } from '../split/file.js';
+import { argmax } from '../stats/metrics.js';
 
 export interface Prediction {
   split: 'val' | 'test';

@@ -5,18 +5,15 @@ import { copyFileSync, existsSync, linkSync, readdirSync, readFileSync, renameSy
 import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
 import type { EvalResult, NativeSession } from '../../binding/session.js';
-import type { ModelInfo } from '../../binding/models.js';
-import { loadDataset } from '../data/dataset.js';
-import { groupSplit } from '../data/group-split.js';
-import { readImageFolder } from '../data/imagefolder.js';
-import { defaultRemainder, readSplitFile, toEntries, writeSplitFile, type SplitEntry, type SplitFile } from '../data/split-file.js';
-import { classificationReport, type ClassificationReport } from '../metrics.js';
-import { consoleProgress, eta, formatDuration, type ProgressSink } from '../progress.js';
-import { mixSeed } from '../rng.js';
-import { RunFolder, writeFileAtomic } from '../runfolder.js';
+import { findModelInfo, resolveInputSize } from '../models/index.js';
+import { classificationReport, type ClassificationReport } from '../stats/metrics.js';
+import { consoleProgress, eta, formatDuration, type ProgressSink } from '../util/progress.js';
+import { mixSeed } from '../util/rng.js';
+import { RunFolder, writeFileAtomic } from '../util/runfolder.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
-import { acquireLock, removeStaleLock } from '../lock.js';
-import { stratifiedSplit } from '../split.js';
+import { acquireLock, removeStaleLock } from '../util/lock.js';
+import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
+import { buildSplit } from '../split/run.js';
 import { resolveCacheDir, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 
@@ -47,56 +44,6 @@ export interface RunResult {
   testLoss: number | null;
   /** true when a finished run folder was found and returned without training */
   reused?: boolean;
-}
-
-export function findModelInfo(name: string): ModelInfo {
-  const all = native().models();
-  const info = all.find((m) => m.name === name);
-  if (!info) throw new Error(`unknown model '${name}' (known models: ${all.map((m) => m.name).join(', ')})`);
-  return info;
-}
-
-/** The input size a run uses: the registry's, or an override the architecture allows. */
-export function resolveInputSize(info: ModelInfo, requested?: number): number {
-  if (requested === undefined) return info.inputSize;
-  if (!Number.isInteger(requested) || requested < 32)
-    throw new Error(`--input-size must be an integer >= 32, got ${requested}`);
-  if (info.fixedInputSize && requested !== info.inputSize)
-    throw new Error(`${info.name} only takes ${info.inputSize}x${info.inputSize} input (its position embeddings/windows are fixed)`);
-  return requested;
-}
-
-/** The settings a split is made from. */
-export type SplitSettings = Pick<TrainConfig, 'data' | 'splitFile' | 'valDir' | 'testDir' | 'split' | 'seed' | 'groupBy' | 'skipBadImages'>;
-
-/** The train/val/test assignment of a run: from --split-file, --val/--test, or a seeded split of --data. */
-export async function buildSplit(cfg: SplitSettings): Promise<SplitFile> {
-  if (cfg.splitFile) return readSplitFile(cfg.splitFile);
-  const data = await loadDataset(cfg.data, { skipBad: cfg.skipBadImages });
-  const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, skipped: data.skipped };
-  if (cfg.valDir || cfg.testDir) {
-    if (!cfg.valDir || !cfg.testDir) throw new Error('--val and --test must be given together');
-    const val = readImageFolder(cfg.valDir, data.classes);
-    const test = readImageFolder(cfg.testDir, data.classes);
-    return { ...base, ratios: [], remainder: 'train', groupBy: null, train: toEntries(data.items), val: val.items, test: test.items };
-  }
-  if (cfg.split.length !== 3 && cfg.split.length !== 2)
-    throw new Error(`--split needs two (train,val) or three (train,val,test) ratios, got ${cfg.split.join(',')}`);
-  const options = { ratios: cfg.split, seed: cfg.seed };
-  const grouped = cfg.groupBy === 'patient' ? groupSplit(data.items, options) : null;
-  const parts = grouped ?? stratifiedSplit(data.items, options);
-  for (const name of cfg.split.length === 3 ? (['train', 'val', 'test'] as const) : (['train', 'val'] as const))
-    if (parts[name].length === 0) throw new Error(`the ${name} split of ${cfg.data} is empty: add images or change --split`);
-  return {
-    ...base,
-    ratios: cfg.split,
-    remainder: defaultRemainder(cfg.split),
-    groupBy: cfg.groupBy ?? null,
-    train: toEntries(parts.train),
-    val: toEntries(parts.val),
-    test: toEntries(parts.test),
-    ...(grouped ? { achieved: grouped.achieved } : {}),
-  };
 }
 
 async function decodeSplit(

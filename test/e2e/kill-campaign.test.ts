@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
 import { collectRecords } from '../../lib/experiment/study-folder.js';
-import { Rng } from '../../lib/rng.js';
+import { Rng } from '../../lib/util/rng.js';
 import { readImageFolder } from '../../lib/data/imagefolder.js';
 import { runProcess } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import type { SplitFile } from '../../lib/data/split-file.js';
+import type { SplitFile } from '../../lib/split/index.js';
 import type { PlanFile } from '../../lib/scale/plan-file.js';
 import { mcnemarExact } from '../../lib/stats/tests.js';
 import { readPredictions } from '../../lib/train/predictions.js';

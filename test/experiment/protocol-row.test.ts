@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { runLabel } from '../../lib/cam.js';
+import { runLabel } from '../../lib/cam/cam.js';
 import { planStudy } from '../../lib/experiment/plan.js';
 import { parseProtocols, PROTOCOLS, registerProtocol, type ProtocolId } from '../../lib/experiment/protocols.js';
 import type { RunRecord, Stage } from '../../lib/experiment/types.js';

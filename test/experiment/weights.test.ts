@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { fetchPublished, fetchWeights, findImagenetWeights, hashPrefix, imagenetWeightFiles, publishedFile } from '../../lib/experiment/weights.js';
+import { fetchPublished, fetchWeights, findImagenetWeights, hashPrefix, imagenetWeightFiles, publishedFile } from '../../lib/models/weights.js';
 import { native } from '../../binding/index.js';
 import { tempDir } from '../helpers/images.js';
 

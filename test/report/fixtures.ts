@@ -1,7 +1,7 @@
 // Hand-built RunRecords for the report tests: metrics come from real (tiny) predictions
 // through classificationReport, so records are internally consistent.
 import type { RunRecord, Stage } from '../../lib/experiment/types.js';
-import { classificationReport } from '../../lib/metrics.js';
+import { classificationReport } from '../../lib/stats/metrics.js';
 
 export const CLASSES = ['benign', 'malignant'];
 

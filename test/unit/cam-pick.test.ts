@@ -1,7 +1,7 @@
 // Choosing images and labelling rows for `thtl-native cam`.
 import { describe, expect, it } from 'vitest';
 
-import { pickImages, runLabel } from '../../lib/cam.js';
+import { pickImages, runLabel } from '../../lib/cam/cam.js';
 
 describe('cam helpers', () => {
   it('pickImages takes classes in turn, in split order', () => {

@@ -8,7 +8,7 @@ import ExcelJS from 'exceljs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { registerDataCommands } from '../../lib/commands/data.js';
-import type { SplitFile } from '../../lib/data/split-file.js';
+import type { SplitFile } from '../../lib/split/index.js';
 import { writeJpegHeader, writePng } from '../helpers/png.js';
 
 /** Runs `thtl-native <args>` in-process; returns stdout and the error thrown, if any. */

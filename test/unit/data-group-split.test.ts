@@ -2,8 +2,8 @@
 // targets, deterministic per seed.
 import { describe, expect, it } from 'vitest';
 
-import { type GroupSplitItem, type GroupSplitResult, groupSplit } from '../../lib/data/group-split.js';
-import { Rng } from '../../lib/rng.js';
+import { type GroupSplitItem, type GroupSplitResult, groupSplit } from '../../lib/split/index.js';
+import { Rng } from '../../lib/util/rng.js';
 
 /** `total` images over `patients` patients, 1..120 weight each (very uneven), summing exactly. */
 function perPatient(rng: Rng, patients: number, total: number): number[] {

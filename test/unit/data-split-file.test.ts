@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { type SplitFile, defaultRemainder, readSplitFile, toEntries, writeSplitFile } from '../../lib/data/split-file.js';
-import { stratifiedSplit } from '../../lib/split.js';
+import { type SplitFile, defaultRemainder, readSplitFile, toEntries, writeSplitFile } from '../../lib/split/index.js';
+import { stratifiedSplit } from '../../lib/split/index.js';
 import { writePng } from '../helpers/png.js';
 
 function fixture(): { dir: string; split: SplitFile } {

@@ -15,10 +15,10 @@ import { parseCsv } from '../../lib/data/csv.js';
 import { readImageHeader } from '../../lib/data/image-header.js';
 import { loadMapping } from '../../lib/data/lesions.js';
 import { readSpecFile } from '../../lib/data/spec.js';
-import { readSplitFile } from '../../lib/data/split-file.js';
+import { readSplitFile } from '../../lib/split/index.js';
 import { readTable } from '../../lib/data/table.js';
 import { readStudyConfig } from '../../lib/experiment/config-file.js';
-import { RunFolder } from '../../lib/runfolder.js';
+import { RunFolder } from '../../lib/util/runfolder.js';
 
 const RUNS = Number(process.env.THTL_PROPERTY_RUNS ?? 300);
 const SEED = Number(process.env.THTL_PROPERTY_SEED ?? 20261201);

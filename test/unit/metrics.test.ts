@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { argmax, binaryAuc, classificationReport, confusionMatrix, rocCurve } from '../../lib/metrics.js';
-import { Rng } from '../../lib/rng.js';
+import { argmax, binaryAuc, classificationReport, confusionMatrix, rocCurve } from '../../lib/stats/metrics.js';
+import { Rng } from '../../lib/util/rng.js';
 
 const binaryProbs = (scores: number[]): number[][] => scores.map((s) => [1 - s, s]);
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { covariance, fromRows, symmetricEigen } from '../../lib/probe/linalg.js';
 import { gainsAsRelevance, kendallTau, ndcg } from '../../lib/probe/rank-agreement.js';
 import { emd1d, frechetDistance, knnAccuracy, logme, meanCosine, mmd2 } from '../../lib/probe/scores.js';
-import { Rng } from '../../lib/rng.js';
+import { Rng } from '../../lib/util/rng.js';
 import { runChecked } from '../helpers/process.js';
 import { PYTHON, ROOT, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { classProfiles, frangi, gaussianKernel, vesselDistance, vesselMorphology, type VesselMorphology } from '../../lib/probe/vessels.js';
 import { renderBridgeImage } from '../../lib/synth/bridge.js';
 import { renderVesselImage } from '../../lib/synth/vessels.js';
-import { Rng } from '../../lib/rng.js';
+import { Rng } from '../../lib/util/rng.js';
 import { runChecked } from '../helpers/process.js';
 import { PYTHON, ROOT, oracleSkip, pythonOracleMissing } from '../helpers/python.js';
 

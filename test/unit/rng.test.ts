@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, createRng, mixSeed, splitmix32 } from '../../lib/rng.js';
+import { Rng, createRng, mixSeed, splitmix32 } from '../../lib/util/rng.js';
 
 describe('Rng', () => {
   it('core step matches the xoshiro128** reference (state 1,2,3,4 from the C code)', () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { executorChoice } from '../../lib/commands/scale.js';
 import { planStudy } from '../../lib/experiment/plan.js';
-import { acquireLock, LockBusyError, type LockHolder } from '../../lib/lock.js';
+import { acquireLock, LockBusyError, type LockHolder } from '../../lib/util/lock.js';
 import { workerThreads } from '../../lib/scale/local.js';
 import { planUnits, unitId } from '../../lib/scale/plan-file.js';
 import { expandTasks, parseSacct, parseSqueue, sbatchScript, shellQuote } from '../../lib/scale/slurm.js';

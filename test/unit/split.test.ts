@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../lib/rng.js';
-import { type SplitItem, countSplitLabels, splitCounts, stratifiedSplit } from '../../lib/split.js';
+import { Rng } from '../../lib/util/rng.js';
+import { type SplitItem, countSplitLabels, splitCounts, stratifiedSplit } from '../../lib/split/index.js';
 
 /** A manifest with the given class sizes; file names look like dataset paths. */
 function manifest(sizes: number[]): SplitItem[] {

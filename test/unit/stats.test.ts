@@ -6,8 +6,8 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { argmax } from '../../lib/metrics.js';
-import { Rng } from '../../lib/rng.js';
+import { argmax } from '../../lib/stats/metrics.js';
+import { Rng } from '../../lib/util/rng.js';
 import { bootstrapRun, clustersOf, pairedBootstrap, percentile, type ScoredImage } from '../../lib/stats/bootstrap.js';
 import { delongTest, holm, mcnemarExact } from '../../lib/stats/tests.js';
 import { runChecked } from '../helpers/process.js';

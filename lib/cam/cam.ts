@@ -5,14 +5,14 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 
-import { native } from '../binding/index.js';
-import type { LayerCamResult, NativeSession } from '../binding/session.js';
-import { readSplitFile, type SplitEntry } from './data/split-file.js';
-import { consoleProgress, type ProgressSink } from './progress.js';
-import type { CamRow } from './report/cam-figure.js';
-import { writeNpy } from './report/npy.js';
-import { stageRow, stageRows } from './experiment/protocols.js';
-import { writeFileAtomic, writeJsonAtomic } from './runfolder.js';
+import { native } from '../../binding/index.js';
+import type { LayerCamResult, NativeSession } from '../../binding/session.js';
+import { readSplitFile, type SplitEntry } from '../split/index.js';
+import { consoleProgress, type ProgressSink } from '../util/progress.js';
+import type { CamRow } from '../report/cam-figure.js';
+import { writeNpy } from '../report/npy.js';
+import { stageRow, stageRows } from '../experiment/protocols.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/runfolder.js';
 
 export interface CamOptions {
   /** run folder (config.json + weights.safetensors or best.ckpt) */
@@ -152,7 +152,7 @@ export async function runCam(o: CamOptions, progress: ProgressSink = consoleProg
   const set = await native().ImageSet.build(items.map((i) => i.file), main.inputSize, {});
   if (set.failures().length > 0) throw new Error(`cannot read ${set.failures()[0]!.file}: ${set.failures()[0]!.reason}`);
   const cls = classIndex(o.cls, main.classes);
-  const { renderCamFigure } = await import('./report/cam-figure.js'); // sharp loads only when figures are drawn
+  const { renderCamFigure } = await import('../report/cam-figure.js'); // sharp loads only when figures are drawn
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   const summary: CamSummary[] = [];

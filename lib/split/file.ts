@@ -5,10 +5,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-import { writeJsonAtomic } from '../runfolder.js';
-import type { SplitName } from '../split.js';
-import type { ClassRatios } from './group-split.js';
-import { listOffenders, type SkippedEntry } from './problems.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
+import type { SplitName } from './stratified.js';
+import type { ClassRatios } from './group.js';
+import { listOffenders, type SkippedEntry } from '../data/problems.js';
 
 export interface SplitEntry {
   file: string;

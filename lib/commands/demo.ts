@@ -6,15 +6,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { runCam } from './cam.js';
-import { DEFAULT_RECIPE } from './experiment/study-config.js';
-import { runStudy, writeStudyReport, type StudyResult } from './experiment/study.js';
-import { readStudyFile } from './experiment/study-folder.js';
-import type { ProtocolId } from './experiment/types.js';
-import { writeSynthDataset, type SynthDomain } from './synth/write.js';
-import { DEFAULT_TRAIN_CONFIG } from './train/config.js';
-import { trainRun, type RunOptions } from './train/runner.js';
-import { consoleProgress, type ProgressSink } from './progress.js';
+import { runCam } from '../cam/cam.js';
+import { DEFAULT_RECIPE } from '../experiment/study-config.js';
+import { runStudy, writeStudyReport, type StudyResult } from '../experiment/study.js';
+import { readStudyFile } from '../experiment/study-folder.js';
+import type { ProtocolId } from '../experiment/types.js';
+import { writeSynthDataset, type SynthDomain } from '../synth/write.js';
+import { DEFAULT_TRAIN_CONFIG } from '../train/config.js';
+import { trainRun, type RunOptions } from '../train/runner.js';
+import { consoleProgress, type ProgressSink } from '../util/progress.js';
 
 export interface DemoOptions {
   out: string;

@@ -1,8 +1,8 @@
 // `thtl-native doctor`: which addon loads, which LibTorch it was built against and which
 // one it runs, what a build would use now, and what is missing or mismatched.
-import { addonCandidates, describeBuild, packageRoot, platformTag, probeAddon, readBuildInfo } from '../binding/locate.js';
-import type { NativeInfo } from '../binding/info.js';
-import { describeLibTorch, findLibTorch, LIBTORCH_HELP, sameMinor } from './install/libtorch.js';
+import { addonCandidates, describeBuild, packageRoot, platformTag, probeAddon, readBuildInfo } from '../../binding/locate.js';
+import type { NativeInfo } from '../../binding/info.js';
+import { describeLibTorch, findLibTorch, LIBTORCH_HELP, sameMinor } from '../install/libtorch.js';
 
 export interface DoctorReport {
   ok: boolean;

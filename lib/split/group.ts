@@ -8,8 +8,8 @@
 //   4. each group goes to the split where it reduces the relative distance to
 //      the per-class targets (the paper's floor rule on image counts) most.
 // Items without a group are their own group.
-import { Rng } from '../rng.js';
-import { DEFAULT_SPLIT_SEED, type SplitItem, type SplitName, type SplitOptions, type SplitResult, type SplitSizes, splitCounts } from '../split.js';
+import { Rng } from '../util/rng.js';
+import { DEFAULT_SPLIT_SEED, type SplitItem, type SplitName, type SplitOptions, type SplitResult, type SplitSizes, splitCounts } from './stratified.js';
 
 export interface GroupSplitItem extends SplitItem {
   group?: string;

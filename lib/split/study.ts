@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { ProgressSink } from '../progress.js';
-import { readSplitFile, writeSplitFile } from '../data/split-file.js';
-import { buildSplit } from '../train/runner.js';
-import type { Recipe, StudyConfig } from './study-config.js';
+import type { ProgressSink } from '../util/progress.js';
+import type { Recipe, StudyConfig } from '../experiment/study-config.js';
+import { readSplitFile, writeSplitFile } from './file.js';
+import { buildSplit } from './run.js';
 
 /** The study settings the splits are made from. */
 export type StudySplitSettings = Pick<StudyConfig, 'out' | 'seed' | 'target' | 'intermediate' | 'targetSplit' | 'intermediateSplit' | 'groupBy'> & {

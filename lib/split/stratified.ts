@@ -3,7 +3,7 @@
 //   per class (ascending label), sort by file name, shuffle with one shared
 //   RNG, give every non-remainder split floor(ratio * n) items and the
 //   remainder split whatever is left.
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 export interface SplitItem {
   file: string;

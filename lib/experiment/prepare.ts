@@ -1,0 +1,45 @@
+// A study made ready to run: its plan (with each model's parameter groups from the
+// registry), study.json and the shared splits. The study runner (study.ts) and the
+// executors (lib/scale/) both start from a PreparedStudy; this module imports neither.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { modelGroups } from '../models/index.js';
+import { consoleProgress, type ProgressSink } from '../util/progress.js';
+import { writeJsonAtomic } from '../util/runfolder.js';
+import { studySplits, type StudySplits } from '../split/index.js';
+import { planStudy, type Plan } from './plan.js';
+import type { StudyConfig } from './study-config.js';
+import type { StudyFile } from './study-folder.js';
+import { checkStudy } from './unit-config.js';
+
+/** The plan of a study, each model's parameter groups taken from the registry; an unknown model name throws here. */
+export function registryPlan(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed'>): Plan {
+  return planStudy(cfg, modelGroups);
+}
+
+/** A study made ready to run: study.json and the splits written, the plan made. */
+export interface PreparedStudy {
+  /** the study folder (absolute) */
+  out: string;
+  cfg: StudyConfig;
+  plan: Plan;
+  study: StudyFile;
+  splits: StudySplits;
+}
+
+/**
+ * Everything before training: checks the inputs, writes study.json, makes the shared
+ * splits (so that units run by other processes only read them).
+ */
+export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<PreparedStudy> {
+  const out = resolve(cfg.out);
+  const plan = registryPlan(cfg);
+  checkStudy(cfg, plan.units);
+  const modelOrder = [...new Set(cfg.experiments.flatMap((s) => s.models))];
+  const study: StudyFile = { version: 1, name: cfg.name, config: cfg, modelOrder, entries: plan.entries };
+  mkdirSync(out, { recursive: true });
+  writeJsonAtomic(join(out, 'study.json'), study);
+  const splits = await studySplits(cfg, plan.units.some((u) => u.domain === 'intermediate'), progress);
+  return { out, cfg, plan, study, splits };
+}

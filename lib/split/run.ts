@@ -1,0 +1,41 @@
+// The train/val/test assignment of one run: read from --split-file, taken from
+// --val/--test folders, or made from --data with a seeded (stratified or grouped) split.
+import { loadDataset } from '../data/dataset.js';
+import { readImageFolder } from '../data/imagefolder.js';
+import type { TrainConfig } from '../train/config.js';
+import { defaultRemainder, readSplitFile, toEntries, type SplitFile } from './file.js';
+import { groupSplit } from './group.js';
+import { stratifiedSplit } from './stratified.js';
+
+/** The settings a split is made from. */
+export type SplitSettings = Pick<TrainConfig, 'data' | 'splitFile' | 'valDir' | 'testDir' | 'split' | 'seed' | 'groupBy' | 'skipBadImages'>;
+
+/** The train/val/test assignment of a run: from --split-file, --val/--test, or a seeded split of --data. */
+export async function buildSplit(cfg: SplitSettings): Promise<SplitFile> {
+  if (cfg.splitFile) return readSplitFile(cfg.splitFile);
+  const data = await loadDataset(cfg.data, { skipBad: cfg.skipBadImages });
+  const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, skipped: data.skipped };
+  if (cfg.valDir || cfg.testDir) {
+    if (!cfg.valDir || !cfg.testDir) throw new Error('--val and --test must be given together');
+    const val = readImageFolder(cfg.valDir, data.classes);
+    const test = readImageFolder(cfg.testDir, data.classes);
+    return { ...base, ratios: [], remainder: 'train', groupBy: null, train: toEntries(data.items), val: val.items, test: test.items };
+  }
+  if (cfg.split.length !== 3 && cfg.split.length !== 2)
+    throw new Error(`--split needs two (train,val) or three (train,val,test) ratios, got ${cfg.split.join(',')}`);
+  const options = { ratios: cfg.split, seed: cfg.seed };
+  const grouped = cfg.groupBy === 'patient' ? groupSplit(data.items, options) : null;
+  const parts = grouped ?? stratifiedSplit(data.items, options);
+  for (const name of cfg.split.length === 3 ? (['train', 'val', 'test'] as const) : (['train', 'val'] as const))
+    if (parts[name].length === 0) throw new Error(`the ${name} split of ${cfg.data} is empty: add images or change --split`);
+  return {
+    ...base,
+    ratios: cfg.split,
+    remainder: defaultRemainder(cfg.split),
+    groupBy: cfg.groupBy ?? null,
+    train: toEntries(parts.train),
+    val: toEntries(parts.val),
+    test: toEntries(parts.test),
+    ...(grouped ? { achieved: grouped.achieved } : {}),
+  };
+}
