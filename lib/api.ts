@@ -19,7 +19,7 @@ export const ImageSet = {
 };
 export type { ModelInfo } from '../binding/models.js';
 export { trainRun, buildSplit, type RunResult, type RunOptions } from './train/runner.js';
-export { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
+export { DEFAULT_TRAIN_CONFIG, TRAIN_OPTIONS, checkTrainConfig, type TrainConfig } from './train/config.js';
 export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, type ClassificationReport } from './metrics.js';
 export { stratifiedSplit } from './split.js';
