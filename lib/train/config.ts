@@ -152,9 +152,6 @@ type Fields = { -readonly [K in RequiredKey]: OptionValue<K> } & { -readonly [K 
 /** A training run's settings: one field per TRAIN_OPTIONS entry (see there for each). */
 export interface TrainConfig extends Fields {}
 
-/** The options that have a default. */
-export type DefaultedOption = DefaultedKey;
-
 /** The defaults of those of `names` that have one, in the order of `names`. */
 export function optionDefaults<K extends TrainOption>(names: readonly K[]): Pick<TrainConfig, K & DefaultedKey> {
   const out: Record<string, unknown> = {};
