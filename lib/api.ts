@@ -19,14 +19,14 @@ export const ImageSet = {
 };
 export type { ModelInfo } from '../binding/models.js';
 export { trainRun, type RunResult, type RunOptions } from './train/runner.js';
-export { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './train/config.js';
+export { DEFAULT_TRAIN_CONFIG, TRAIN_OPTIONS, checkTrainConfig, type TrainConfig } from './train/config.js';
 export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, type ClassificationReport } from './stats/metrics.js';
 export { buildSplit, stratifiedSplit } from './split/index.js';
 export { readImageFolder } from './data/imagefolder.js';
-export { runDemo } from './commands/demo.js';
+export { runDemo } from './experiment/demo.js';
 export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';
-export { doctor } from './commands/doctor.js';
+export { doctor } from './install/doctor.js';
 export { runStudy, prepareStudy, planStudy, collectRecords, readStudyFile, writeStudyReport, PROTOCOLS, DEFAULT_RECIPE, type StudyConfig, type Recipe, type StudyRunOptions } from './experiment/study.js';
 export { writePlanFile, readPlanFile, type PlanFile, type PlanUnit } from './scale/plan-file.js';
 export { runUnit } from './scale/run-unit.js';

@@ -3,10 +3,10 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 
-import { addTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
+import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
-import { DEFAULT_STUDY, type Recipe, type StudyConfig } from '../experiment/study-config.js';
+import { DEFAULT_STUDY, type Recipe, type RecipeOption, type StudyConfig } from '../experiment/study-config.js';
 import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
 import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js';
 import { writePlanFile } from '../scale/plan-file.js';
@@ -15,6 +15,9 @@ import { executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../util/interrupt.js';
 import { consoleProgress, formatDuration } from '../util/progress.js';
+
+/** The recipe options `experiment`, `reproduce` and `plan` take as flags (stepSize, gamma, minDelta, noCache: config file only). */
+const STUDY_TRAINING_FLAGS = ['epochs', 'batchSize', 'lr', 'inputSize', 'patience', 'monitor', 'frozenBn', 'precision', 'channelsLast', 'device', 'threads', 'cacheDir', 'skipBadImages'] as const satisfies readonly RecipeOption[];
 
 /** Flags shared by `experiment` and `reproduce`; each overrides the config file and the paper's recipe. */
 function studyOptions(cmd: Command): Command {
@@ -29,28 +32,12 @@ function studyOptions(cmd: Command): Command {
     .addOption(new Option('--group-by <key>', 'keep every patient in one split of the target').choices(['patient']))
     .option('--lora-rank <n>', `LoRA rank (default: ${DEFAULT_STUDY.lora.rank})`, positiveInt('--lora-rank'))
     .option('--lora-alpha <x>', `LoRA alpha (default: ${DEFAULT_STUDY.lora.alpha})`, positiveNumber('--lora-alpha'));
-  addTrainingFlags(cmd, ['epochs', 'batchSize', 'lr', 'inputSize', 'patience', 'monitor', 'frozenBn', 'precision', 'channelsLast', 'device', 'threads', 'cacheDir', 'skipBadImages'], 'name', {
-    lr: { help: 'learning rate for every model' },
-  });
+  addTrainingFlags(cmd, STUDY_TRAINING_FLAGS, 'name', { lr: { help: 'learning rate for every model' } });
   return cmd.option('--out <dir>', 'study folder (runs/, splits/, report/, study.json)');
 }
 
 function flagsToStudy(o: Record<string, unknown>): PartialStudy {
-  const recipe: Partial<Recipe> = {
-    epochs: o.epochs as number | undefined,
-    batchSize: o.batchSize as number | undefined,
-    lr: o.lr as number | undefined,
-    inputSize: o.inputSize as number | undefined,
-    patience: o.patience as number | undefined,
-    monitor: o.monitor as Recipe['monitor'] | undefined,
-    frozenBn: o.frozenBn as Recipe['frozenBn'] | undefined,
-    precision: o.precision as Recipe['precision'] | undefined,
-    channelsLast: o.channelsLast as boolean | undefined,
-    device: o.device as string | undefined,
-    threads: o.threads as number | undefined,
-    cacheDir: o.cacheDir as string | undefined,
-    skipBadImages: o.skipBadImages as boolean | undefined,
-  };
+  const recipe: Partial<Recipe> = readTrainingFlags(o, STUDY_TRAINING_FLAGS);
   const lora = o.loraRank !== undefined || o.loraAlpha !== undefined ? { rank: (o.loraRank as number | undefined) ?? DEFAULT_STUDY.lora.rank, alpha: (o.loraAlpha as number | undefined) ?? DEFAULT_STUDY.lora.alpha } : undefined;
   return {
     target: o.target as string | undefined,

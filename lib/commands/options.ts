@@ -1,14 +1,13 @@
-// Option value parsers (commander calls them with the raw text) and the training flags,
-// each declared once with its parser, its check and its default.
+// Option value parsers (commander calls them with the raw text), and the flags of the
+// training options: each built from its TRAIN_OPTIONS entry (lib/train/config.ts), with
+// its parser, its check and its default, and read back typed by readTrainingFlags.
 // `train` and `demo` show the default (commander fills it in); `experiment` and
 // `reproduce` leave an absent flag undefined, so that a study config file's value stands,
 // and name the default in the help text instead. A bad value fails while the command
 // line is parsed, before any file is read.
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command, type OptionValues } from 'commander';
 
-import { DEFAULT_TRAIN_CONFIG, PRECISIONS } from '../train/config.js';
-
-const d = DEFAULT_TRAIN_CONFIG;
+import { optionProblem, specOf, TRAIN_OPTION_NAMES, type OptionValue, type TrainOption } from '../train/config.js';
 
 function parseNumber(name: string, value: string, ok: (n: number) => boolean, what: string): number {
   const n = value.trim() === '' ? NaN : Number(value);
@@ -39,71 +38,64 @@ export const ratios = (name: string, count?: 2 | 3) => (v: string) => {
   return parts;
 };
 
-interface FlagSpec {
-  flags: string;
-  help: string;
-  parse?: (value: string) => unknown;
-  choices?: readonly string[];
-  /** the value when the flag is absent; none: absent means "not given" */
-  default?: unknown;
-  /** how the default reads in help where it is not filled in ("each model's") */
-  defaultText?: string;
+/** A flag's text as option `name`'s value; a bad one fails the parse naming the flag ("--epochs must be a positive integer, got 'x'"). */
+function flagParser(name: TrainOption, long: string): ((text: string) => unknown) | undefined {
+  const spec = specOf(name);
+  if (!spec.fromText) return undefined;
+  const fromText = spec.fromText;
+  return (text: string) => {
+    const value = fromText(text);
+    const problem = optionProblem(name, value);
+    if (problem) throw new InvalidArgumentError(`${long} ${problem}, got '${text}'`);
+    return value;
+  };
 }
 
-/** Every training flag that more than one command takes. */
-export const TRAINING_FLAGS = {
-  epochs: { flags: '--epochs <n>', help: 'maximum epochs', parse: positiveInt('--epochs'), default: d.epochs },
-  batchSize: { flags: '--batch-size <n>', help: 'batch size', parse: positiveInt('--batch-size'), default: d.batchSize },
-  lr: { flags: '--lr <x>', help: 'learning rate', parse: positiveNumber('--lr'), defaultText: "the model's, from the paper" },
-  inputSize: { flags: '--input-size <px>', help: 'square input size', parse: positiveInt('--input-size'), defaultText: "the model's" },
-  patience: { flags: '--patience <n>', help: 'early-stopping patience in epochs', parse: nonNegativeInt('--patience'), default: d.patience },
-  minDelta: { flags: '--min-delta <x>', help: 'minimum improvement that resets patience', parse: nonNegativeNumber('--min-delta'), default: d.minDelta },
-  monitor: { flags: '--monitor <metric>', help: 'early-stopping metric', choices: ['val_loss', 'val_accuracy'], default: d.monitor },
-  frozenBn: {
-    flags: '--frozen-bn <mode>',
-    help: "BatchNorm of frozen groups: 'train' keeps updating running statistics (as PyTorch code does), 'eval' fixes them",
-    choices: ['train', 'eval'],
-    default: d.frozenBn,
-  },
-  precision: {
-    flags: '--precision <p>',
-    help: 'mixed precision of forward passes (autocast): fp32, bf16 (CPU, CUDA), fp16 (CUDA, with loss scaling)',
-    choices: PRECISIONS,
-    default: d.precision,
-  },
-  channelsLast: { flags: '--channels-last', help: 'channels_last memory format for weights and batches' },
-  device: { flags: '--device <device>', help: 'cpu | cuda | cuda:N | auto', default: d.device },
-  threads: { flags: '--threads <n>', help: 'LibTorch threads (0 = all cores)', parse: nonNegativeInt('--threads'), default: d.threads },
-  seed: { flags: '--seed <n>', help: 'seed for split, initialisation, shuffling and augmentation', parse: nonNegativeInt('--seed'), default: d.seed },
-  cacheDir: { flags: '--cache-dir <dir>', help: 'decode cache folder', defaultText: '$THTL_CACHE_DIR or ~/.cache/thtl-native' },
-  skipBadImages: { flags: '--skip-bad-images', help: 'skip unreadable images (listed in skipped-images.json) instead of failing' },
-} satisfies Record<string, FlagSpec>;
+/** Per-command changes to an option's flag: another default (the demo's) or help text. */
+export type FlagOverrides = Partial<Record<TrainOption, { default?: unknown; help?: string }>>;
 
-export type TrainingFlag = keyof typeof TRAINING_FLAGS;
+/** The commander Option of training option `name` (its flag, help, parser, choices and default, from TRAIN_OPTIONS). */
+export function trainingOption(name: TrainOption, defaults: 'fill' | 'name', override: { default?: unknown; help?: string } = {}): Option {
+  const spec = { ...specOf(name), ...override };
+  if (!spec.flag) throw new Error(`training option ${name} has no command-line flag`);
+  const isBoolean = !spec.flag.includes('<');
+  const named = spec.default !== undefined && !isBoolean ? String(spec.default) : spec.defaultText;
+  const help = spec.help + (named && (defaults === 'name' || spec.default === undefined) ? ` (default: ${named})` : '');
+  const option = new Option(spec.flag, help);
+  if (spec.choices) option.choices(spec.choices.map(String));
+  const parse = flagParser(name, option.long ?? spec.flag);
+  if (parse) option.argParser(parse);
+  if (spec.flagRequired) option.makeOptionMandatory();
+  // a --no-X flag: commander makes X true unless it is given
+  if (defaults === 'fill' && !option.negate) {
+    if (isBoolean) option.default(false);
+    else if (spec.default !== undefined) option.default(spec.default);
+  }
+  return option;
+}
 
 /**
- * Adds `names` to `cmd`. defaults 'fill': an absent flag takes its default (overridable per
- * command through `overrides`); 'name': it stays undefined and the help names the default.
+ * Adds the flags of training options `names` to `cmd`. defaults 'fill': an absent flag
+ * takes its default (overridable per command through `overrides`); 'name': it stays
+ * undefined and the help names the default.
  */
-export function addTrainingFlags(
-  cmd: Command,
-  names: readonly TrainingFlag[],
-  defaults: 'fill' | 'name',
-  overrides: Partial<Record<TrainingFlag, { default?: unknown; help?: string }>> = {},
-): Command {
-  for (const name of names) {
-    const spec: FlagSpec = { ...TRAINING_FLAGS[name], ...overrides[name] };
-    const isBoolean = !spec.flags.includes('<');
-    const named = spec.default !== undefined && !isBoolean ? String(spec.default) : spec.defaultText;
-    const help = spec.help + (named && (defaults === 'name' || spec.default === undefined) ? ` (default: ${named})` : '');
-    const option = new Option(spec.flags, help);
-    if (spec.choices) option.choices([...spec.choices]);
-    if (spec.parse) option.argParser(spec.parse);
-    if (defaults === 'fill') {
-      if (isBoolean) option.default(false);
-      else if (spec.default !== undefined) option.default(spec.default);
-    }
-    cmd.addOption(option);
-  }
+export function addTrainingFlags(cmd: Command, names: readonly TrainOption[], defaults: 'fill' | 'name', overrides: FlagOverrides = {}): Command {
+  for (const name of names) cmd.addOption(trainingOption(name, defaults, overrides[name]));
   return cmd;
+}
+
+/**
+ * The values of training options `names` in commander's parsed options `o` (their flags
+ * were added by addTrainingFlags): typed by TRAIN_OPTIONS, undefined where a flag is absent
+ * and has no default. A --no-X flag reads as true when given.
+ */
+export function readTrainingFlags<K extends TrainOption>(o: OptionValues, names: readonly K[]): { [P in K]?: OptionValue<P> } {
+  const out: Partial<Record<TrainOption, unknown>> = {};
+  // in TRAIN_OPTIONS order, which is config.json's
+  for (const name of TRAIN_OPTION_NAMES.filter((n) => names.includes(n as K))) {
+    const option = new Option(specOf(name).flag ?? '');
+    const raw: unknown = o[option.attributeName()];
+    out[name] = option.negate ? raw === false : raw;
+  }
+  return out as { [P in K]?: OptionValue<P> };
 }

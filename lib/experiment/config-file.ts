@@ -3,13 +3,13 @@
 // Unknown keys are errors, so a typo never silently falls back to a default.
 import { existsSync, readFileSync } from 'node:fs';
 
-import { PRECISIONS } from '../train/config.js';
+import { checkOptions } from '../train/config.js';
 
 import { parseProtocols } from './protocols.js';
-import { DEFAULT_RECIPE, DEFAULT_STUDY, type ExperimentSet, type Recipe, type StudyConfig } from './study-config.js';
+import { DEFAULT_STUDY, RECIPE_OPTIONS, type ExperimentSet, type Recipe, type StudyConfig } from './study-config.js';
 
 const STUDY_KEYS = ['name', 'experiments', 'target', 'intermediate', 'weightsDir', 'initialWeights', 'runs', 'seed', 'targetSplit', 'intermediateSplit', 'groupBy', 'lora', 'recipe', 'out'];
-const RECIPE_KEYS = Object.keys({ ...DEFAULT_RECIPE, lr: 0, inputSize: 0, cacheDir: '', noCache: false });
+const RECIPE_KEYS: string[] = [...RECIPE_OPTIONS];
 const SET_KEYS = ['protocols', 'models', 'steps'];
 
 function checkKeys(obj: Record<string, unknown>, allowed: string[], where: string): void {
@@ -51,6 +51,14 @@ export function readStudyConfig(path: string): PartialStudy {
   return raw as PartialStudy;
 }
 
+/** Throws "recipe <option> must be ..., got <value>" for a value its TRAIN_OPTIONS entry refuses; lr may be one per model. */
+function checkRecipe(recipe: Recipe): void {
+  const { lr, ...rest } = recipe;
+  checkOptions(rest, 'recipe ');
+  if (typeof lr === 'object' && lr !== null) for (const [model, x] of Object.entries(lr)) checkOptions({ lr: x }, `recipe ${model} `);
+  else checkOptions({ lr }, 'recipe ');
+}
+
 /** Defaults <- config file <- flags (later wins; undefined values do not override). */
 export function mergeStudy(...parts: PartialStudy[]): StudyConfig {
   const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -67,7 +75,6 @@ export function mergeStudy(...parts: PartialStudy[]): StudyConfig {
   if (!cfg.out) throw new Error('the study needs an output folder: --out (or "out" in the config)');
   if (!(cfg.lora.rank >= 1) || !Number.isInteger(cfg.lora.rank)) throw new Error(`LoRA rank must be a positive integer, got ${cfg.lora.rank}`);
   if (!(cfg.lora.alpha > 0)) throw new Error(`LoRA alpha must be positive, got ${cfg.lora.alpha}`);
-  if (!PRECISIONS.includes(cfg.recipe.precision)) throw new Error(`recipe precision must be one of ${PRECISIONS.join(', ')}, got '${String(cfg.recipe.precision)}'`);
-  if (typeof cfg.recipe.channelsLast !== 'boolean') throw new Error(`recipe channelsLast must be true or false, got ${JSON.stringify(cfg.recipe.channelsLast)}`);
+  checkRecipe(cfg.recipe);
   return cfg;
 }

@@ -1,49 +1,27 @@
 // What a study is made of: the training recipe, the experiment sets and the study's
 // settings (StudyConfig), with the paper's defaults. config-file.ts reads them from JSON.
-import { DEFAULT_TRAIN_CONFIG, type Precision } from '../train/config.js';
-import type { Monitor } from '../train/early-stopping.js';
+import { optionDefaults, type TrainConfig, type TrainOption } from '../train/config.js';
 import type { ProtocolId } from './types.js';
 
+/**
+ * The training options a study sets for all its units (the rest are per unit: model, data,
+ * seed, weights, trained groups, ...), in the order study.json keeps them. A recipe option
+ * is one entry here plus its TRAIN_OPTIONS entry; unitConfig passes it on to each unit.
+ */
+export const RECIPE_OPTIONS = [
+  'epochs', 'batchSize', 'patience', 'minDelta', 'monitor', 'stepSize', 'gamma', 'frozenBn', 'precision', 'channelsLast',
+  'device', 'threads', 'skipBadImages', 'lr', 'inputSize', 'cacheDir', 'noCache',
+] as const satisfies readonly TrainOption[];
+export type RecipeOption = (typeof RECIPE_OPTIONS)[number];
+
 /** The paper's training recipe; every field can be overridden by a config file or flags. */
-export interface Recipe {
-  epochs: number;
-  batchSize: number;
-  patience: number;
-  minDelta: number;
-  monitor: Monitor;
-  stepSize: number;
-  gamma: number;
-  frozenBn: 'train' | 'eval';
-  /** mixed precision of the forward passes: fp32 (none), bf16, fp16 (CUDA) */
-  precision: Precision;
-  /** channels_last memory format for weights and batches */
-  channelsLast: boolean;
+export type Recipe = Omit<Pick<TrainConfig, RecipeOption>, 'lr'> & {
   /** one learning rate for all models, or per model; default: the registry's (the paper's) */
   lr?: number | Record<string, number>;
-  /** square input size; default: the model's */
-  inputSize?: number;
-  device: string;
-  threads: number;
-  cacheDir?: string;
-  noCache?: boolean;
-  skipBadImages: boolean;
-}
-
-export const DEFAULT_RECIPE: Recipe = {
-  epochs: DEFAULT_TRAIN_CONFIG.epochs,
-  batchSize: DEFAULT_TRAIN_CONFIG.batchSize,
-  patience: DEFAULT_TRAIN_CONFIG.patience,
-  minDelta: DEFAULT_TRAIN_CONFIG.minDelta,
-  monitor: DEFAULT_TRAIN_CONFIG.monitor,
-  stepSize: DEFAULT_TRAIN_CONFIG.stepSize,
-  gamma: DEFAULT_TRAIN_CONFIG.gamma,
-  frozenBn: DEFAULT_TRAIN_CONFIG.frozenBn,
-  precision: DEFAULT_TRAIN_CONFIG.precision,
-  channelsLast: DEFAULT_TRAIN_CONFIG.channelsLast,
-  device: DEFAULT_TRAIN_CONFIG.device,
-  threads: DEFAULT_TRAIN_CONFIG.threads,
-  skipBadImages: false,
 };
+
+/** TRAIN_OPTIONS' defaults of the recipe options. */
+export const DEFAULT_RECIPE: Recipe = optionDefaults(RECIPE_OPTIONS);
 
 export interface ExperimentSet {
   protocols: ProtocolId[];

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config.js';
 import type { Unit } from './plan.js';
 import type { StudySplits } from '../split/index.js';
-import type { Recipe, StudyConfig } from './study-config.js';
+import { RECIPE_OPTIONS, type Recipe, type RecipeOption, type StudyConfig } from './study-config.js';
 import { findImagenetWeights } from '../models/index.js';
 
 /** Where a model's initial weights come from: a given file, else torchvision's file in weightsDir. */
@@ -44,31 +44,25 @@ export function unitConfig(cfg: UnitSettings, unit: Unit, splitFiles: StudySplit
     data: unit.domain === 'target' ? cfg.target : cfg.intermediate!,
     splitFile,
     split: unit.domain === 'target' ? cfg.targetSplit : cfg.intermediateSplit,
-    epochs: r.epochs,
-    batchSize: r.batchSize,
     ...(lr !== undefined ? { lr } : {}),
-    ...(r.inputSize !== undefined ? { inputSize: r.inputSize } : {}),
+    ...recipeFields(r),
     ...(unit.trainable !== 'all' && !unit.lora ? { trainableGroups: unit.trainable } : {}),
     ...(unit.lora ? { lora: { groups: unit.lora, rank: cfg.lora.rank, alpha: cfg.lora.alpha } } : {}),
-    frozenBn: r.frozenBn,
-    precision: r.precision,
-    channelsLast: r.channelsLast,
     ...(weights ? { weights } : {}),
-    device: r.device,
-    threads: r.threads,
     seed: unit.seed,
     out: join(out, unit.dir),
-    patience: r.patience,
-    minDelta: r.minDelta,
-    monitor: r.monitor,
-    stepSize: r.stepSize,
-    gamma: r.gamma,
-    skipBadImages: r.skipBadImages,
     ...(r.cacheDir ? { cacheDir: r.cacheDir } : {}),
     ...(r.noCache ? { noCache: true } : {}),
     resume: true,
     keepCheckpoint: false,
   };
+}
+
+/** The recipe options a unit takes as they are, those that are set (lr is per model; the decode cache only when given). */
+function recipeFields(r: Recipe): Partial<TrainConfig> {
+  const out: Partial<Record<RecipeOption, unknown>> = {};
+  for (const name of RECIPE_OPTIONS) if (name !== 'lr' && name !== 'cacheDir' && name !== 'noCache' && r[name] !== undefined) out[name] = r[name];
+  return out as Partial<TrainConfig>;
 }
 
 /** Throws, before anything runs, when a dataset or an ImageNet weight file the units need is missing. */

@@ -14,7 +14,7 @@ import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
 import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
 import { buildSplit } from '../split/run.js';
-import { resolveCacheDir, type TrainConfig } from './config.js';
+import { checkTrainConfig, resolveCacheDir, trainIdentity, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 
 export interface EpochRecord {
@@ -138,24 +138,9 @@ async function createSession(cfg: SessionSettings, numClasses: number, lr: numbe
   return session;
 }
 
-/** The settings that make two runs the same run: a resumed folder must match them. */
-function identity(
-  cfg: Pick<
-    TrainConfig,
-    | 'model' | 'weights' | 'epochs' | 'batchSize' | 'headOnly' | 'trainableGroups' | 'lora' | 'frozenBn' | 'seed'
-    | 'patience' | 'minDelta' | 'monitor' | 'stepSize' | 'gamma' | 'precision' | 'channelsLast'
-  >,
-  lr: number,
-  size: number,
-): Record<string, unknown> {
-  return {
-    model: cfg.model, weights: cfg.weights ?? null, epochs: cfg.epochs, batchSize: cfg.batchSize, lr, inputSize: size,
-    headOnly: cfg.headOnly, trainableGroups: cfg.trainableGroups ?? null, lora: cfg.lora ?? null, frozenBn: cfg.frozenBn,
-    seed: cfg.seed, patience: cfg.patience, minDelta: cfg.minDelta, monitor: cfg.monitor, stepSize: cfg.stepSize, gamma: cfg.gamma,
-    // only when set, so that folders written before these options existed still resume
-    ...(cfg.precision && cfg.precision !== 'fp32' ? { precision: cfg.precision } : {}),
-    ...(cfg.channelsLast ? { channelsLast: true } : {}),
-  };
+/** The settings that make two runs the same run: a resumed folder must match them (TRAIN_OPTIONS' identity). */
+function identity(cfg: TrainConfig, lr: number, size: number): Record<string, unknown> {
+  return trainIdentity(cfg, { lr, inputSize: size });
 }
 
 /** Points `to` at the same file as `from` (a hard link; a copy where links are not possible), atomically. */
@@ -207,8 +192,7 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const info = findModelInfo(cfg.model);
   const size = resolveInputSize(info, cfg.inputSize);
   const lr = cfg.lr ?? info.defaultLr;
-  if (!(cfg.epochs >= 1)) throw new Error(`--epochs must be at least 1, got ${cfg.epochs}`);
-  if (!(cfg.batchSize >= 1)) throw new Error(`--batch-size must be at least 1, got ${cfg.batchSize}`);
+  checkTrainConfig(cfg);
   // before anything is decoded or written: `--device cuda` without a GPU is one line
   const device = resolveDevice(cfg.device);
 

@@ -10,7 +10,7 @@ import { native } from '../../binding/index.js';
 import { imagenetWeightFiles } from '../../lib/models/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CHOOSES_A_MODEL = new Set(['lib/commands/demo.ts']);
+const CHOOSES_A_MODEL = new Set(['lib/experiment/demo.ts']);
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 
 import { buildCli } from '../../lib/cli.js';
-import { TRAINING_FLAGS } from '../../lib/commands/options.js';
+import { RECIPE_OPTIONS } from '../../lib/experiment/study-config.js';
+import { TRAIN_OPTIONS, TRAIN_OPTION_NAMES, specOf } from '../../lib/train/config.js';
 
 function quiet(cmd: Command): Command {
   cmd.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
@@ -84,13 +85,22 @@ describe('training flags', () => {
   it('one declaration per training flag: help texts name the defaults of the config', () => {
     const train = buildCli().commands.find((c) => c.name() === 'train')!;
     const experiment = buildCli().commands.find((c) => c.name() === 'experiment')!;
-    for (const spec of Object.values(TRAINING_FLAGS)) {
-      const long = spec.flags.split(' ')[0]!;
+    for (const name of TRAIN_OPTION_NAMES) {
+      const spec = specOf(name);
+      if (!spec.flag) continue;
+      const long = spec.flag.split(' ')[0]!;
       const inTrain = train.options.find((o) => o.long === long);
+      expect(inTrain, long).toBeDefined();
       // a study's --seed is its base seed (run r trains with a seed derived from it): its own flag
-      const inExperiment = long === '--seed' ? undefined : experiment.options.find((o) => o.long === long);
+      const inExperiment = (RECIPE_OPTIONS as readonly string[]).includes(name) ? experiment.options.find((o) => o.long === long) : undefined;
       for (const o of [inTrain, inExperiment]) if (o) expect(o.description.startsWith(spec.help.split(' (')[0]!.split(':')[0]!)).toBe(true);
-      if ('default' in spec && inExperiment) expect(inExperiment.description).toContain(`(default: ${String(spec.default)})`);
+      if (spec.default !== undefined && spec.flag.includes('<') && inExperiment) expect(inExperiment.description).toContain(`(default: ${String(spec.default)})`);
     }
+  });
+
+  it('the library names the option, the command line the flag', async () => {
+    const err = await parse([...base.train!, '--epochs', '0']);
+    expect(err?.message).toMatch(/--epochs must be a positive integer, got '0'/);
+    expect(TRAIN_OPTIONS.epochs.check(0)).toBe('must be a positive integer');
   });
 });
