@@ -104,6 +104,36 @@ void Session::saveCheckpoint(const std::string& path, const std::string& metaJso
   });
 }
 
+namespace {
+
+std::string describeLora(int64_t r, double a, const std::string& g) {
+  std::ostringstream os;
+  os << "rank " << r << ", alpha " << a << ", groups " << g;
+  return os.str();
+}
+
+// A checkpoint's LoRA adapters must be the session's (rank, alpha, groups), or both have
+// none. Checkpoints older than LoRA support have no lora_* entries: no adapters.
+void checkLoraMatches(torch::serialize::InputArchive& archive, const std::string& path, bool has, int64_t rank,
+                      double alpha, const std::string& groups) {
+  c10::IValue v;
+  const int64_t ckRank = archive.try_read("lora_rank", v) ? v.toInt() : 0;
+  const double ckAlpha = ckRank > 0 && archive.try_read("lora_alpha", v) ? v.toDouble() : 0.0;
+  const std::string ckGroups = ckRank > 0 && archive.try_read("lora_groups", v) ? v.toStringRef() : "";
+  if (ckRank > 0 && !has)
+    throw UserError("checkpoint " + path + " holds LoRA adapters (" + describeLora(ckRank, ckAlpha, ckGroups) +
+                    ") but this session has none; call applyLora with these settings before loadCheckpoint");
+  if (ckRank == 0 && has)
+    throw UserError("checkpoint " + path + " has no LoRA adapters but this session has (" +
+                    describeLora(rank, alpha, groups) + "); load it into a session without applyLora");
+  if (ckRank > 0 && (ckRank != rank || ckAlpha != alpha || ckGroups != groups))
+    throw UserError("checkpoint " + path + " holds LoRA adapters (" + describeLora(ckRank, ckAlpha, ckGroups) +
+                    ") that differ from this session's (" + describeLora(rank, alpha, groups) +
+                    "); call applyLora with the checkpoint's settings on a fresh session");
+}
+
+}  // namespace
+
 std::string Session::loadCheckpoint(const std::string& path) {
   requireReadableFile(path, "checkpoint");
   // Before anything is changed: the checksum (checkpoints written since it was added), then
@@ -124,30 +154,8 @@ std::string Session::loadCheckpoint(const std::string& path) {
   const std::string modelName = readValue("model_name").toStringRef();
   if (modelName != entry_->info.name)
     throw UserError("checkpoint " + path + " holds a " + modelName + ", not a " + entry_->info.name);
-  {
-    // Checkpoints older than LoRA support have no lora_* entries: no adapters.
-    c10::IValue v;
-    const int64_t ckRank = archive.try_read("lora_rank", v) ? v.toInt() : 0;
-    const double ckAlpha = ckRank > 0 && archive.try_read("lora_alpha", v) ? v.toDouble() : 0.0;
-    const std::string ckGroups = ckRank > 0 && archive.try_read("lora_groups", v) ? v.toStringRef() : "";
-    const std::string groups = joinNames(loraGroups_, ",");
-    auto describe = [](int64_t r, double a, const std::string& g) {
-      std::ostringstream os;
-      os << "rank " << r << ", alpha " << a << ", groups " << g;
-      return os.str();
-    };
-    if (ckRank > 0 && !hasLora())
-      throw UserError("checkpoint " + path + " holds LoRA adapters (" + describe(ckRank, ckAlpha, ckGroups) +
-                      ") but this session has none; call applyLora with these settings before loadCheckpoint");
-    if (ckRank == 0 && hasLora())
-      throw UserError("checkpoint " + path + " has no LoRA adapters but this session has (" +
-                      describe(lora_.rank(), lora_.alpha(), groups) +
-                      "); load it into a session without applyLora");
-    if (ckRank > 0 && (ckRank != lora_.rank() || ckAlpha != lora_.alpha() || ckGroups != groups))
-      throw UserError("checkpoint " + path + " holds LoRA adapters (" + describe(ckRank, ckAlpha, ckGroups) +
-                      ") that differ from this session's (" + describe(lora_.rank(), lora_.alpha(), groups) +
-                      "); call applyLora with the checkpoint's settings on a fresh session");
-  }
+  checkLoraMatches(archive, path, hasLora(), hasLora() ? lora_.rank() : 0, hasLora() ? lora_.alpha() : 0.0,
+                   joinNames(loraGroups_, ","));
   // Everything is read before anything changes: a damaged checkpoint leaves the session as it was.
   const int64_t classes = readValue("num_classes").toInt();
   auto readArchive = [&](const char* key) {
