@@ -9,6 +9,7 @@ import { findModelInfo, resolveInputSize } from '../models/index.js';
 import { classificationReport, type ClassificationReport } from '../stats/metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../util/progress.js';
 import { mixSeed } from '../util/rng.js';
+import { setTorchThreads } from '../util/threads.js';
 import { RunFolder, writeFileAtomic } from '../util/runfolder.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
@@ -265,7 +266,7 @@ async function trainInFolder(
     checkSameRun(run, id);
   }
   const split = await buildSplit(cfg);
-  native().setThreads(cfg.threads);
+  setTorchThreads(cfg.threads);
   run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
   writeSplitFile(run.path('split.json'), split);
   progress.line(
