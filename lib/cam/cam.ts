@@ -13,6 +13,7 @@ import type { CamRow } from '../report/cam-figure.js';
 import { writeNpy } from '../report/npy.js';
 import { stageRow, stageRows } from '../experiment/protocols.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/runfolder.js';
+import { setTorchThreads } from '../util/threads.js';
 
 export interface CamOptions {
   /** run folder (config.json + weights.safetensors or best.ckpt) */
@@ -130,7 +131,7 @@ export interface CamSummary {
 }
 
 export async function runCam(o: CamOptions, progress: ProgressSink = consoleProgress()): Promise<CamSummary[]> {
-  if (o.threads) native().setThreads(o.threads);
+  if (o.threads) setTorchThreads(o.threads); // 0 leaves the count as it is
   const main = await loadModel(o);
   const models = [main];
   if (o.compare) {

@@ -36,20 +36,45 @@ function studyOptions(cmd: Command): Command {
   return cmd.option('--out <dir>', 'study folder (runs/, splits/, report/, study.json)');
 }
 
+/** The values of the study-level flags (not training options), as their parsers in studyOptions and experimentOptions make them. */
+interface StudyFlags {
+  target?: string;
+  intermediate?: string;
+  weightsDir?: string;
+  runs?: number;
+  seed?: number;
+  targetSplit?: number[];
+  intermediateSplit?: number[];
+  groupBy?: 'patient';
+  loraRank?: number;
+  loraAlpha?: number;
+  out?: string;
+  config?: string;
+  protocol?: string;
+  models?: string[];
+  steps?: number[];
+}
+
+/** The study-level flags of commander's parsed options `o`, typed (the one place they are cast). */
+function readStudyFlags(o: Record<string, unknown>): StudyFlags {
+  return o as StudyFlags;
+}
+
 function flagsToStudy(o: Record<string, unknown>): PartialStudy {
   const recipe: Partial<Recipe> = readTrainingFlags(o, STUDY_TRAINING_FLAGS);
-  const lora = o.loraRank !== undefined || o.loraAlpha !== undefined ? { rank: (o.loraRank as number | undefined) ?? DEFAULT_STUDY.lora.rank, alpha: (o.loraAlpha as number | undefined) ?? DEFAULT_STUDY.lora.alpha } : undefined;
+  const f = readStudyFlags(o);
+  const lora = f.loraRank !== undefined || f.loraAlpha !== undefined ? { rank: f.loraRank ?? DEFAULT_STUDY.lora.rank, alpha: f.loraAlpha ?? DEFAULT_STUDY.lora.alpha } : undefined;
   return {
-    target: o.target as string | undefined,
-    intermediate: o.intermediate as string | undefined,
-    weightsDir: o.weightsDir as string | undefined,
-    runs: o.runs as number | undefined,
-    seed: o.seed as number | undefined,
-    targetSplit: o.targetSplit as number[] | undefined,
-    intermediateSplit: o.intermediateSplit as number[] | undefined,
-    groupBy: o.groupBy as 'patient' | undefined,
+    target: f.target,
+    intermediate: f.intermediate,
+    weightsDir: f.weightsDir,
+    runs: f.runs,
+    seed: f.seed,
+    targetSplit: f.targetSplit,
+    intermediateSplit: f.intermediateSplit,
+    groupBy: f.groupBy,
     lora,
-    out: o.out as string | undefined,
+    out: f.out,
     recipe,
   };
 }
@@ -67,11 +92,12 @@ function experimentOptions(cmd: Command): Command {
 
 /** The study of `experiment`/`plan` flags: the config file, overridden by the flags. */
 function experimentStudy(o: Record<string, unknown>): StudyConfig {
-  const file = o.config ? readStudyConfig(o.config as string) : {};
+  const f = readStudyFlags(o);
+  const file = f.config ? readStudyConfig(f.config) : {};
   const flags = flagsToStudy(o);
-  if (o.protocol || o.models) {
-    if (!o.protocol || !o.models) throw new Error('give --protocol and --models together');
-    flags.experiments = [{ protocols: parseProtocols(o.protocol as string), models: o.models as string[], ...(o.steps ? { steps: o.steps as number[] } : {}) }];
+  if (f.protocol || f.models) {
+    if (!f.protocol || !f.models) throw new Error('give --protocol and --models together');
+    flags.experiments = [{ protocols: parseProtocols(f.protocol), models: f.models, ...(f.steps ? { steps: f.steps } : {}) }];
   }
   return mergeStudy(file, flags);
 }
@@ -109,7 +135,8 @@ export function registerExperimentCommands(program: Command): void {
         .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
     ),
   ).action(async (o: Record<string, unknown>) => {
-    await runAndPrint(mergeStudy(readStudyConfig(o.config as string), flagsToStudy(o)), o);
+    // --config is a required option: commander refuses the command without it
+    await runAndPrint(mergeStudy(readStudyConfig(readStudyFlags(o).config!), flagsToStudy(o)), o);
   });
 
   experimentOptions(

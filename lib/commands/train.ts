@@ -23,6 +23,8 @@ export function trainConfigOf(o: OptionValues): TrainConfig {
   const data = flags.data ?? flags.splitFile;
   if (!data) throw new Error('give --data (a dataset) or --split-file (a saved split)');
   if (!model || !out) throw new Error('give --model and --out');
+  // the library's check (buildSplit) names the options; here they are flags
+  if (!flags.splitFile && !flags.valDir !== !flags.testDir) throw new Error('--val and --test must be given together');
   return { ...DEFAULT_TRAIN_CONFIG, ...flags, model, data, out };
 }
 

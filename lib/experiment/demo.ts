@@ -13,7 +13,7 @@ import { readStudyFile } from '../experiment/study-folder.js';
 import type { ProtocolId } from '../experiment/types.js';
 import { writeSynthDataset, type SynthDomain } from '../synth/write.js';
 import { DEFAULT_TRAIN_CONFIG } from '../train/config.js';
-import { trainRun, type RunOptions } from '../train/runner.js';
+import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 
 export interface DemoOptions {
@@ -64,9 +64,8 @@ export interface DemoResult extends StudyResult {
   cam: string | null;
 }
 
-export async function runDemo(opts: DemoOptions, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<DemoResult> {
-  const out = resolve(opts.out);
-  const t0 = Date.now();
+/** The three synthetic domains, written under <out>/data. */
+function writeDemoData(out: string, opts: DemoOptions, progress: ProgressSink, t0: number): { source: string; intermediate: string; target: string } {
   const data = (domain: SynthDomain, n: number): string => {
     const dir = join(out, 'data', domain);
     const r = writeSynthDataset({ domain, n, size: opts.imageSize, seed: opts.seed, out: dir });
@@ -77,9 +76,11 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
   const intermediate = data('intermediate', opts.intermediate);
   const target = data('target', opts.target);
   progress.line(`synthetic data ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return { source, intermediate, target };
+}
 
-  // The stand-in for ImageNet: resnet18 trained from scratch on the source domain.
-  const recipe = { ...DEFAULT_RECIPE, epochs: opts.epochs, patience: opts.patience, inputSize: opts.inputSize, device: opts.device, threads: opts.threads };
+/** The stand-in for ImageNet: resnet18 trained from scratch on the source domain. */
+async function trainSourceModel(out: string, source: string, opts: DemoOptions, progress: ProgressSink, options: RunOptions): Promise<RunResult> {
   const sourceRun = await trainRun(
     {
       ...DEFAULT_TRAIN_CONFIG,
@@ -100,6 +101,28 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
     options,
   );
   progress.line(`source model (stands in for ImageNet): val accuracy ${sourceRun.valAccuracy.toFixed(4)} after ${sourceRun.epochsRun} epochs`);
+  return sourceRun;
+}
+
+/** LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model; null when either is missing. */
+async function demoCam(studyDir: string, opts: DemoOptions, progress: ProgressSink): Promise<string | null> {
+  const runDir = (unit: string) => join(studyDir, 'runs', DEMO_MODEL, 'run-1', unit);
+  if (!existsSync(join(runDir('expt1'), 'final.json')) || !existsSync(join(runDir('plusplus'), 'final.json'))) return null;
+  const cam = join(studyDir, 'cam');
+  const images = await runCam(
+    { run: runDir('expt1'), compare: runDir('plusplus'), split: 'test', limit: 2, cls: 'pred', fusion: 'none', out: cam, device: opts.device, threads: opts.threads },
+    progress,
+  );
+  progress.line(`LayerCAM figures (** above ++): ${images.map((i) => join(cam, i.figure)).join(', ')}`);
+  return cam;
+}
+
+export async function runDemo(opts: DemoOptions, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<DemoResult> {
+  const out = resolve(opts.out);
+  const t0 = Date.now();
+  const { source, intermediate, target } = writeDemoData(out, opts, progress, t0);
+  const recipe = { ...DEFAULT_RECIPE, epochs: opts.epochs, patience: opts.patience, inputSize: opts.inputSize, device: opts.device, threads: opts.threads };
+  const sourceRun = await trainSourceModel(out, source, opts, progress, options);
 
   const study = await runStudy(
     {
@@ -120,17 +143,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
     // the report is written once, below, when the LayerCAM figures exist
     { ...options, report: false, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.gpus ? { gpus: opts.gpus } : {}) },
   );
-  // LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model
-  let cam: string | null = null;
-  const runDir = (unit: string) => join(study.dir, 'runs', DEMO_MODEL, 'run-1', unit);
-  if (existsSync(join(runDir('expt1'), 'final.json')) && existsSync(join(runDir('plusplus'), 'final.json'))) {
-    cam = join(study.dir, 'cam');
-    const images = await runCam(
-      { run: runDir('expt1'), compare: runDir('plusplus'), split: 'test', limit: 2, cls: 'pred', fusion: 'none', out: cam, device: opts.device, threads: opts.threads },
-      progress,
-    );
-    progress.line(`LayerCAM figures (** above ++): ${images.map((i) => join(cam!, i.figure)).join(', ')}`);
-  }
+  const cam = await demoCam(study.dir, opts, progress);
   // the whole report in one page, now that the LayerCAM figures exist
   const studyFile = readStudyFile(study.dir);
   const reportFiles = await writeStudyReport(study.dir, studyFile, study.records, { html: true });

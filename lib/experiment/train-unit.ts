@@ -1,8 +1,8 @@
 // The one in-process unit runner: a study run in this process (study.ts) and
 // `thtl-native run-unit` (lib/scale/run-unit.ts, which local workers and Slurm tasks run)
 // both train a unit through trainUnit.
-import { native } from '../../binding/index.js';
 import type { ProgressSink } from '../util/progress.js';
+import { setTorchThreads } from '../util/threads.js';
 import type { StudySplits } from '../split/index.js';
 import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import type { Unit } from './plan.js';
@@ -30,7 +30,7 @@ export async function trainUnit(
   options: RunOptions = {},
   runProgress: ProgressSink = progress,
 ): Promise<RunResult> {
-  native().setThreads(cfg.recipe.threads);
+  setTorchThreads(cfg.recipe.threads);
   progress.line(`${tag}: ${describeUnit(unit)}`);
   return trainRun(unitConfig(cfg, unit, splits), runProgress, options);
 }

@@ -27,7 +27,7 @@ export function findModelInfo(name: string): ModelInfo {
 export function resolveInputSize(info: ModelInfo, requested?: number): number {
   if (requested === undefined) return info.inputSize;
   if (!Number.isInteger(requested) || requested < 32)
-    throw new Error(`--input-size must be an integer >= 32, got ${requested}`);
+    throw new Error(`inputSize must be an integer >= 32, got ${requested}`);
   if (info.fixedInputSize && requested !== info.inputSize)
     throw new Error(`${info.name} only takes ${info.inputSize}x${info.inputSize} input (its position embeddings/windows are fixed)`);
   return requested;

@@ -30,6 +30,7 @@ import type { ProgressSink } from '../util/progress.js';
 import { FONT_FAMILY, renderVegaLiteSvg } from '../report/roc.js';
 import { escapeMarkdown } from '../report/tables.js';
 import { mixSeed, Rng } from '../util/rng.js';
+import { setTorchThreads } from '../util/threads.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/runfolder.js';
 import { DEFAULT_TRAIN_CONFIG, resolveCacheDir } from '../train/config.js';
 import { findModelInfo, resolveInputSize } from '../models/index.js';
@@ -199,7 +200,7 @@ export async function runProbe(o: ProbeOptions, progress: ProgressSink): Promise
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   const size = resolveInputSize(findModelInfo(o.model), o.inputSize);
-  native().setThreads(o.threads);
+  setTorchThreads(o.threads);
   const cacheDir = resolveCacheDir({ cacheDir: o.cacheDir });
   const sampled = await sampleDomains(o, size, cacheDir, progress);
   const [target, ...cands] = sampled.domains as [DomainSample, ...DomainSample[]];

@@ -40,12 +40,138 @@ function abortError(): Error {
   return new DOMException('the study was interrupted', 'AbortError');
 }
 
-export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOptions, progress: ProgressSink): Promise<void> {
-  const { out, cfg } = prepared;
+/** Outcomes of ended children, in the order they ended; `next()` waits for one. */
+class OutcomeQueue {
+  private readonly outcomes: Outcome[] = [];
+  private settle: (() => void) | null = null;
+
+  deliver(o: Outcome): void {
+    this.outcomes.push(o);
+    this.settle?.();
+  }
+
+  next(): Promise<Outcome> {
+    return new Promise<Outcome>((res) => {
+      const take = () => {
+        this.settle = null;
+        res(this.outcomes.shift()!);
+      };
+      if (this.outcomes.length > 0) take();
+      else this.settle = take;
+    });
+  }
+}
+
+/** What starting a child needs, and the children running (slot -> child). */
+interface Pool {
+  out: string;
+  logs: string;
+  threads: number;
+  gpus: string[] | undefined;
+  total: number;
+  started: number;
+  running: Map<number, Running>;
+  outcomes: OutcomeQueue;
+  progress: ProgressSink;
+}
+
+/** Starts `thtl-native run-unit` for the unit in the slot; its end is delivered to the pool's outcomes. */
+function startChild(pool: Pool, unit: PlanUnit, slot: number): void {
+  const { gpus, progress } = pool;
+  pool.started++;
+  const tag = `[${pool.started}/${pool.total}] ${unit.id}`;
+  progress.line(`${tag}: started${gpus ? ` on GPU ${gpus[slot]}` : ''}`);
+  const args = [...cliCommand().slice(1), 'run-unit', pool.out, unit.id, '--threads', String(pool.threads), ...(gpus ? ['--device', 'cuda'] : [])];
+  const env = { ...process.env, ...(gpus ? { CUDA_VISIBLE_DEVICES: gpus[slot]! } : {}) };
+  // its own process group: a terminal's Ctrl-C reaches this process only, which passes it on once
+  const child = spawn(process.execPath, args, { cwd: process.cwd(), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(join(pool.logs, `${unit.id}.log`), { flags: 'a' });
+  log.write(`# ${new Date().toISOString()} ${[process.execPath, ...args].join(' ')}\n`);
+  for (const stream of [child.stdout!, child.stderr!])
+    createInterface({ input: stream }).on('line', (line) => {
+      log.write(`${line}\n`);
+      progress.line(`${unit.id} ${line}`);
+    });
+  const r: Running = { unit, child, log, slot, started: Date.now() };
+  pool.running.set(slot, r);
+  watchExit(pool, r);
+}
+
+/** Delivers the child's end once: its exit, or its failure to start (as code 127). */
+function watchExit(pool: Pool, r: Running): void {
+  let ended = false;
+  const end = (code: number | null, signal: NodeJS.Signals | null) => {
+    if (ended) return;
+    ended = true;
+    pool.running.delete(r.slot);
+    r.log.end();
+    pool.outcomes.deliver({ unit: r.unit, code, signal, seconds: (Date.now() - r.started) / 1000 });
+  };
+  r.child.on('error', (err) => {
+    r.log.write(`cannot start ${process.execPath}: ${err.message}\n`);
+    end(127, null);
+  });
+  r.child.on('close', end);
+}
+
+/**
+ * Passes an abort (Ctrl-C, SIGTERM) on once to every child, which stops after its current
+ * batch, and kills them when this process ends at once (a second Ctrl-C). `detach` undoes it.
+ */
+function passInterrupts(pool: Pool, signal: AbortSignal | undefined): { aborted: () => boolean; detach: () => void } {
+  let aborted = false;
+  const stopAll = (sig: NodeJS.Signals) => {
+    for (const r of pool.running.values()) r.child.kill(sig);
+  };
+  const onAbort = () => {
+    aborted = true;
+    pool.progress.line(`stopping ${pool.running.size} running unit(s) after their current batch`);
+    stopAll('SIGTERM');
+  };
+  const onExit = () => stopAll('SIGKILL'); // this process is ending at once (a second Ctrl-C)
+  signal?.addEventListener('abort', onAbort, { once: true });
+  process.on('exit', onExit);
+  return {
+    aborted: () => aborted,
+    detach: () => {
+      signal?.removeEventListener('abort', onAbort);
+      process.off('exit', onExit);
+    },
+  };
+}
+
+/** Units that can never start (a dependency failed) leave `pending` for `failed`. */
+function passOverBlocked(pending: PlanUnit[], failed: Map<string, string>): void {
+  for (let i = pending.length - 1; i >= 0; i--)
+    if (pending[i]!.dependsOn.some((d) => failed.has(d))) {
+      const u = pending.splice(i, 1)[0]!;
+      failed.set(u.id, `not started: ${u.dependsOn.find((d) => failed.has(d))} failed`);
+    }
+}
+
+/** Starts ready units (all they start from finished) in the free slots. */
+function fillSlots(pool: Pool, workers: number, pending: PlanUnit[], finished: Set<string>): void {
+  while (pool.running.size < workers) {
+    const i = pending.findIndex((u) => u.dependsOn.every((d) => finished.has(d)));
+    if (i < 0) break;
+    const slot = [...Array(workers).keys()].find((s) => !pool.running.has(s))!;
+    startChild(pool, pending.splice(i, 1)[0]!, slot);
+  }
+}
+
+/** The worker count: one per GPU id, else --workers. */
+function workerCount(opts: LocalOptions): number {
   const gpus = opts.gpus;
   if (gpus && gpus.length === 0) throw new Error('--gpus needs at least one GPU id');
   const workers = gpus ? gpus.length : opts.workers;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${workers}`);
+  return workers;
+}
+
+export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOptions, progress: ProgressSink): Promise<void> {
+  const { out, cfg } = prepared;
+  const gpus = opts.gpus;
+  const workers = workerCount(opts);
   const threads = workerThreads(cfg.recipe.threads, workers);
   const plan = writePlanFile(prepared);
   const logs = join(out, 'logs');
@@ -62,88 +188,15 @@ export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOption
   if (cfg.recipe.threads === 0 && workers > 1)
     progress.line(`(results depend on the thread count: for tables identical to a run in one process, give --threads ${threads} to both)`);
 
-  const running = new Map<number, Running>(); // slot -> child
+  const pool: Pool = { out, logs, threads, gpus, total, started: 0, running: new Map(), outcomes: new OutcomeQueue(), progress };
   const t0 = Date.now();
-  let started = 0;
-  let aborted = false;
-  let settle: (() => void) | null = null;
-  const outcomes: Outcome[] = [];
-  const deliver = (o: Outcome) => {
-    outcomes.push(o);
-    settle?.();
-  };
-  const nextOutcome = () =>
-    new Promise<Outcome>((res) => {
-      const take = () => {
-        settle = null;
-        res(outcomes.shift()!);
-      };
-      if (outcomes.length > 0) take();
-      else settle = take;
-    });
-
-  const stopAll = (sig: NodeJS.Signals) => {
-    for (const r of running.values()) r.child.kill(sig);
-  };
-  const onAbort = () => {
-    aborted = true;
-    progress.line(`stopping ${running.size} running unit(s) after their current batch`);
-    stopAll('SIGTERM');
-  };
-  const onExit = () => stopAll('SIGKILL'); // this process is ending at once (a second Ctrl-C)
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  process.on('exit', onExit);
-
-  const start = (unit: PlanUnit, slot: number) => {
-    started++;
-    const tag = `[${started}/${total}] ${unit.id}`;
-    progress.line(`${tag}: started${gpus ? ` on GPU ${gpus[slot]}` : ''}`);
-    const args = [...cliCommand().slice(1), 'run-unit', out, unit.id, '--threads', String(threads), ...(gpus ? ['--device', 'cuda'] : [])];
-    const env = { ...process.env, ...(gpus ? { CUDA_VISIBLE_DEVICES: gpus[slot]! } : {}) };
-    // its own process group: a terminal's Ctrl-C reaches this process only, which passes it on once
-    const child = spawn(process.execPath, args, { cwd: process.cwd(), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = createWriteStream(join(logs, `${unit.id}.log`), { flags: 'a' });
-    log.write(`# ${new Date().toISOString()} ${[process.execPath, ...args].join(' ')}\n`);
-    for (const stream of [child.stdout!, child.stderr!])
-      createInterface({ input: stream }).on('line', (line) => {
-        log.write(`${line}\n`);
-        progress.line(`${unit.id} ${line}`);
-      });
-    const r: Running = { unit, child, log, slot, started: Date.now() };
-    running.set(slot, r);
-    let ended = false;
-    const end = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (ended) return;
-      ended = true;
-      running.delete(slot);
-      log.end();
-      deliver({ unit, code, signal, seconds: (Date.now() - r.started) / 1000 });
-    };
-    child.on('error', (err) => {
-      log.write(`cannot start ${process.execPath}: ${err.message}\n`);
-      end(127, null);
-    });
-    child.on('close', end);
-  };
-
-  const ready = (u: PlanUnit) => u.dependsOn.every((d) => finished.has(d));
-  const blocked = (u: PlanUnit) => u.dependsOn.some((d) => failed.has(d));
+  const interrupts = passInterrupts(pool, opts.signal);
   try {
     while (true) {
-      // units that can never start (a dependency failed) are passed over
-      for (let i = pending.length - 1; i >= 0; i--)
-        if (blocked(pending[i]!)) {
-          const u = pending.splice(i, 1)[0]!;
-          failed.set(u.id, `not started: ${u.dependsOn.find((d) => failed.has(d))} failed`);
-        }
-      while (!aborted && running.size < workers) {
-        const i = pending.findIndex(ready);
-        if (i < 0) break;
-        const slot = [...Array(workers).keys()].find((s) => !running.has(s))!;
-        start(pending.splice(i, 1)[0]!, slot);
-      }
-      if (running.size === 0) break;
-      const o = await nextOutcome();
+      passOverBlocked(pending, failed);
+      if (!interrupts.aborted()) fillSlots(pool, workers, pending, finished);
+      if (pool.running.size === 0) break;
+      const o = await pool.outcomes.next();
       const tag = `${o.unit.id}`;
       if (o.code === 0) {
         finished.add(o.unit.id);
@@ -151,14 +204,13 @@ export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOption
       } else {
         const how = o.signal ? `was killed by ${o.signal}` : `exited with code ${o.code}`;
         failed.set(o.unit.id, `${how}; log: ${join(logs, `${o.unit.id}.log`)}`);
-        if (!aborted) progress.line(`${tag}: FAILED, ${how} (log: ${join(logs, `${o.unit.id}.log`)})`);
+        if (!interrupts.aborted()) progress.line(`${tag}: FAILED, ${how} (log: ${join(logs, `${o.unit.id}.log`)})`);
       }
     }
   } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    process.off('exit', onExit);
+    interrupts.detach();
   }
-  if (aborted) throw abortError();
+  if (interrupts.aborted()) throw abortError();
   if (failed.size > 0) {
     const lines = [...failed].map(([id, why]) => `  ${id}: ${why}`);
     throw new Error(`${failed.size} unit(s) did not finish:\n${lines.join('\n')}\nfinished units are kept: run the same command again to retry the others`);

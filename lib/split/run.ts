@@ -1,5 +1,6 @@
-// The train/val/test assignment of one run: read from --split-file, taken from
-// --val/--test folders, or made from --data with a seeded (stratified or grouped) split.
+// The train/val/test assignment of one run: read from a split file (splitFile), taken
+// from val/test folders (valDir, testDir), or made from `data` with a seeded (stratified
+// or grouped) split. Its errors name the options; the CLI names the flags.
 import { loadDataset } from '../data/dataset.js';
 import { readImageFolder } from '../data/imagefolder.js';
 import type { TrainConfig } from '../train/config.js';
@@ -10,19 +11,19 @@ import { stratifiedSplit } from './stratified.js';
 /** The settings a split is made from. */
 export type SplitSettings = Pick<TrainConfig, 'data' | 'splitFile' | 'valDir' | 'testDir' | 'split' | 'seed' | 'groupBy' | 'skipBadImages'>;
 
-/** The train/val/test assignment of a run: from --split-file, --val/--test, or a seeded split of --data. */
+/** The train/val/test assignment of a run: from splitFile, valDir/testDir, or a seeded split of `data`. */
 export async function buildSplit(cfg: SplitSettings): Promise<SplitFile> {
   if (cfg.splitFile) return readSplitFile(cfg.splitFile);
   const data = await loadDataset(cfg.data, { skipBad: cfg.skipBadImages });
   const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, skipped: data.skipped };
   if (cfg.valDir || cfg.testDir) {
-    if (!cfg.valDir || !cfg.testDir) throw new Error('--val and --test must be given together');
+    if (!cfg.valDir || !cfg.testDir) throw new Error('valDir and testDir must be given together');
     const val = readImageFolder(cfg.valDir, data.classes);
     const test = readImageFolder(cfg.testDir, data.classes);
     return { ...base, ratios: [], remainder: 'train', groupBy: null, train: toEntries(data.items), val: val.items, test: test.items };
   }
   if (cfg.split.length !== 3 && cfg.split.length !== 2)
-    throw new Error(`--split needs two (train,val) or three (train,val,test) ratios, got ${cfg.split.join(',')}`);
+    throw new Error(`split needs two (train,val) or three (train,val,test) ratios, got ${cfg.split.join(',')}`);
   const options = { ratios: cfg.split, seed: cfg.seed };
   const grouped = cfg.groupBy === 'patient' ? groupSplit(data.items, options) : null;
   const parts = grouped ?? stratifiedSplit(data.items, options);

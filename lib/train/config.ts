@@ -97,7 +97,7 @@ export const TRAIN_OPTIONS = {
   /** default: the model's learning rate in the registry */
   lr: option<number>()({ ...positiveNumber, flag: '--lr <x>', help: 'learning rate', defaultText: "the model's, from the paper", identity: true }),
   /** default: the model's input size in the registry */
-  inputSize: option<number>()({ ...positiveInt, flag: '--input-size <px>', help: 'square input size', defaultText: "the model's", identity: true }),
+  inputSize: option<number>()({ ...integerAtLeast(32, 'an integer >= 32'), flag: '--input-size <px>', help: 'square input size', defaultText: "the model's", identity: true }),
   headOnly: option<boolean>()({ ...flag, flag: '--head-only', help: 'train only the replaced classification head', default: false, identity: true }),
   /** train only these groups (SWFT step k = the first k groups); overrides headOnly */
   trainableGroups: option<string[]>()({ ...strings, help: 'train only these groups (SWFT step k = the first k groups); overrides headOnly', identity: true }),

@@ -9,6 +9,7 @@ import { findModelInfo, resolveInputSize } from '../models/index.js';
 import { classificationReport, type ClassificationReport } from '../stats/metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../util/progress.js';
 import { mixSeed } from '../util/rng.js';
+import { setTorchThreads } from '../util/threads.js';
 import { RunFolder, writeFileAtomic } from '../util/runfolder.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
@@ -265,7 +266,7 @@ async function trainInFolder(
     checkSameRun(run, id);
   }
   const split = await buildSplit(cfg);
-  native().setThreads(cfg.threads);
+  setTorchThreads(cfg.threads);
   run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
   writeSplitFile(run.path('split.json'), split);
   progress.line(
@@ -318,69 +319,93 @@ async function resumeCheckpoint(session: NativeSession, lastPath: string, bestPa
   return null;
 }
 
-async function trainEpochs(
-  cfg: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'monitor' | 'patience' | 'minDelta' | 'resume' | 'keepCheckpoint'>,
+type EpochSettings = Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'monitor' | 'patience' | 'minDelta' | 'resume' | 'keepCheckpoint'>;
+type DecodedSets = { train: ImageSet; val: ImageSet; test: ImageSet | null };
+type SplitLabels = { train: Int32Array; val: Int32Array; test: Int32Array };
+
+/**
+ * The epochs done before: an interrupted run resumes from its last epoch checkpoint
+ * (model, optimiser, scheduler and RNG); metrics.jsonl is cut back to that epoch and
+ * replayed into the early stopper. A damaged last.ckpt falls back to best.ckpt (an earlier
+ * epoch), a damaged best.ckpt too to starting over; each step is said. A fresh start
+ * removes what an earlier run left.
+ */
+async function restoreHistory(
+  cfg: EpochSettings,
+  session: NativeSession,
+  run: RunFolder,
+  stopper: EarlyStopping,
+  monitored: (r: EpochRecord) => number,
+  progress: ProgressSink,
+): Promise<EpochRecord[]> {
+  const bestPath = run.path('best.ckpt');
+  const lastPath = run.path('last.ckpt');
+  const resumed = cfg.resume ? await resumeCheckpoint(session, lastPath, bestPath, progress) : null;
+  if (!resumed) {
+    for (const f of ['metrics.jsonl', 'last.ckpt', 'best.ckpt']) rmSync(run.path(f), { force: true });
+    return [];
+  }
+  const history = run.readJsonLines<EpochRecord>('metrics.jsonl').filter((r) => r.epoch <= resumed.epoch);
+  run.writeJsonLines('metrics.jsonl', history);
+  for (const r of history) stopper.update(r.epoch, monitored(r));
+  if (resumed.from === bestPath) linkAtomic(bestPath, lastPath);
+  else if (stopper.bestEpoch === resumed.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
+  progress.line(`resuming ${run.dir} after epoch ${resumed.epoch} (best epoch so far ${stopper.bestEpoch})`);
+  return history;
+}
+
+/** One epoch: train, validate, record (metrics line, epoch checkpoint, best), report. */
+async function trainOneEpoch(
+  epoch: number,
+  cfg: EpochSettings,
+  session: NativeSession,
+  run: RunFolder,
+  classes: string[],
+  sets: DecodedSets,
+  labels: SplitLabels,
+  stopper: EarlyStopping,
+  progress: ProgressSink,
+  signal: AbortSignal | undefined,
+): Promise<EpochRecord> {
+  const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress, signal);
+  const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize, signal });
+  const valReport = classificationReport(Array.from(v.labels), probRows(v), classes);
+  const improved = stopper.update(epoch, cfg.monitor === 'val_loss' ? v.loss : valReport.accuracy);
+  const record: EpochRecord = {
+    epoch,
+    lr: t.lr,
+    train_loss: t.loss,
+    train_accuracy: t.accuracy,
+    val_loss: v.loss,
+    val_accuracy: valReport.accuracy,
+    seconds: t.seconds + v.seconds,
+    best: improved,
+  };
+  // Order matters for resuming: the metrics line, then the epoch checkpoint, then best.
+  run.appendJsonLine('metrics.jsonl', record);
+  await session.saveCheckpoint(run.path('last.ckpt'), JSON.stringify({ epoch, val_loss: v.loss, val_accuracy: valReport.accuracy }));
+  if (improved) linkAtomic(run.path('last.ckpt'), run.path('best.ckpt'));
+  progress.line(
+    `epoch ${String(epoch).padStart(3)}  train loss ${t.loss.toFixed(4)} acc ${t.accuracy.toFixed(4)}  ` +
+      `val loss ${v.loss.toFixed(4)} acc ${valReport.accuracy.toFixed(4)}  ${record.seconds.toFixed(1)}s${improved ? '  *best' : ''}`,
+  );
+  return record;
+}
+
+/** The best epoch's weights: every val and test image's probabilities (predictions.csv), test metrics, weights, final.json. */
+async function finishRun(
+  cfg: EpochSettings,
   session: NativeSession,
   run: RunFolder,
   split: SplitFile,
-  sets: { train: ImageSet; val: ImageSet; test: ImageSet | null },
-  progress: ProgressSink,
-  signal: AbortSignal | undefined,
+  sets: DecodedSets,
+  labels: SplitLabels,
+  history: EpochRecord[],
+  bestEpoch: number,
 ): Promise<RunResult> {
-  const labels = { train: labelsOf(split.train), val: labelsOf(split.val), test: labelsOf(split.test) };
-  const stopper = new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta);
   const bestPath = run.path('best.ckpt');
-  const lastPath = run.path('last.ckpt');
-  let history: EpochRecord[] = [];
-  const monitored = (r: Pick<EpochRecord, 'val_loss' | 'val_accuracy'>): number => (cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
-
-  // An interrupted run: the last epoch checkpoint holds model, optimiser, scheduler and
-  // RNG; metrics.jsonl is cut back to that epoch and replayed into the early stopper. A
-  // damaged last.ckpt falls back to best.ckpt (an earlier epoch), a damaged best.ckpt too
-  // to starting over; each step is said.
-  const resumed = cfg.resume ? await resumeCheckpoint(session, lastPath, bestPath, progress) : null;
-  if (resumed) {
-    history = run.readJsonLines<EpochRecord>('metrics.jsonl').filter((r) => r.epoch <= resumed.epoch);
-    run.writeJsonLines('metrics.jsonl', history);
-    for (const r of history) stopper.update(r.epoch, monitored(r));
-    if (resumed.from === bestPath) linkAtomic(bestPath, lastPath);
-    else if (stopper.bestEpoch === resumed.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
-    progress.line(`resuming ${run.dir} after epoch ${resumed.epoch} (best epoch so far ${stopper.bestEpoch})`);
-  } else {
-    for (const f of ['metrics.jsonl', 'last.ckpt', 'best.ckpt']) rmSync(run.path(f), { force: true });
-  }
-
-  const first = history.length + 1;
-  for (let epoch = first; epoch <= cfg.epochs && !stopper.shouldStop; epoch++) {
-    const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress, signal);
-    const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize, signal });
-    const valReport = classificationReport(Array.from(v.labels), probRows(v), split.classes);
-    const improved = stopper.update(epoch, monitored({ val_loss: v.loss, val_accuracy: valReport.accuracy }));
-    const record: EpochRecord = {
-      epoch,
-      lr: t.lr,
-      train_loss: t.loss,
-      train_accuracy: t.accuracy,
-      val_loss: v.loss,
-      val_accuracy: valReport.accuracy,
-      seconds: t.seconds + v.seconds,
-      best: improved,
-    };
-    // Order matters for resuming: the metrics line, then the epoch checkpoint, then best.
-    run.appendJsonLine('metrics.jsonl', record);
-    await session.saveCheckpoint(lastPath, JSON.stringify({ epoch, val_loss: v.loss, val_accuracy: valReport.accuracy }));
-    if (improved) linkAtomic(lastPath, bestPath);
-    history.push(record);
-    progress.line(
-      `epoch ${String(epoch).padStart(3)}  train loss ${t.loss.toFixed(4)} acc ${t.accuracy.toFixed(4)}  ` +
-        `val loss ${v.loss.toFixed(4)} acc ${valReport.accuracy.toFixed(4)}  ${record.seconds.toFixed(1)}s${improved ? '  *best' : ''}`,
-    );
-    if (stopper.shouldStop)
-      progress.line(`early stopping: no ${cfg.monitor} improvement for ${cfg.patience} epochs (best epoch ${stopper.bestEpoch})`);
-  }
-
   await session.loadCheckpoint(bestPath);
-  const best = history.find((r) => r.epoch === stopper.bestEpoch)!;
+  const best = history.find((r) => r.epoch === bestEpoch)!;
   let test: ClassificationReport | null = null;
   let testLoss: number | null = null;
   // every validation and test image's probabilities at the best epoch (predictions.csv)
@@ -399,7 +424,7 @@ async function trainEpochs(
     dir: run.dir,
     classes: split.classes,
     epochsRun: history.length,
-    bestEpoch: stopper.bestEpoch,
+    bestEpoch,
     avgEpochSeconds: history.reduce((a, r) => a + r.seconds, 0) / Math.max(history.length, 1),
     valAccuracy: best.val_accuracy,
     valLoss: best.val_loss,
@@ -409,7 +434,30 @@ async function trainEpochs(
     testLoss,
   };
   run.writeJson('final.json', { model: cfg.model, ...result });
-  rmSync(lastPath, { force: true });
+  rmSync(run.path('last.ckpt'), { force: true });
   if (cfg.keepCheckpoint === false) rmSync(bestPath, { force: true });
   return result;
+}
+
+async function trainEpochs(
+  cfg: EpochSettings,
+  session: NativeSession,
+  run: RunFolder,
+  split: SplitFile,
+  sets: DecodedSets,
+  progress: ProgressSink,
+  signal: AbortSignal | undefined,
+): Promise<RunResult> {
+  const labels = { train: labelsOf(split.train), val: labelsOf(split.val), test: labelsOf(split.test) };
+  const stopper = new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta);
+  const monitored = (r: Pick<EpochRecord, 'val_loss' | 'val_accuracy'>): number => (cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
+  const history = await restoreHistory(cfg, session, run, stopper, monitored, progress);
+
+  const first = history.length + 1;
+  for (let epoch = first; epoch <= cfg.epochs && !stopper.shouldStop; epoch++) {
+    history.push(await trainOneEpoch(epoch, cfg, session, run, split.classes, sets, labels, stopper, progress, signal));
+    if (stopper.shouldStop)
+      progress.line(`early stopping: no ${cfg.monitor} improvement for ${cfg.patience} epochs (best epoch ${stopper.bestEpoch})`);
+  }
+  return finishRun(cfg, session, run, split, sets, labels, history, stopper.bestEpoch);
 }

@@ -35,7 +35,7 @@ const bad: Record<string, string[]> = {
   '--epochs': ['0', '-1', '2.5', 'abc', ''],
   '--batch-size': ['0', '1.5', 'x'],
   '--lr': ['0', '-0.1', 'abc', 'NaN'],
-  '--input-size': ['0', '64.5', 'big'],
+  '--input-size': ['0', '16', '64.5', 'big'],
   '--patience': ['-1', '1.5', 'x'],
   '--min-delta': ['-0.1', 'x'],
   '--threads': ['-1', 'two'],
@@ -66,6 +66,12 @@ describe('training flags', () => {
   it('train --split takes two or three ratios summing to 1', async () => {
     for (const value of ['0.7', '0.5,0.6', '0.7,0.2,0.2', '0.7,-0.2,0.5', '0.25,0.25,0.25,0.25'])
       expect((await parse([...base.train!, '--split', value]))?.message).toMatch(/--split must be two \(train,val\) or three/);
+  });
+
+  it('train --val and --test come together; the library names the options, the command line the flags', async () => {
+    expect((await parse([...base.train!, '--val', '/nonexistent/val']))?.message).toBe('--val and --test must be given together');
+    expect((await parse([...base.train!, '--test', '/nonexistent/test']))?.message).toBe('--val and --test must be given together');
+    expect((await parse([...base.train!, '--input-size', '16']))?.message).toContain("--input-size must be an integer >= 32, got '16'");
   });
 
   it('experiment --target-split takes three ratios and --intermediate-split two', async () => {

@@ -1,8 +1,16 @@
 // TRAIN_OPTIONS (lib/train/config.ts) declares each training option once; the defaults, the
 // study recipe and a run's resume identity read from it must stay what run folders and
 // study folders already hold (key order included: identities are compared as JSON text).
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
+import type { ModelInfo } from '../../binding/models.js';
+import { resolveInputSize } from '../../lib/models/index.js';
+import { buildSplit } from '../../lib/split/run.js';
+import { writePng } from '../helpers/png.js';
 import { DEFAULT_RECIPE } from '../../lib/experiment/study-config.js';
 import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, trainIdentity, type TrainConfig } from '../../lib/train/config.js';
 
@@ -39,6 +47,21 @@ describe('training options', () => {
     expect(() => checkTrainConfig({ ...cfg, epochs: 0 })).toThrow(/^epochs must be a positive integer, got 0$/);
     expect(() => checkTrainConfig({ ...cfg, batchSize: 1.5 })).toThrow(/^batchSize must be a positive integer, got 1.5$/);
     expect(() => checkTrainConfig({ ...cfg, monitor: 'loss' as 'val_loss' })).toThrow(/^monitor must be one of val_loss, val_accuracy, got 'loss'$/);
+    expect(() => checkTrainConfig({ ...cfg, inputSize: 16 })).toThrow(/^inputSize must be an integer >= 32, got 16$/);
     expect(() => checkTrainConfig(cfg)).not.toThrow();
+    const info = { name: 'm', inputSize: 224, fixedInputSize: false } as ModelInfo;
+    expect(() => resolveInputSize(info, 16)).toThrow(/^inputSize must be an integer >= 32, got 16$/);
+    expect(resolveInputSize(info, 64)).toBe(64);
+  });
+
+  it('buildSplit names the options, not flags', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'thtl-options-'));
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(data, c));
+      writePng(join(data, c, '1.png'));
+    }
+    const split = { ...DEFAULT_TRAIN_CONFIG, data };
+    await expect(buildSplit({ ...split, valDir: data })).rejects.toThrow(/^valDir and testDir must be given together$/);
+    await expect(buildSplit({ ...split, split: [1] })).rejects.toThrow(/^split needs two \(train,val\) or three \(train,val,test\) ratios, got 1$/);
   });
 });
