@@ -51,11 +51,24 @@ function flagParser(name: TrainOption, long: string): ((text: string) => unknown
   };
 }
 
-/** Per-command changes to an option's flag: another default (the demo's) or help text. */
-export type FlagOverrides = Partial<Record<TrainOption, { default?: unknown; help?: string }>>;
+/** Per-command changes to an option's flag: another default (the demo's), help text, or not mandatory (`train --resume` reads the model from the run). */
+type FlagOverride = { default?: unknown; help?: string; required?: false };
+export type FlagOverrides = Partial<Record<TrainOption, FlagOverride>>;
+
+/** The long flag of training option `name` ('--val' for valDir). */
+export function flagOf(name: TrainOption): string {
+  const flag = specOf(name).flag;
+  if (!flag) throw new Error(`training option ${name} has no command-line flag`);
+  return new Option(flag).long ?? flag;
+}
+
+/** Commander's attribute name of training option `name`'s flag ('val' for valDir, 'cache' for noCache). */
+export function attributeOf(name: TrainOption): string {
+  return new Option(specOf(name).flag ?? '').attributeName();
+}
 
 /** The commander Option of training option `name` (its flag, help, parser, choices and default, from TRAIN_OPTIONS). */
-export function trainingOption(name: TrainOption, defaults: 'fill' | 'name', override: { default?: unknown; help?: string } = {}): Option {
+export function trainingOption(name: TrainOption, defaults: 'fill' | 'name', override: FlagOverride = {}): Option {
   const spec = { ...specOf(name), ...override };
   if (!spec.flag) throw new Error(`training option ${name} has no command-line flag`);
   const isBoolean = !spec.flag.includes('<');
@@ -65,7 +78,7 @@ export function trainingOption(name: TrainOption, defaults: 'fill' | 'name', ove
   if (spec.choices) option.choices(spec.choices.map(String));
   const parse = flagParser(name, option.long ?? spec.flag);
   if (parse) option.argParser(parse);
-  if (spec.flagRequired) option.makeOptionMandatory();
+  if (spec.flagRequired && override.required !== false) option.makeOptionMandatory();
   // a --no-X flag: commander makes X true unless it is given
   if (defaults === 'fill' && !option.negate) {
     if (isBoolean) option.default(false);
@@ -94,7 +107,7 @@ export function readTrainingFlags<K extends TrainOption>(o: OptionValues, names:
   // in TRAIN_OPTIONS order, which is config.json's
   for (const name of TRAIN_OPTION_NAMES.filter((n) => names.includes(n as K))) {
     const option = new Option(specOf(name).flag ?? '');
-    const raw: unknown = o[option.attributeName()];
+    const raw: unknown = o[attributeOf(name)];
     out[name] = option.negate ? raw === false : raw;
   }
   return out as { [P in K]?: OptionValue<P> };

@@ -121,7 +121,7 @@ export const TRAIN_OPTIONS = {
   channelsLast: option<boolean>()({ ...flag, flag: '--channels-last', help: 'channels_last memory format for weights and batches', default: false, identity: 'whenSet' }),
   threads: option<number>()({ ...nonNegativeInt, flag: '--threads <n>', help: 'LibTorch threads (0 = all cores)', default: 0 }),
   seed: option<number>()({ ...nonNegativeInt, flag: '--seed <n>', help: 'seed for split, initialisation, shuffling and augmentation', default: 123, identity: true }),
-  patience: option<number>()({ ...nonNegativeInt, flag: '--patience <n>', help: 'early-stopping patience in epochs', default: 10, identity: true }),
+  patience: option<number>()({ ...positiveInt, flag: '--patience <n>', help: 'early-stopping patience in epochs', default: 10, identity: true }),
   minDelta: option<number>()({ ...nonNegativeNumber, flag: '--min-delta <x>', help: 'minimum improvement that resets patience', default: 0, identity: true }),
   monitor: option<Monitor>()({ ...oneOf(['val_loss', 'val_accuracy'] as const), flag: '--monitor <metric>', help: 'early-stopping metric', default: 'val_loss', identity: true }),
   stepSize: option<number>()({ ...positiveInt, help: 'epochs between learning-rate steps', default: 5, identity: true }),
@@ -136,6 +136,8 @@ export const TRAIN_OPTIONS = {
   out: option<string>()({ ...text, flag: '--out <dir>', flagRequired: true, required: true, help: 'run folder to write' }),
   /** continue a run folder: a finished run is returned as it is, an interrupted one goes on from its last epoch */
   resume: option<boolean>()({ ...flag, flag: '--resume', help: 'continue the run folder: a finished run is kept, an interrupted one goes on from its last epoch' }),
+  /** start over in a folder that holds a run: the old run is moved aside (never deleted) */
+  force: option<boolean>()({ ...flag, flag: '--force', help: 'start over in a run folder that holds a run: the old run is moved aside to <out>.replaced-<time>' }),
 } as const;
 
 type Options = typeof TRAIN_OPTIONS;

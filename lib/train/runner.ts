@@ -1,21 +1,23 @@
 // One training run, start to finish: data -> split -> decode cache -> epochs with
 // early stopping -> best weights restored -> test metrics -> run folder.
 import { copyFileSync, existsSync, linkSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 import { native } from '../../binding/index.js';
 import type { ImageSet } from '../../binding/data.js';
 import type { EvalResult, NativeSession } from '../../binding/session.js';
 import { findModelInfo, resolveInputSize } from '../models/index.js';
+import { weightsMismatchError } from '../models/weights-fit.js';
 import { classificationReport, type ClassificationReport } from '../stats/metrics.js';
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../util/progress.js';
 import { mixSeed } from '../util/rng.js';
 import { setTorchThreads } from '../util/threads.js';
-import { RunFolder, writeFileAtomic } from '../util/runfolder.js';
+import { moveAside, RunFolder, runIn, writeFileAtomic } from '../util/runfolder.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
 import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
 import { buildSplit } from '../split/run.js';
-import { checkTrainConfig, resolveCacheDir, trainIdentity, type TrainConfig } from './config.js';
+import { checkTrainConfig, resolveCacheDir, shown, trainIdentity, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
 
 export interface EpochRecord {
@@ -111,7 +113,7 @@ type SessionSettings = Pick<
 >;
 
 async function createSession(cfg: SessionSettings, numClasses: number, lr: number, progress: ProgressSink): Promise<NativeSession> {
-  const session = await native().Session.create({
+  const create = native().Session.create({
     model: cfg.model,
     numClasses,
     weights: cfg.weights,
@@ -120,6 +122,7 @@ async function createSession(cfg: SessionSettings, numClasses: number, lr: numbe
     precision: cfg.precision,
     channelsLast: cfg.channelsLast,
   });
+  const session = cfg.weights ? await create.catch(async (err: unknown) => Promise.reject(await weightsMismatchError(err, cfg.weights!, cfg.model))) : await create;
   const groups = session.info().groups;
   if (cfg.trainableGroups) {
     const unknown = cfg.trainableGroups.filter((g) => !groups.includes(g));
@@ -194,21 +197,44 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
   const size = resolveInputSize(info, cfg.inputSize);
   const lr = cfg.lr ?? info.defaultLr;
   checkTrainConfig(cfg);
+  if (cfg.resume && cfg.force) throw new Error('resume and force cannot go together: resume keeps the run in the folder, force replaces it');
   // before anything is decoded or written: `--device cuda` without a GPU is one line
   const device = resolveDevice(cfg.device);
 
-  const run = new RunFolder(cfg.out);
+  const dir = resolve(cfg.out);
   const id = identity(cfg, lr, size);
-  // a finished run is reused without the lock and without writing (a read-only folder works)
-  const finished = cfg.resume ? reuseFinished(run, id, cfg.keepCheckpoint, progress) : null;
-  if (finished) return finished;
-  // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
-  const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
+  if (cfg.resume) {
+    // a finished run is reused without the lock and without writing (a read-only folder works)
+    const finished = reuseFinished(dir, id, cfg.keepCheckpoint, progress);
+    if (finished) return finished;
+    checkSameRun(dir, id);
+  } else refuseRunThere(dir, cfg.force);
+
+  // Everything else that can fail is checked before the folder is touched: the split
+  // (classes, leaks between its parts), the weights against the model.
+  const split = await buildSplit(cfg);
+  setTorchThreads(cfg.threads);
+  const session = await createSession(cfg, split.classes.length, lr, progress);
   try {
-    return await trainInFolder(cfg, run, id, size, lr, device, progress, signal);
+    if (cfg.force && runIn(dir)) progress.line(`moved the run that was in ${dir} to ${moveAside(dir)}`);
+    const run = new RunFolder(dir);
+    // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
+    const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
+    try {
+      return await trainInFolder(cfg, run, id, size, lr, device, split, session, progress, signal);
+    } finally {
+      release();
+    }
   } finally {
-    release();
+    await session.dispose(); // the model's memory goes now, not at the next garbage collection
   }
+}
+
+/** Refuses a folder that holds a run (finished or not), unless `force` (it is then moved aside, not deleted). */
+function refuseRunThere(dir: string, force: boolean | undefined): void {
+  const there = runIn(dir);
+  if (there && !force)
+    throw new Error(`${dir} holds ${there}; set resume to go on with it, or force to start over (the old run is moved to ${dir}.replaced-<time>)`);
 }
 
 /** A process killed in the middle of an atomic write leaves its temp file behind. */
@@ -216,14 +242,22 @@ function removeTempFiles(run: RunFolder): void {
   for (const f of readdirSync(run.dir)) if (/\.tmp-\d+$/.test(f)) rmSync(run.path(f), { force: true });
 }
 
-/** Throws when the folder holds a run made with other settings. */
-function checkSameRun(run: RunFolder, id: Record<string, unknown>): void {
-  if (!existsSync(run.path('config.json'))) return;
-  const before = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as { identity?: Record<string, unknown> };
-  if (JSON.stringify(before.identity) !== JSON.stringify(id))
+/** The options on which two identities differ: "epochs: the run has 8, this one 3". */
+export function identityDifferences(before: Record<string, unknown>, now: Record<string, unknown>): { option: string; before: unknown; now: unknown }[] {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(now)])];
+  return names.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(now[k] ?? null)).map((option) => ({ option, before: before[option] ?? null, now: now[option] ?? null }));
+}
+
+/** Throws when the folder holds a run made with other settings, naming each that differs. */
+function checkSameRun(dir: string, id: Record<string, unknown>): void {
+  const path = join(dir, 'config.json');
+  if (!existsSync(path)) return;
+  const before = JSON.parse(readFileSync(path, 'utf8')) as { identity?: Record<string, unknown> };
+  const diff = identityDifferences(before.identity ?? {}, id);
+  if (diff.length > 0)
     throw new Error(
-      `${run.dir} holds a run with other settings (${JSON.stringify(before.identity)}); ` +
-        `use another --out or delete the folder (this run: ${JSON.stringify(id)})`,
+      `${dir} holds a run with other settings: ${diff.map((d) => `${d.option}: the run has ${shown(d.before)}, this one ${shown(d.now)}`).join('; ')}; ` +
+        'write to another out folder, or set force to start over',
     );
 }
 
@@ -232,20 +266,20 @@ function checkSameRun(run: RunFolder, id: Record<string, unknown>): void {
  * What a process killed right after final.json may have left (temp files, the epoch
  * checkpoints, its lock) is removed where the folder can be written.
  */
-function reuseFinished(run: RunFolder, id: Record<string, unknown>, keepCheckpoint: boolean | undefined, progress: ProgressSink): RunResult | null {
-  if (!existsSync(run.path('final.json'))) return null;
-  checkSameRun(run, id);
+function reuseFinished(dir: string, id: Record<string, unknown>, keepCheckpoint: boolean | undefined, progress: ProgressSink): RunResult | null {
+  if (!existsSync(join(dir, 'final.json'))) return null;
+  checkSameRun(dir, id);
   try {
-    removeTempFiles(run);
-    rmSync(run.path('last.ckpt'), { force: true });
-    if (keepCheckpoint === false) rmSync(run.path('best.ckpt'), { force: true });
-    removeStaleLock(run.path('run.lock'));
+    for (const f of readdirSync(dir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { force: true });
+    rmSync(join(dir, 'last.ckpt'), { force: true });
+    if (keepCheckpoint === false) rmSync(join(dir, 'best.ckpt'), { force: true });
+    removeStaleLock(join(dir, 'run.lock'));
   } catch {
     // a read-only folder: the finished run is reused as it is
   }
-  const done = JSON.parse(readFileSync(run.path('final.json'), 'utf8')) as RunResult;
-  progress.line(`${run.dir}: finished before, reusing its results`);
-  return { ...done, dir: run.dir, reused: true };
+  const done = JSON.parse(readFileSync(join(dir, 'final.json'), 'utf8')) as RunResult;
+  progress.line(`${dir}: finished before, reusing its results`);
+  return { ...done, dir, reused: true };
 }
 
 async function trainInFolder(
@@ -255,18 +289,18 @@ async function trainInFolder(
   size: number,
   lr: number,
   device: string,
+  split: SplitFile,
+  session: NativeSession,
   progress: ProgressSink,
   signal: AbortSignal | undefined,
 ): Promise<RunResult> {
   removeTempFiles(run);
   if (cfg.resume) {
     // another process may have finished it while this one waited for nothing but the lock
-    const finished = reuseFinished(run, id, cfg.keepCheckpoint, progress);
+    const finished = reuseFinished(run.dir, id, cfg.keepCheckpoint, progress);
     if (finished) return finished;
-    checkSameRun(run, id);
-  }
-  const split = await buildSplit(cfg);
-  setTorchThreads(cfg.threads);
+    checkSameRun(run.dir, id);
+  } else refuseRunThere(run.dir, false); // another process may have written a run here since the check
   run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
   writeSplitFile(run.path('split.json'), split);
   progress.line(
@@ -291,12 +325,7 @@ async function trainInFolder(
   }
 
   signal?.throwIfAborted();
-  const session = await createSession(cfg, split.classes.length, lr, progress);
-  try {
-    return await trainEpochs(cfg, session, run, split, sets, progress, signal);
-  } finally {
-    await session.dispose(); // the model's memory goes now, not at the next garbage collection
-  }
+  return trainEpochs(cfg, session, run, split, sets, progress, signal);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Run folders: config.json, split.json, metrics.jsonl, checkpoints, final.json.
 // Whole-file writes are atomic (temp file + rename), so a killed run never leaves a
 // half-written file; metrics.jsonl grows by whole lines.
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** "cannot write <path>: the disk is full (ENOSPC)" and the like, for a failed file operation. */
@@ -69,6 +69,55 @@ export function readJsonLinesFile<T>(path: string): T[] {
       throw new Error(`${path}: line ${i + 1} is not JSON (${l.slice(0, 60)}); the file is damaged`);
     }
   });
+}
+
+/** The files a training run writes; any of them makes a folder a run's. */
+const RUN_FILES = ['final.json', 'config.json', 'metrics.jsonl', 'last.ckpt', 'best.ckpt', 'weights.safetensors'];
+
+/**
+ * What run `dir` holds, in words ("a finished run (final.json)", "an unfinished run
+ * (3 epochs in metrics.jsonl)"), or null when it holds none (absent, empty, other files).
+ */
+export function runIn(dir: string): string | null {
+  const at = (name: string) => join(dir, name);
+  if (!existsSync(dir) || !RUN_FILES.some((f) => existsSync(at(f)))) return null;
+  if (existsSync(at('final.json'))) return 'a finished run (final.json)';
+  let epochs = 0;
+  try {
+    epochs = readJsonLinesFile(at('metrics.jsonl')).length;
+  } catch {
+    // a damaged metrics file still makes it a run
+  }
+  return `an unfinished run (${epochs} finished epoch${epochs === 1 ? '' : 's'} in metrics.jsonl)`;
+}
+
+/** Whether `dir` holds a study (study.json). */
+export function studyIn(dir: string): boolean {
+  return existsSync(join(dir, 'study.json'));
+}
+
+/** Where moveAside puts `dir` now: `<dir>.replaced-<UTC time>` (a free name). */
+export function asideName(dir: string, now = new Date()): string {
+  const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  let name = `${resolve(dir)}.replaced-${stamp}`;
+  for (let k = 2; existsSync(name); k++) name = `${resolve(dir)}.replaced-${stamp}-${k}`;
+  return name;
+}
+
+/** Moves folder `dir` aside (a rename, nothing deleted) and returns where it went. */
+export function moveAside(dir: string): string {
+  const to = asideName(dir);
+  try {
+    renameSync(resolve(dir), to);
+  } catch (err) {
+    throw fileError('move aside', resolve(dir), err);
+  }
+  return to;
+}
+
+/** The file names of `dir` (none when it does not exist). */
+export function filesIn(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
 }
 
 export class RunFolder {
