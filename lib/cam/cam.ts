@@ -23,11 +23,12 @@ export interface CamOptions {
   model?: string;
   classes?: string[];
   inputSize?: number;
-  /** image files */
+  /** image files, every one explained (a run's skipped images are refused) */
   images?: string[];
-  /** or images of the run's split (round robin over classes, so --limit 2 gives one of each of 2 classes) */
+  /** or images of the run's split (round robin over classes, so limit 2 gives one of each of 2 classes), less those the run skipped */
   split?: 'train' | 'val' | 'test';
-  limit: number;
+  /** at most this many images picked from split (default 4); images are all explained */
+  limit?: number;
   layers?: string[];
   /** 'pred', a class name or a class index */
   cls: string;
@@ -96,6 +97,27 @@ export function runLabel(model: string, folder: string): string {
   return `${model}${stageRow(folder)?.suffix ?? ''} (${folder})`;
 }
 
+/** An image a run left out (`--skip-bad-images`), as its skipped-images.json lists it. */
+export interface SkippedImage {
+  split: string;
+  file?: string;
+  reason: string;
+}
+
+/** The images a run folder's skipped-images.json lists ([] when the run skipped none). */
+export function readSkippedImages(runDir: string): SkippedImage[] {
+  const path = join(resolve(runDir), 'skipped-images.json');
+  if (!existsSync(path)) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!Array.isArray(parsed)) throw new Error(`${path} is not a list of skipped images`);
+  return parsed as SkippedImage[];
+}
+
 /** Round robin over classes in split order: the first n images cover the classes evenly. */
 export function pickImages(entries: readonly SplitEntry[], n: number): SplitEntry[] {
   const byClass = new Map<number, SplitEntry[]>();
@@ -132,6 +154,14 @@ export interface CamSummary {
 
 export async function runCam(o: CamOptions, progress: ProgressSink = consoleProgress()): Promise<CamSummary[]> {
   if (o.threads) setTorchThreads(o.threads); // 0 leaves the count as it is
+  if (o.run && o.checkpoint) throw new Error('give run or checkpoint, not both');
+  const skipped = new Map<string, SkippedImage>();
+  if (o.run) for (const s of readSkippedImages(o.run)) if (s.file) skipped.set(resolve(s.file), s);
+  const explicit = (o.images ?? []).map((f) => resolve(f));
+  for (const file of explicit) {
+    const s = skipped.get(file);
+    if (s) throw new Error(`${file} was skipped by run ${resolve(o.run!)} (${s.reason}), so it cannot be explained`);
+  }
   const main = await loadModel(o);
   const models = [main];
   if (o.compare) {
@@ -141,14 +171,17 @@ export async function runCam(o: CamOptions, progress: ProgressSink = consoleProg
     models.push(other);
   }
   let items: { file: string; label: number | null }[];
-  if (o.images && o.images.length > 0) items = o.images.map((f) => ({ file: resolve(f), label: null }));
+  if (explicit.length > 0) items = explicit.map((file) => ({ file, label: null }));
   else {
     const splitPath = main.split;
     if (!splitPath || !existsSync(splitPath)) throw new Error('give --images FILES, or --run DIR (whose split.json provides --split)');
-    const split = readSplitFile(splitPath);
-    items = pickImages(split[o.split ?? 'test'], o.limit).map((e) => ({ file: e.file, label: e.label }));
+    const name = o.split ?? 'test';
+    const entries = readSplitFile(splitPath)[name];
+    const usable = entries.filter((e) => !skipped.has(resolve(e.file)));
+    if (usable.length < entries.length)
+      progress.line(`left out ${entries.length - usable.length} image(s) of the ${name} split that the run skipped (listed in ${join(resolve(o.run!), 'skipped-images.json')})`);
+    items = pickImages(usable, o.limit ?? 4).map((e) => ({ file: e.file, label: e.label }));
   }
-  if (o.limit > 0) items = items.slice(0, o.limit);
   if (items.length === 0) throw new Error('no images to explain');
   const set = await native().ImageSet.build(items.map((i) => i.file), main.inputSize, {});
   if (set.failures().length > 0) throw new Error(`cannot read ${set.failures()[0]!.file}: ${set.failures()[0]!.reason}`);

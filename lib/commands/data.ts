@@ -3,7 +3,9 @@
 import { Command, Option } from 'commander';
 
 import { type LoadedDataset, loadDataset } from '../data/dataset.js';
-import { formatInspect, inspectDataset } from '../data/inspect.js';
+import { formatInspect, inspectDataset, inspectDatasetDecoded } from '../data/inspect.js';
+import { DEFAULT_TRAIN_CONFIG } from '../train/config.js';
+import { consoleProgress } from '../util/progress.js';
 import { writeJsonAtomic } from '../util/runfolder.js';
 import { nonNegativeInt, ratios } from './options.js';
 import {
@@ -74,13 +76,26 @@ async function runSplit(spec: string, o: SplitFlags): Promise<void> {
   print(`wrote ${o.out}\n`);
 }
 
-async function runInspect(spec: string, o: LoadFlags & { report?: string }): Promise<void> {
-  const report = inspectDataset(await load(spec, o));
+interface InspectFlags extends LoadFlags {
+  report?: string;
+  decode: boolean;
+  threads: number;
+}
+
+async function runInspect(spec: string, o: InspectFlags): Promise<void> {
+  const ds = await load(spec, o);
+  const progress = consoleProgress();
+  const report = o.decode
+    ? await inspectDatasetDecoded(ds, { threads: o.threads, onProgress: (done, total) => progress.status(`decoding: ${done}/${total} images`) })
+    : inspectDataset(ds);
   print(formatInspect(report));
   if (o.report) {
     writeJsonAtomic(o.report, report);
     print(`wrote ${o.report}\n`);
   }
+  // a CI check: the dataset is fit for training only when every image decodes
+  if (o.decode && report.unreadable.length > 0)
+    throw new Error(`${report.unreadable.length} of ${report.total} images cannot be read or decoded (listed above)`);
 }
 
 const SPEC_HELP = 'a dataset folder (ImageFolder, or CE-NBI class/lesion folders with --mapping), a .csv manifest or DR trainLabels.csv, or a .json spec';
@@ -94,12 +109,14 @@ export function registerDataCommands(program: Command): Command {
     .option('--mapping <file>', 'JSON lesion -> benign/malignant mapping (CE-NBI)')
     .option('--skip-bad-images', 'drop missing, unmapped, duplicate or undecodable entries and list them instead of failing', false)
     .option('--report <file>', 'also write the full report (every unreadable and skipped entry) as JSON')
-    .action((spec: string, o: LoadFlags & { report?: string }) => runInspect(spec, o));
+    .option('--decode', 'also decode every image in full, as training does (slower); exits 1 when any image cannot be read or decoded', false)
+    .option('--threads <n>', 'decode threads for --decode (0 = all cores)', nonNegativeInt('--threads'), 0)
+    .action((spec: string, o: InspectFlags) => runInspect(spec, o));
   data
     .command('split')
     .description('write split.json: seeded, stratified per class (val = floor(ratio n), ...), optionally keeping patients together')
     .argument('<spec>', SPEC_HELP)
-    .requiredOption('--ratios <r>', 'train,val[,test] ratios, e.g. 0.7,0.2,0.1', ratios('--ratios'))
+    .addOption(new Option('--ratios <r>', 'train,val[,test] ratios').argParser(ratios('--ratios')).default(DEFAULT_TRAIN_CONFIG.split, DEFAULT_TRAIN_CONFIG.split.join(',')))
     .addOption(new Option('--remainder <split>', 'split that absorbs rounding (default train for 3 ratios, val for 2)').choices(['train', 'val', 'test']))
     .option('--seed <n>', 'split seed', nonNegativeInt('--seed'), DEFAULT_SPLIT_SEED)
     .addOption(new Option('--group-by <unit>', 'keep every patient in one split (reports achieved ratios)').choices(['patient']))

@@ -1,6 +1,8 @@
 // `data inspect`: what a dataset holds, from the loaded item list and the
-// image headers (no decoding), as numbers and as printable text.
+// image headers (and, with --decode, a full decode of every image), as numbers and as
+// printable text.
 import type { LoadedDataset } from './types.js';
+import { decodeCheck, type DecodeCheckOptions } from './decode-check.js';
 import { readImageHeader } from './image-header.js';
 import { listOffenders, type SkippedEntry } from './problems.js';
 
@@ -28,7 +30,10 @@ export interface InspectReport {
   total: number;
   groups: GroupStats | null;
   sizes: SizeRange | null;
+  /** Files that are missing, whose header cannot be read or (with decoded) that do not decode. */
   unreadable: { file: string; reason: string }[];
+  /** true when every image was decoded in full (--decode), false when only headers were read */
+  decoded: boolean;
   skipped: SkippedEntry[];
   notes: string[];
 }
@@ -81,9 +86,20 @@ export function inspectDataset(ds: LoadedDataset): InspectReport {
     groups: groupStats(ds.items),
     sizes,
     unreadable,
+    decoded: false,
     skipped: ds.skipped,
     notes: ds.notes,
   };
+}
+
+/** inspectDataset, then a full decode of every image whose header was readable (decodeCheck): failures join unreadable. */
+export async function inspectDatasetDecoded(ds: LoadedDataset, options: DecodeCheckOptions = {}): Promise<InspectReport> {
+  const report = inspectDataset(ds);
+  const bad = new Set(report.unreadable.map((u) => u.file));
+  const failures = await decodeCheck(ds.items.map((it) => it.file).filter((f) => !bad.has(f)), options);
+  const reasons = new Map([...report.unreadable, ...failures].map((u) => [u.file, u.reason]));
+  const unreadable = ds.items.filter((it) => reasons.has(it.file)).map((it) => ({ file: it.file, reason: reasons.get(it.file)! }));
+  return { ...report, unreadable, decoded: true };
 }
 
 function groupLine(g: GroupStats | null): string {
@@ -103,7 +119,7 @@ export function formatInspect(r: InspectReport): string {
   const lines = [`dataset: ${r.name} (${r.source})`, ...r.notes.map((n) => `  ${n}`), `classes: ${r.classes.length}, images: ${r.total}`];
   for (const c of r.classes) lines.push(`  ${c.name.padEnd(width)} ${String(c.count).padStart(8)}`);
   lines.push(groupLine(r.groups), sizeLine(r.sizes));
-  lines.push(`unreadable files: ${r.unreadable.length === 0 ? 'none' : r.unreadable.length}`);
+  lines.push(`unreadable files${r.decoded ? ' (every image decoded)' : ''}: ${r.unreadable.length === 0 ? 'none' : r.unreadable.length}`);
   lines.push(...listOffenders(r.unreadable.map((u) => `${u.file}: ${u.reason}`)));
   lines.push(`skipped entries: ${r.skipped.length === 0 ? 'none' : r.skipped.length}`);
   lines.push(...listOffenders(r.skipped.map((s) => `${s.row !== undefined ? `row ${s.row}: ` : ''}${s.file ?? ''}${s.file ? ' - ' : ''}${s.reason}`)));
