@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 
 import { runCam, type CamOptions } from '../cam/cam.js';
 import { addTrainingFlags, list, positiveInt } from './options.js';
+import { UsageError } from './usage.js';
 
 /**
  * The one-line refusal for flags that cannot go together, or null. `given(name)` says
@@ -39,7 +40,7 @@ export function registerCamCommand(program: Command): void {
     .requiredOption('--out <dir>', 'folder for <image>.png, <image>.npy and cam.json')
     .action(async (o: Record<string, unknown>) => {
       const conflict = camFlagConflict(o, (name) => cmd.getOptionValueSource(name) === 'cli');
-      if (conflict) throw new Error(conflict);
+      if (conflict) throw new UsageError(conflict);
       const summary = await runCam({ ...(o as unknown as CamOptions), cls: o.class as string });
       for (const s of summary)
         process.stdout.write(`${s.figure}: ${s.models.map((m) => `${m.label} -> ${m.class} ${m.probability.toFixed(3)}`).join('; ')}\n`);

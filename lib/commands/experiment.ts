@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 
 import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
+import { conflict, UsageError } from './usage.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
 import { DEFAULT_STUDY, type Recipe, type RecipeOption, type StudyConfig } from '../experiment/study-config.js';
@@ -15,6 +16,7 @@ import { executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../util/interrupt.js';
 import { consoleProgress, formatDuration } from '../util/progress.js';
+import { moveAside, studyIn } from '../util/runfolder.js';
 
 /** The recipe options `experiment`, `reproduce` and `plan` take as flags (stepSize, gamma, minDelta, noCache: config file only). */
 const STUDY_TRAINING_FLAGS = ['epochs', 'batchSize', 'lr', 'inputSize', 'patience', 'monitor', 'frozenBn', 'precision', 'channelsLast', 'device', 'threads', 'cacheDir', 'skipBadImages'] as const satisfies readonly RecipeOption[];
@@ -34,6 +36,13 @@ function studyOptions(cmd: Command): Command {
     .option('--lora-alpha <x>', `LoRA alpha (default: ${DEFAULT_STUDY.lora.alpha})`, positiveNumber('--lora-alpha'));
   addTrainingFlags(cmd, STUDY_TRAINING_FLAGS, 'name', { lr: { help: 'learning rate for every model' } });
   return cmd.option('--out <dir>', 'study folder (runs/, splits/, report/, study.json)');
+}
+
+/** --resume and --force of the commands that run a study. */
+function resumeFlags(cmd: Command): Command {
+  return cmd
+    .option('--resume', 'go on with the study in --out: finished runs are kept, interrupted ones go on from their last epoch')
+    .option('--force', 'start over in a folder that holds a study: the old study is moved aside to <out>.replaced-<time>');
 }
 
 /** The values of the study-level flags (not training options), as their parsers in studyOptions and experimentOptions make them. */
@@ -96,20 +105,58 @@ function experimentStudy(o: Record<string, unknown>): StudyConfig {
   const file = f.config ? readStudyConfig(f.config) : {};
   const flags = flagsToStudy(o);
   if (f.protocol || f.models) {
-    if (!f.protocol || !f.models) throw new Error('give --protocol and --models together');
+    if (!f.protocol || !f.models) throw new UsageError('give --protocol and --models together');
     flags.experiments = [{ protocols: parseProtocols(f.protocol), models: f.models, ...(f.steps ? { steps: f.steps } : {}) }];
   }
   return mergeStudy(file, flags);
 }
 
+/** Study settings a resumed study may change: where and how it runs, not what it computes. */
+const FREE_ON_RESUME = new Set(['out', 'recipe.device', 'recipe.threads', 'recipe.cacheDir', 'recipe.noCache']);
+
+/** The settings (as "key" and "recipe.key") on which two study configs differ. */
+function studyDifferences(before: StudyConfig, now: StudyConfig): string[] {
+  const flat = (c: StudyConfig): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(c)) if (k !== 'recipe') out[k] = JSON.stringify(v ?? null);
+    for (const [k, v] of Object.entries(c.recipe ?? {})) out[`recipe.${k}`] = JSON.stringify(v ?? null);
+    return out;
+  };
+  const a = flat(before);
+  const b = flat(now);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => !FREE_ON_RESUME.has(k) && (a[k] ?? 'null') !== (b[k] ?? 'null'))
+    .map((k) => `${k}: the study has ${a[k] ?? 'null'}, you gave ${b[k] ?? 'null'}`);
+}
+
+/**
+ * A study folder is never taken over by accident: one that holds a study needs --resume
+ * (with the same settings) or --force (the old study is moved aside, not deleted).
+ */
+function guardStudyFolder(cfg: StudyConfig, o: Record<string, unknown>): void {
+  const out = resolve(cfg.out);
+  if (o.resume === true && o.force === true) throw conflict('--resume', '--force', '--resume keeps the study in the folder, --force replaces it');
+  if (!studyIn(out)) return;
+  if (o.force === true) return;
+  const { missing } = collectRecords(out);
+  const study = readStudyFile(out);
+  const what = `a study (${study.entries.length - missing.length} of ${study.entries.length} report rows finished)`;
+  if (o.resume !== true)
+    throw new UsageError(`${out} holds ${what}; give --resume to go on with it, or --force to start over (the old study is moved to ${out}.replaced-<time>)`);
+  const diff = studyDifferences(study.config, cfg);
+  if (diff.length > 0) throw new UsageError(`${diff.join('; ')} (${out}); drop the change to resume, or start a new study with another --out or --force`);
+}
+
 async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promise<void> {
   const exec = executorChoice(o);
+  guardStudyFolder(cfg, o);
+  if (o.force === true && studyIn(resolve(cfg.out))) process.stderr.write(`moved the study that was in ${resolve(cfg.out)} to ${moveAside(cfg.out)}\n`);
   if (exec.kind === 'slurm') {
     const prepared = await prepareStudy(cfg);
     submitStudy(prepared, exec.slurm, consoleProgress());
     return;
   }
-  const r = await interruptible('run the same command again to go on where it stopped (finished runs are kept)', (signal) =>
+  const r = await interruptible('run the same command with --resume to go on where it stopped (finished runs are kept)', (signal) =>
     runStudy(cfg, consoleProgress(), { signal, ...exec.local }),
   );
   if (!r) return;
@@ -117,24 +164,24 @@ async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promis
 }
 
 export function registerExperimentCommands(program: Command): void {
-  executorFlags(
+  resumeFlags(executorFlags(
     experimentOptions(
       program
         .command('experiment')
         .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures'),
     ),
-  ).action(async (o: Record<string, unknown>) => {
+  )).action(async (o: Record<string, unknown>) => {
     await runAndPrint(experimentStudy(o), o);
   });
 
-  executorFlags(
+  resumeFlags(executorFlags(
     studyOptions(
       program
         .command('reproduce')
         .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
         .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
     ),
-  ).action(async (o: Record<string, unknown>) => {
+  )).action(async (o: Record<string, unknown>) => {
     // --config is a required option: commander refuses the command without it
     await runAndPrint(mergeStudy(readStudyConfig(readStudyFlags(o).config!), flagsToStudy(o)), o);
   });

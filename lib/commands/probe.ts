@@ -6,6 +6,7 @@ import { findImagenetWeights } from '../models/index.js';
 import { probeMarkdown, runProbe } from '../probe/probe.js';
 import { consoleProgress } from '../util/progress.js';
 import { addTrainingFlags, list, nonNegativeInt, positiveInt } from './options.js';
+import { UsageError } from './usage.js';
 
 export function registerProbeCommand(program: Command): void {
   const cmd = program
@@ -23,7 +24,7 @@ export function registerProbeCommand(program: Command): void {
   cmd.requiredOption('--out <dir>', 'folder for probe.md, probe.csv, probe.json and probe.svg').action(async (o: Record<string, unknown>) => {
     const model = o.model as string;
     const weights = (o.weights as string | undefined) ?? (o.weightsDir ? findImagenetWeights(model, o.weightsDir as string) : undefined);
-    if (!weights) throw new Error('probe needs the backbone\'s weights: --weights FILE, or --weights-dir DIR with the ImageNet file');
+    if (!weights) throw new UsageError('probe needs the backbone\'s weights: --weights FILE, or --weights-dir DIR with the ImageNet file');
     const r = await runProbe(
       {
         target: o.target as string,

@@ -9,6 +9,8 @@ import { runUnit } from '../scale/run-unit.js';
 import type { SlurmOptions } from '../scale/slurm.js';
 import { formatStatus, studyStatus } from '../scale/status.js';
 import { list, nonNegativeInt, positiveInt } from './options.js';
+import { UsageError } from './usage.js';
+import { resolveDevice } from '../train/runner.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -46,9 +48,9 @@ export function executorChoice(o: Record<string, unknown>): ExecutorChoice {
   const local = o.workers !== undefined || o.gpus !== undefined;
   const kind = (o.executor as ExecutorChoice['kind'] | undefined) ?? (local ? 'local' : 'sequential');
   const slurmOnly = [...SLURM_FLAGS.filter((k) => o[k] !== undefined), ...(['dryRun', 'retryFailed'] as const).filter((k) => o[k] === true)];
-  if (kind !== 'slurm' && slurmOnly.length > 0) throw new Error(`${slurmOnly.map(flagName).join(', ')} need --executor slurm`);
+  if (kind !== 'slurm' && slurmOnly.length > 0) throw new UsageError(`${slurmOnly.map(flagName).join(', ')} need --executor slurm`);
   if (kind === 'slurm') {
-    if (local) throw new Error('--workers and --gpus are for --executor local; with Slurm give --gpus-per-task');
+    if (local) throw new UsageError('--workers and --gpus are for --executor local; with Slurm give --gpus-per-task');
     return {
       kind,
       slurm: {
@@ -63,8 +65,22 @@ export function executorChoice(o: Record<string, unknown>): ExecutorChoice {
       },
     };
   }
-  if (kind === 'sequential' && local) throw new Error('--workers and --gpus need --executor local');
+  if (kind === 'sequential' && local) throw new UsageError('--workers and --gpus need --executor local');
+  if (o.gpus !== undefined) checkGpus(o.gpus as string[]);
   return { kind, local: { ...(o.workers !== undefined ? { workers: o.workers as number } : kind === 'local' ? { workers: 1 } : {}), ...(o.gpus ? { gpus: o.gpus as string[] } : {}) } };
+}
+
+/** Every id of --gpus names a GPU this machine has; else one line, before any unit starts. */
+function checkGpus(ids: string[]): void {
+  if (ids.length === 0) throw new UsageError('--gpus needs at least one GPU id, like 0,1');
+  for (const id of ids) {
+    if (!/^\d+$/.test(id)) throw new UsageError(`--gpus takes GPU ids (0,1,...), got '${id}'`);
+    try {
+      resolveDevice(`cuda:${id}`);
+    } catch (err) {
+      throw new UsageError(`--gpus ${ids.join(',')}: ${(err as Error).message}`);
+    }
+  }
 }
 
 /** plan.json in a few lines: the units by level. */
