@@ -13,7 +13,7 @@ import { trainRun, type RunResult } from '../train/runner.js';
 const TRAIN_FLAGS = [
   'model', 'data', 'splitFile', 'groupBy', 'split', 'valDir', 'testDir', 'headOnly', 'weights',
   'epochs', 'batchSize', 'lr', 'inputSize', 'frozenBn', 'device', 'precision', 'channelsLast', 'threads', 'seed',
-  'patience', 'minDelta', 'monitor', 'skipBadImages', 'cacheDir', 'noCache', 'resume', 'out',
+  'patience', 'minDelta', 'monitor', 'skipBadImages', 'labelNormalize', 'cacheDir', 'noCache', 'resume', 'out',
 ] as const satisfies readonly TrainOption[];
 
 /** The TrainConfig of `train`'s parsed flags. */
