@@ -4,17 +4,20 @@ import { Command, Option } from 'commander';
 
 import { type LoadedDataset, loadDataset } from '../data/dataset.js';
 import { formatInspect, inspectDataset, inspectDatasetDecoded } from '../data/inspect.js';
-import { DEFAULT_TRAIN_CONFIG } from '../train/config.js';
+import { DEFAULT_TRAIN_CONFIG, specOf } from '../train/config.js';
 import { consoleProgress } from '../util/progress.js';
+import { LabelVariantsError } from '../data/labels.js';
 import { writeJsonAtomic } from '../util/runfolder.js';
 import { nonNegativeInt, ratios } from './options.js';
 import {
-  DEFAULT_SPLIT_SEED, type SplitFile, type SplitItem, type SplitName, type SplitResult, defaultRemainder, groupSplit, stratifiedSplit, toEntries, writeSplitFile,
+  DEFAULT_SPLIT_SEED, type SplitFile, type SplitItem, type SplitName, type SplitResult, checkClassSizes, checkNoLeaks, defaultRemainder, groupSplit, stratifiedSplit,
+  toEntries, writeSplitFile,
 } from '../split/index.js';
 
 interface LoadFlags {
   mapping?: string;
   skipBadImages: boolean;
+  labelNormalize: boolean;
 }
 
 interface SplitFlags extends LoadFlags {
@@ -25,8 +28,13 @@ interface SplitFlags extends LoadFlags {
   out: string;
 }
 
-const load = (spec: string, o: LoadFlags): Promise<LoadedDataset> =>
-  loadDataset(spec, { skipBad: o.skipBadImages, ...(o.mapping !== undefined ? { mapping: o.mapping } : {}) });
+async function load(spec: string, o: LoadFlags): Promise<LoadedDataset> {
+  try {
+    return await loadDataset(spec, { skipBad: o.skipBadImages, labelNormalize: o.labelNormalize, ...(o.mapping !== undefined ? { mapping: o.mapping } : {}) });
+  } catch (err) {
+    throw err instanceof LabelVariantsError ? new Error(err.withMerge('--label-normalize')) : err;
+  }
+}
 
 const print = (text: string): void => void process.stdout.write(text);
 
@@ -46,6 +54,7 @@ async function runSplit(spec: string, o: SplitFlags): Promise<void> {
   const names = (['train', 'val', 'test'] as const).slice(0, o.ratios.length);
   if (o.groupBy && !ds.items.some((it) => it.group !== undefined))
     print(`warning: ${ds.name} has no patient ids; every image is its own group (an image-level split)\n`);
+  checkClassSizes(ds.items, ds.classes, o.ratios.length);
   const grouped = o.groupBy ? groupSplit(ds.items, options) : undefined;
   const split = grouped ?? stratifiedSplit(ds.items, options);
   const file: SplitFile = {
@@ -62,6 +71,7 @@ async function runSplit(spec: string, o: SplitFlags): Promise<void> {
     ...(grouped ? { achieved: grouped.achieved } : {}),
     ...(ds.skipped.length > 0 ? { skipped: ds.skipped } : {}),
   };
+  checkNoLeaks(file);
   writeSplitFile(o.out, file);
   const how = o.groupBy ? 'by patient' : 'by image';
   print(`split of ${ds.name} (${ds.items.length} images, seed ${o.seed}, ratios ${o.ratios.join('/')}, remainder ${file.remainder}, ${how})\n`);
@@ -98,6 +108,7 @@ async function runInspect(spec: string, o: InspectFlags): Promise<void> {
     throw new Error(`${report.unreadable.length} of ${report.total} images cannot be read or decoded (listed above)`);
 }
 
+const LABEL_NORMALIZE_HELP = specOf('labelNormalize').help;
 const SPEC_HELP = 'a dataset folder (ImageFolder, or CE-NBI class/lesion folders with --mapping), a .csv manifest or DR trainLabels.csv, or a .json spec';
 
 export function registerDataCommands(program: Command): Command {
@@ -108,6 +119,7 @@ export function registerDataCommands(program: Command): Command {
     .argument('<spec>', SPEC_HELP)
     .option('--mapping <file>', 'JSON lesion -> benign/malignant mapping (CE-NBI)')
     .option('--skip-bad-images', 'drop missing, unmapped, duplicate or undecodable entries and list them instead of failing', false)
+    .option('--label-normalize', LABEL_NORMALIZE_HELP, false)
     .option('--report <file>', 'also write the full report (every unreadable and skipped entry) as JSON')
     .option('--decode', 'also decode every image in full, as training does (slower); exits 1 when any image cannot be read or decoded', false)
     .option('--threads <n>', 'decode threads for --decode (0 = all cores)', nonNegativeInt('--threads'), 0)
@@ -122,6 +134,7 @@ export function registerDataCommands(program: Command): Command {
     .addOption(new Option('--group-by <unit>', 'keep every patient in one split (reports achieved ratios)').choices(['patient']))
     .option('--mapping <file>', 'JSON lesion -> benign/malignant mapping (CE-NBI)')
     .option('--skip-bad-images', 'drop bad entries (listed in split.json under "skipped") instead of failing', false)
+    .option('--label-normalize', LABEL_NORMALIZE_HELP, false)
     .requiredOption('--out <file>', 'split.json to write')
     .action((spec: string, o: SplitFlags) => runSplit(spec, o));
   return data;

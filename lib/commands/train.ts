@@ -12,6 +12,7 @@ import { conflict, given, UsageError } from './usage.js';
 import { interruptible } from '../util/interrupt.js';
 import { consoleProgress } from '../util/progress.js';
 import { runIn } from '../util/runfolder.js';
+import { LabelVariantsError } from '../data/labels.js';
 import { formatReport } from '../report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, shown, TRAIN_OPTION_NAMES, type TrainConfig, type TrainOption } from '../train/config.js';
 import { trainRun, type RunResult } from '../train/runner.js';
@@ -20,7 +21,7 @@ import { trainRun, type RunResult } from '../train/runner.js';
 const TRAIN_FLAGS = [
   'model', 'data', 'splitFile', 'groupBy', 'split', 'valDir', 'testDir', 'headOnly', 'weights',
   'epochs', 'batchSize', 'lr', 'inputSize', 'frozenBn', 'device', 'precision', 'channelsLast', 'threads', 'seed',
-  'patience', 'minDelta', 'monitor', 'skipBadImages', 'cacheDir', 'noCache', 'resume', 'force', 'out',
+  'patience', 'minDelta', 'monitor', 'skipBadImages', 'labelNormalize', 'cacheDir', 'noCache', 'resume', 'force', 'out',
 ] as const satisfies readonly TrainOption[];
 
 /** Settings a resumed run may take from the command line although its config.json has others: they do not change the run. */
@@ -109,7 +110,10 @@ export function registerTrainCommand(program: Command): void {
   addTrainingFlags(train, TRAIN_FLAGS, 'fill', { model: { required: false } }).action(async (o: OptionValues, cmd: Command) => {
     const cfg = trainConfigOf(o, cmd);
     const r = await interruptible(`run the same command with --resume to go on from the last finished epoch of ${cfg.out}`, (signal) =>
-      trainRun(cfg, consoleProgress(), { signal }),
+      trainRun(cfg, consoleProgress(), { signal }).catch((err: unknown) => {
+        // the library names the option, the command line its flag
+        throw err instanceof LabelVariantsError ? new Error(err.withMerge('--label-normalize')) : err;
+      }),
     );
     if (r) printResult(r);
   });

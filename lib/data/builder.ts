@@ -1,8 +1,10 @@
 // Collects the items of a dataset while a loader walks its rows or folders,
 // catching duplicates, and at the end either throws one error naming every bad
 // entry or (skipBad) returns them as `skipped`. Empty classes are always an
-// error: a class without images cannot be split or trained.
-import type { DatasetItem, LoadedDataset } from './types.js';
+// error: a class without images cannot be split or trained. Class names that differ only
+// in case, spaces or Unicode form are refused here, or merged with labelNormalize.
+import { mergeLabelVariants } from './labels.js';
+import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
 import { type Problem, problemsError, toSkipped } from './problems.js';
 
 export interface BuildMeta {
@@ -12,14 +14,14 @@ export interface BuildMeta {
 }
 
 export class DatasetBuilder {
-  private readonly items: DatasetItem[] = [];
+  private items: DatasetItem[] = [];
   private readonly bad: Problem[][] = [];
   private readonly seen = new Map<string, number | undefined>();
 
   /** `source` names the sheet/folder in messages; `classes` are fixed up front. */
   constructor(
     private readonly source: string,
-    private readonly classes: string[],
+    private classes: string[],
   ) {}
 
   /** Adds an item unless its file was already added (then it is a duplicate). */
@@ -39,11 +41,21 @@ export class DatasetBuilder {
     if (problems.length > 0) this.bad.push(problems);
   }
 
-  finish(meta: BuildMeta, skipBad: boolean): LoadedDataset {
-    if (this.bad.length > 0 && !skipBad) throw problemsError(this.source, this.bad.flat());
+  finish(meta: BuildMeta, options: LoadOptions): LoadedDataset {
+    if (this.bad.length > 0 && !options.skipBad) throw problemsError(this.source, this.bad.flat());
     const skipped = this.bad.map(toSkipped);
+    this.mergeVariants(options.labelNormalize ?? false);
     this.checkClasses(skipped.length);
     return { ...meta, classes: this.classes, items: this.items, source: this.source, skipped, notes: meta.notes ?? [] };
+  }
+
+  private mergeVariants(merge: boolean): void {
+    const counts = new Array<number>(this.classes.length).fill(0);
+    for (const it of this.items) counts[it.label] = (counts[it.label] ?? 0) + 1;
+    const merged = mergeLabelVariants(this.source, this.classes, counts, merge);
+    if (!merged) return;
+    this.classes = merged.classes;
+    this.items = this.items.map((it) => ({ ...it, label: merged.index[it.label]! }));
   }
 
   private checkClasses(skippedCount: number): void {

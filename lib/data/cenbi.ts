@@ -110,5 +110,5 @@ export async function loadCenbiSheet(spec: CenbiSpec, options: LoadOptions): Pro
     else builder.add(item, row);
   }
   const meta = { name: spec.name ?? 'cenbi', root: spec.images, notes: notesFor(table, cols, ctx.tally) };
-  return builder.finish(meta, options.skipBad ?? false);
+  return builder.finish(meta, options);
 }

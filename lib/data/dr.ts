@@ -44,5 +44,5 @@ export async function loadDr(spec: DrSpec, options: LoadOptions): Promise<Loaded
     else builder.add(item, row);
   }
   const notes = [`images from ${spec.images}; group = the id before _left/_right`];
-  return builder.finish({ name: spec.name ?? 'dr', root: spec.images, notes }, options.skipBad ?? false);
+  return builder.finish({ name: spec.name ?? 'dr', root: spec.images, notes }, options);
 }

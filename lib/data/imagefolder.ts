@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { labelKey } from './labels.js';
 import { isDecodable, subfolders, walkFiles } from './walk.js';
 
 export { IMAGE_EXTENSIONS } from './walk.js';
@@ -20,9 +21,10 @@ export interface ImageFolderDataset {
 /**
  * Reads `root` as an ImageFolder. Class index = position of the folder name in sorted
  * order (torchvision's rule). `classes` forces the class list (e.g. the training set's
- * for a --val/--test folder); a folder outside it is an error.
+ * for a validation or test folder); a folder outside it is an error. With `labelNormalize`, a
+ * folder matches the class it differs from only in case, surrounding spaces or Unicode form.
  */
-export function readImageFolder(root: string, classes?: string[]): ImageFolderDataset {
+export function readImageFolder(root: string, classes?: string[], labelNormalize = false): ImageFolderDataset {
   const dir = resolve(root);
   if (!existsSync(dir)) throw new Error(`dataset folder ${root} does not exist`);
   if (!statSync(dir).isDirectory()) throw new Error(`dataset path ${root} is not a folder`);
@@ -35,7 +37,8 @@ export function readImageFolder(root: string, classes?: string[]): ImageFolderDa
   const items: LabelledImage[] = [];
   const empty: string[] = [];
   for (const name of found) {
-    const label = classList.indexOf(name);
+    const exact = classList.indexOf(name);
+    const label = exact < 0 && labelNormalize ? classList.findIndex((c) => labelKey(c) === labelKey(name)) : exact;
     if (label < 0)
       throw new Error(`dataset folder ${root} has class folder '${name}' that is not among the classes ${classList.join(', ')}`);
     const files = walkFiles(join(dir, name)).filter(isDecodable);

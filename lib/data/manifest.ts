@@ -48,5 +48,5 @@ export async function loadManifest(spec: ManifestSpec, options: LoadOptions): Pr
     else builder.add(item, row);
   }
   const meta = { name: spec.name ?? basename(spec.csv).replace(/\.[^.]*$/, ''), root: base };
-  return builder.finish(meta, options.skipBad ?? false);
+  return builder.finish(meta, options);
 }

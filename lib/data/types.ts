@@ -29,6 +29,8 @@ export interface LoadedDataset extends Dataset {
 export interface LoadOptions {
   /** Drop rows/files with a missing file, unmapped label, duplicate or unsupported format, listing them in `skipped`. */
   skipBad?: boolean;
+  /** Merge class names that differ only in case, surrounding spaces or Unicode form (refused otherwise). */
+  labelNormalize?: boolean;
   /** Lesion/label mapping file; overrides the spec's. A folder path with a mapping is read as CE-NBI folders. */
   mapping?: string;
 }

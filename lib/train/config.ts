@@ -127,6 +127,13 @@ export const TRAIN_OPTIONS = {
   stepSize: option<number>()({ ...positiveInt, help: 'epochs between learning-rate steps', default: 5, identity: true }),
   gamma: option<number>()({ ...positiveNumber, help: 'learning-rate factor at each step', default: 0.5, identity: true }),
   skipBadImages: option<boolean>()({ ...flag, flag: '--skip-bad-images', help: 'skip unreadable images (listed in skipped-images.json) instead of failing', default: false }),
+  labelNormalize: option<boolean>()({
+    ...flag,
+    flag: '--label-normalize',
+    help: 'merge labels that differ only in case, surrounding spaces or Unicode form',
+    default: false,
+    identity: 'whenSet',
+  }),
   /** keep best.ckpt (model + optimiser) after the run; weights.safetensors is always written */
   keepCheckpoint: option<boolean>()({ ...flag, help: 'keep best.ckpt (model + optimiser) after the run', default: true, optional: true }),
   /** decode cache folder (default: defaultCacheDir()); shared by runs, models and epochs */

@@ -155,6 +155,16 @@ describe('thtl-native CLI', () => {
     expect(auto.stdout + auto.stderr).toMatch(/on cpu \(--device auto: no GPU visible\)/);
   });
 
+  it('the same folder as --val and --test exits non-zero before training', async () => {
+    const data = vesselFolder(4, 40);
+    const heldOut = vesselFolder(3, 40, 11);
+    const out = join(tempDir('leak'), 'run');
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--val', heldOut, '--test', heldOut, '--out', out, ...TINY]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/the validation and test folders are the same \(.*\); a test set must not share images with training or validation/);
+    expect(r.stdout).not.toMatch(/epoch/);
+  });
+
   it('a missing data folder exits non-zero naming it', async () => {
     const out = join(tempDir('bad'), 'run');
     const r = await cli(['train', '--model', 'resnet18', '--data', '/no/such/folder', '--out', out, ...TINY]);

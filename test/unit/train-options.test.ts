@@ -22,7 +22,7 @@ describe('training options', () => {
       JSON.stringify({
         split: [0.7, 0.2, 0.1], epochs: 70, batchSize: 32, headOnly: false, frozenBn: 'train', device: 'auto', precision: 'fp32',
         channelsLast: false, threads: 0, seed: 123, patience: 10, minDelta: 0, monitor: 'val_loss', stepSize: 5, gamma: 0.5,
-        skipBadImages: false, keepCheckpoint: true,
+        skipBadImages: false, labelNormalize: false, keepCheckpoint: true,
       }),
     );
     expect(JSON.stringify(DEFAULT_RECIPE)).toBe(
