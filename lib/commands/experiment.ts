@@ -1,6 +1,7 @@
 // `thtl-native experiment`, `reproduce`, `report` and `weights`: the paper's study
 // (protocols, SWFT, LoRA, repeated runs) and its tables and figures. See lib/experiment/.
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 
 import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
@@ -12,7 +13,7 @@ import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
 import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js';
 import { writePlanFile } from '../scale/plan-file.js';
 import { submitStudy } from '../scale/slurm.js';
-import { executorChoice, executorFlags, formatPlan } from './scale.js';
+import { checkGpus, executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../util/interrupt.js';
 import { consoleProgress, formatDuration } from '../util/progress.js';
@@ -136,12 +137,14 @@ function studyDifferences(before: StudyConfig, now: StudyConfig): string[] {
 function guardStudyFolder(cfg: StudyConfig, o: Record<string, unknown>): void {
   const out = resolve(cfg.out);
   if (o.resume === true && o.force === true) throw conflict('--resume', '--force', '--resume keeps the study in the folder, --force replaces it');
-  if (!studyIn(out)) return;
+  // a study planned (`plan`, a --dry-run) but not yet trained holds nothing to lose
+  if (!studyIn(out) || !existsSync(join(out, 'runs'))) return;
   if (o.force === true) return;
   const { missing } = collectRecords(out);
   const study = readStudyFile(out);
   const what = `a study (${study.entries.length - missing.length} of ${study.entries.length} report rows finished)`;
-  if (o.resume !== true)
+  // --retry-failed can only mean going on with the study
+  if (o.resume !== true && o.retryFailed !== true)
     throw new UsageError(`${out} holds ${what}; give --resume to go on with it, or --force to start over (the old study is moved to ${out}.replaced-<time>)`);
   const diff = studyDifferences(study.config, cfg);
   if (diff.length > 0) throw new UsageError(`${diff.join('; ')} (${out}); drop the change to resume, or start a new study with another --out or --force`);
@@ -149,6 +152,7 @@ function guardStudyFolder(cfg: StudyConfig, o: Record<string, unknown>): void {
 
 async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promise<void> {
   const exec = executorChoice(o);
+  if (exec.kind !== 'slurm' && exec.local.gpus) checkGpus(exec.local.gpus);
   guardStudyFolder(cfg, o);
   if (o.force === true && studyIn(resolve(cfg.out))) process.stderr.write(`moved the study that was in ${resolve(cfg.out)} to ${moveAside(cfg.out)}\n`);
   if (exec.kind === 'slurm') {

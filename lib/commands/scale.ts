@@ -66,12 +66,11 @@ export function executorChoice(o: Record<string, unknown>): ExecutorChoice {
     };
   }
   if (kind === 'sequential' && local) throw new UsageError('--workers and --gpus need --executor local');
-  if (o.gpus !== undefined) checkGpus(o.gpus as string[]);
   return { kind, local: { ...(o.workers !== undefined ? { workers: o.workers as number } : kind === 'local' ? { workers: 1 } : {}), ...(o.gpus ? { gpus: o.gpus as string[] } : {}) } };
 }
 
 /** Every id of --gpus names a GPU this machine has; else one line, before any unit starts. */
-function checkGpus(ids: string[]): void {
+export function checkGpus(ids: string[]): void {
   if (ids.length === 0) throw new UsageError('--gpus needs at least one GPU id, like 0,1');
   for (const id of ids) {
     if (!/^\d+$/.test(id)) throw new UsageError(`--gpus takes GPU ids (0,1,...), got '${id}'`);

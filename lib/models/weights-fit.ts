@@ -28,10 +28,12 @@ export function modelOfWeights(entries: WeightEntry[]): string | null {
   return found.length === 1 ? found[0]!.name : null;
 }
 
-/** Counts of a native "do not fit" message: "260 missing, 62 unexpected". */
-function counts(message: string): string {
-  const parts = [...message.matchAll(/\n {2}(\d+) (missing|unexpected|shape mismatch)/g)].map((m) => `${m[1]} ${m[2] === 'shape mismatch' ? 'of other shapes' : m[2]}`);
-  return parts.join(', ');
+/** The lists of a native "do not fit" message, each as its count and first item: "260 missing (e.g. features.0.0.weight)". */
+function tally(message: string): string {
+  const label: Record<string, string> = { missing: 'missing', unexpected: 'unexpected', shape: 'of another shape' };
+  return [...message.matchAll(/\n {2}(\d+) (missing|unexpected|shape)[^:\n]*:\n {4}([^\n]*)/g)]
+    .map((m) => `${m[1]} ${label[m[2]!]} (e.g. ${m[3]})`)
+    .join(', ');
 }
 
 /**
@@ -49,7 +51,7 @@ export async function weightsMismatchError(err: unknown, file: string, model: st
   }
   const head = headOf(entries);
   const source = modelOfWeights(entries);
-  const what = `${source ? `${source} weights` : 'weights of another architecture'}${head ? ` (${head.name} ${head.in}x${head.out})` : ''}`;
-  const tally = counts(message);
-  return new Error(`${file} holds ${what}, given for ${model}${tally ? `: ${tally} tensors` : ''}; nothing was loaded`);
+  const what = source && source !== model ? `holds ${source} weights${head ? ` (${head.name} ${head.in}x${head.out})` : ''}, given for ${model}` : `does not fit ${model}`;
+  const lists = tally(message);
+  return new Error(`${file} ${what}${lists ? `: tensors ${lists}` : ''}; nothing was loaded`);
 }

@@ -4,7 +4,7 @@
 // the same files. CPU, one thread, so training is deterministic.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { collectRecords } from '../../lib/experiment/study-folder.js';
@@ -12,6 +12,7 @@ import { makeTestStudy } from '../helpers/study.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
 import { tempDir } from '../helpers/images.js';
+import { snapshot } from '../helpers/folders.js';
 
 const BIN = join(ROOT, 'bin', 'thtl-native.js');
 
@@ -75,7 +76,8 @@ describe('thtl-native experiment', () => {
     expect(new Set(recA.map((r) => r.seed)).size).toBe(2);
 
     const resumed = tempDir('study-b');
-    const args = ['reproduce', '--config', config, '--out', resumed];
+    // --resume from the first call: a study folder that holds a study is taken up only with it
+    const args = ['reproduce', '--config', config, '--out', resumed, '--resume'];
     // kill 1: in the middle of the second + model, after its first epoch checkpoint
     const plus2 = join(resumed, 'runs', 'resnet18', 'run-2', 'plus');
     const k1 = await killed(args, () => existsSync(join(plus2, 'last.ckpt')));
@@ -124,17 +126,30 @@ describe('thtl-native experiment', () => {
     expect(r.stderr).not.toMatch(/epoch\s+1/);
   });
 
-  it('a resumed run folder with other settings is refused, naming both', async () => {
+  it('a study folder is taken up only with --resume and the same settings, or replaced with --force (moved aside whole)', async () => {
     const out = tempDir('study-d');
     const base = ['experiment', '--protocol', '2', '--models', 'resnet18', '--target', join(data, 'target'), '--out', out, '--runs', '1',
       '--input-size', '32', '--batch-size', '8', '--device', 'cpu', '--threads', '1'];
     const a = await cli([...base, '--epochs', '1']);
     expect(a.code, a.stderr).toBe(0);
-    const b = await cli([...base, '--epochs', '2']);
-    expect(b.code).not.toBe(0);
-    expect(b.stderr).toMatch(/holds a run with other settings.*"epochs":1.*"epochs":2/);
-    const c = await cli([...base, '--epochs', '1', '--target-split', '0.6,0.2,0.2']);
-    expect(c.code).not.toBe(0);
-    expect(c.stderr).toMatch(/splits\/target\.json was made from .* with ratios 0\.7,0\.2,0\.1, seed 123; this study asks for .* with 0\.6,0\.2,0\.2/);
+    const before = snapshot(out);
+    // without --resume the folder is refused, naming what it holds and the two ways on
+    const again = await cli([...base, '--epochs', '1']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^thtl-native: .*study-d\S* holds a study \(\d+ of \d+ report rows finished\); give --resume to go on with it, or --force to start over/);
+    const b = await cli([...base, '--epochs', '2', '--resume']);
+    expect(b.code).toBe(2);
+    expect(b.stderr.split('\n')[0]).toMatch(/^thtl-native: recipe\.epochs: the study has 1, you gave 2 \(.*\); drop the change to resume/);
+    const c = await cli([...base, '--epochs', '1', '--target-split', '0.6,0.2,0.2', '--resume']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/targetSplit: the study has \[0\.7,0\.2,0\.1\], you gave \[0\.6,0\.2,0\.2\]/);
+    expect(snapshot(out)).toEqual(before);
+    // --force moves the study aside, whole, and starts over
+    const d = await cli([...base, '--epochs', '1', '--force']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/moved the study that was in .*study-d\S* to .*study-d\S*\.replaced-\d{8}-\d{6}/);
+    const aside = readdirSync(dirname(out)).filter((f) => f.startsWith(`${basename(out)}.replaced-`));
+    expect(aside).toHaveLength(1);
+    expect(snapshot(join(dirname(out), aside[0]!))).toEqual(before);
   });
 });

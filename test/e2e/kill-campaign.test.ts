@@ -151,7 +151,7 @@ describe(`kill campaign (${POINTS} SIGKILLs per command, seed ${SEED})`, () => {
       const rounds = await campaign(
         (i) => {
           const out = tempDir(`kill-study-${i}`);
-          return { folder: out, args: [BIN, 'reproduce', '--config', config, '--out', out] };
+          return { folder: out, args: [BIN, 'reproduce', '--config', config, '--out', out, '--resume'] };
         },
         span,
         (out) => {

@@ -126,7 +126,7 @@ describe('--executor local', () => {
 
   it('SIGINT stops every worker after its batch; the same command resumes to the same tables', async () => {
     const dir = tempDir('scale-int');
-    const args = [BIN, 'reproduce', '--config', config, '--out', dir, '--workers', '2'];
+    const args = [BIN, 'reproduce', '--config', config, '--out', dir, '--workers', '2', '--resume'];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -89,7 +89,7 @@ describe.skipIf(why !== null)('--executor slurm on a one-node cluster', () => {
     expect(dependency).toMatch(new RegExp(`Dependency=afterok:${l0!.jobId}`));
     expect(rep!.level).toBe('report');
     // a second submission while the first is under way is refused
-    const twice = await cli(['reproduce', '--config', config, '--out', dir, '--executor', 'slurm']);
+    const twice = await cli(['reproduce', '--config', config, '--out', dir, '--executor', 'slurm', '--resume']);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/still queued or running .* the study is already submitted/);
 

@@ -36,7 +36,7 @@ const bad: Record<string, string[]> = {
   '--batch-size': ['0', '1.5', 'x'],
   '--lr': ['0', '-0.1', 'abc', 'NaN'],
   '--input-size': ['0', '16', '64.5', 'big'],
-  '--patience': ['-1', '1.5', 'x'],
+  '--patience': ['0', '-1', '1.5', 'x'],
   '--min-delta': ['-0.1', 'x'],
   '--threads': ['-1', 'two'],
   '--seed': ['-1', '1.5'],
