@@ -14,7 +14,8 @@ import { submitStudy } from '../scale/slurm.js';
 import { executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../util/interrupt.js';
-import { consoleProgress, formatDuration } from '../util/progress.js';
+import { commandProgress, consoleProgress, formatDuration } from '../util/progress.js';
+import { outputFlags, readOutputFlags } from './output.js';
 
 /** The recipe options `experiment`, `reproduce` and `plan` take as flags (stepSize, gamma, minDelta, noCache: config file only). */
 const STUDY_TRAINING_FLAGS = ['epochs', 'batchSize', 'lr', 'inputSize', 'patience', 'monitor', 'frozenBn', 'precision', 'channelsLast', 'device', 'threads', 'cacheDir', 'skipBadImages'] as const satisfies readonly RecipeOption[];
@@ -104,35 +105,42 @@ function experimentStudy(o: Record<string, unknown>): StudyConfig {
 
 async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promise<void> {
   const exec = executorChoice(o);
+  const output = readOutputFlags(o);
+  const progress = commandProgress(output);
   if (exec.kind === 'slurm') {
     const prepared = await prepareStudy(cfg);
-    submitStudy(prepared, exec.slurm, consoleProgress());
+    submitStudy(prepared, exec.slurm, progress);
     return;
   }
   const r = await interruptible('run the same command again to go on where it stopped (finished runs are kept)', (signal) =>
-    runStudy(cfg, consoleProgress(), { signal, ...exec.local }),
+    runStudy(cfg, progress, { signal, ...exec.local }),
   );
   if (!r) return;
-  process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
+  if (output.json) progress.event?.({ event: 'result', dir: r.dir, report: resolve(r.dir, 'report'), rows: r.records.length, seconds: r.seconds });
+  else process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
 }
 
 export function registerExperimentCommands(program: Command): void {
-  executorFlags(
-    experimentOptions(
-      program
-        .command('experiment')
-        .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures'),
+  outputFlags(
+    executorFlags(
+      experimentOptions(
+        program
+          .command('experiment')
+          .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures'),
+      ),
     ),
   ).action(async (o: Record<string, unknown>) => {
     await runAndPrint(experimentStudy(o), o);
   });
 
-  executorFlags(
-    studyOptions(
-      program
-        .command('reproduce')
-        .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
-        .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+  outputFlags(
+    executorFlags(
+      studyOptions(
+        program
+          .command('reproduce')
+          .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
+          .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+      ),
     ),
   ).action(async (o: Record<string, unknown>) => {
     // --config is a required option: commander refuses the command without it

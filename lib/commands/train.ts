@@ -1,10 +1,12 @@
-// `thtl-native train`: one model, one run folder. Every flag is a training option of
-// TRAIN_OPTIONS (lib/train/config.ts), read back typed by readTrainingFlags.
+// `thtl-native train`: one model, one run folder. Every flag but --quiet and --json
+// (output.ts) is a training option of TRAIN_OPTIONS (lib/train/config.ts), read back
+// typed by readTrainingFlags.
 import type { Command, OptionValues } from 'commander';
 
 import { addTrainingFlags, readTrainingFlags } from './options.js';
+import { outputFlags, readOutputFlags, trainResultEvent } from './output.js';
 import { interruptible } from '../util/interrupt.js';
-import { consoleProgress } from '../util/progress.js';
+import { commandProgress } from '../util/progress.js';
 import { formatReport } from '../report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainOption } from '../train/config.js';
 import { trainRun, type RunResult } from '../train/runner.js';
@@ -39,11 +41,14 @@ export function registerTrainCommand(program: Command): void {
   const train = program
     .command('train')
     .description('train one model on an image folder and write a run folder with test metrics');
-  addTrainingFlags(train, TRAIN_FLAGS, 'fill').action(async (o: OptionValues) => {
+  outputFlags(addTrainingFlags(train, TRAIN_FLAGS, 'fill')).action(async (o: OptionValues) => {
     const cfg = trainConfigOf(o);
+    const output = readOutputFlags(o);
+    const progress = commandProgress(output);
     const r = await interruptible(`run the same command with --resume to go on from the last finished epoch of ${cfg.out}`, (signal) =>
-      trainRun(cfg, consoleProgress(), { signal }),
+      trainRun(cfg, progress, { signal }),
     );
-    if (r) printResult(r);
+    if (r && output.json) progress.event?.(trainResultEvent(r));
+    else if (r) printResult(r);
   });
 }
