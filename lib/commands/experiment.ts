@@ -16,8 +16,9 @@ import { submitStudy } from '../scale/slurm.js';
 import { checkGpus, executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../util/interrupt.js';
-import { consoleProgress, formatDuration } from '../util/progress.js';
+import { commandProgress, consoleProgress, formatDuration } from '../util/progress.js';
 import { moveAside, studyIn } from '../util/runfolder.js';
+import { outputFlags, readOutputFlags } from './output.js';
 
 /** The recipe options `experiment`, `reproduce` and `plan` take as flags (stepSize, gamma, minDelta, noCache: config file only). */
 const STUDY_TRAINING_FLAGS = ['epochs', 'batchSize', 'lr', 'inputSize', 'patience', 'monitor', 'frozenBn', 'precision', 'channelsLast', 'device', 'threads', 'cacheDir', 'skipBadImages'] as const satisfies readonly RecipeOption[];
@@ -154,36 +155,43 @@ async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promis
   const exec = executorChoice(o);
   if (exec.kind !== 'slurm' && exec.local.gpus) checkGpus(exec.local.gpus);
   guardStudyFolder(cfg, o);
-  if (o.force === true && studyIn(resolve(cfg.out))) process.stderr.write(`moved the study that was in ${resolve(cfg.out)} to ${moveAside(cfg.out)}\n`);
+  const output = readOutputFlags(o);
+  const progress = commandProgress(output);
+  if (o.force === true && studyIn(resolve(cfg.out))) progress.line(`moved the study that was in ${resolve(cfg.out)} to ${moveAside(cfg.out)}`);
   if (exec.kind === 'slurm') {
     const prepared = await prepareStudy(cfg);
-    submitStudy(prepared, exec.slurm, consoleProgress());
+    submitStudy(prepared, exec.slurm, progress);
     return;
   }
   const r = await interruptible('run the same command with --resume to go on where it stopped (finished runs are kept)', (signal) =>
-    runStudy(cfg, consoleProgress(), { signal, ...exec.local }),
+    runStudy(cfg, progress, { signal, ...exec.local }),
   );
   if (!r) return;
-  process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
+  if (output.json) progress.event?.({ event: 'result', dir: r.dir, report: resolve(r.dir, 'report'), rows: r.records.length, seconds: r.seconds });
+  else process.stdout.write(`${r.records.length} report row(s); tables and ROC figures in ${resolve(r.dir, 'report')} (${formatDuration(r.seconds)})\n`);
 }
 
 export function registerExperimentCommands(program: Command): void {
-  resumeFlags(executorFlags(
-    experimentOptions(
-      program
-        .command('experiment')
-        .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures'),
+  resumeFlags(outputFlags(
+    executorFlags(
+      experimentOptions(
+        program
+          .command('experiment')
+          .description('run protocols (1, 2, 3, 4, swft, lora-swft) for models, several runs each, resumable, with tables and ROC figures'),
+      ),
     ),
   )).action(async (o: Record<string, unknown>) => {
     await runAndPrint(experimentStudy(o), o);
   });
 
-  resumeFlags(executorFlags(
-    studyOptions(
-      program
-        .command('reproduce')
-        .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
-        .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+  resumeFlags(outputFlags(
+    executorFlags(
+      studyOptions(
+        program
+          .command('reproduce')
+          .description("run a whole study grid from a config file (configs/paper.json is the paper's); resumable")
+          .requiredOption('--config <file>', 'study config JSON (configs/paper.json: the paper)'),
+      ),
     ),
   )).action(async (o: Record<string, unknown>) => {
     // --config is a required option: commander refuses the command without it

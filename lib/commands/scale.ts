@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 
 import { interruptible } from '../util/interrupt.js';
-import { consoleProgress } from '../util/progress.js';
+import { commandProgress } from '../util/progress.js';
 import type { PlanFile } from '../scale/plan-file.js';
 import { runUnit } from '../scale/run-unit.js';
 import type { SlurmOptions } from '../scale/slurm.js';
@@ -11,6 +11,7 @@ import { formatStatus, studyStatus } from '../scale/status.js';
 import { list, nonNegativeInt, positiveInt } from './options.js';
 import { UsageError } from './usage.js';
 import { resolveDevice } from '../train/runner.js';
+import { trainResultEvent } from './output.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -98,11 +99,14 @@ export function registerScaleCommands(program: Command): void {
     .argument('<unit>', 'unit id as in plan.json (<model>.run-<r>.<unit>) or its run folder (runs/<model>/run-<r>/<unit>)')
     .option('--threads <n>', 'CPU threads of this process (0: all cores); default: the study recipe', nonNegativeInt('--threads'))
     .option('--device <dev>', "device of this process (cpu, cuda, cuda:1); default: the study recipe")
-    .action(async (dir: string, unit: string, o: { threads?: number; device?: string }) => {
+    .option('--json', 'stdout: one JSON object per line per event (epoch, result) and nothing else', false)
+    .action(async (dir: string, unit: string, o: { threads?: number; device?: string; json: boolean }) => {
+      const progress = commandProgress({ json: o.json });
       const r = await interruptible(`run the same command again to go on from the unit's last finished epoch`, (signal) =>
-        runUnit(dir, unit, { ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.device ? { device: o.device } : {}) }, consoleProgress(), { signal }),
+        runUnit(dir, unit, { ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.device ? { device: o.device } : {}) }, progress, { signal }),
       );
-      if (r) process.stdout.write(`${unit}: ${r.reused ? 'had finished before' : `finished after ${r.epochsRun} epoch(s)`} (${r.dir})\n`);
+      if (r && o.json) progress.event?.(trainResultEvent(r));
+      else if (r) process.stdout.write(`${unit}: ${r.reused ? 'had finished before' : `finished after ${r.epochsRun} epoch(s)`} (${r.dir})\n`);
     });
 
   program

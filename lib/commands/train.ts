@@ -3,14 +3,16 @@
 // command line can get wrong is refused here, naming the flags, before any file is read:
 // flags that contradict each other, a folder that holds a run without --resume or
 // --force, and with --resume any setting that differs from the run's own config.json.
+// --quiet and --json (output.ts) choose what is printed.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command, OptionValues } from 'commander';
 
 import { addTrainingFlags, attributeOf, flagOf, readTrainingFlags } from './options.js';
 import { conflict, given, UsageError } from './usage.js';
+import { outputFlags, readOutputFlags, trainResultEvent } from './output.js';
 import { interruptible } from '../util/interrupt.js';
-import { consoleProgress } from '../util/progress.js';
+import { commandProgress } from '../util/progress.js';
 import { runIn } from '../util/runfolder.js';
 import { LabelVariantsError } from '../data/labels.js';
 import { formatReport } from '../report/metrics-table.js';
@@ -107,14 +109,17 @@ export function registerTrainCommand(program: Command): void {
   const train = program
     .command('train')
     .description('train one model on an image folder and write a run folder with test metrics');
-  addTrainingFlags(train, TRAIN_FLAGS, 'fill', { model: { required: false } }).action(async (o: OptionValues, cmd: Command) => {
+  outputFlags(addTrainingFlags(train, TRAIN_FLAGS, 'fill', { model: { required: false } })).action(async (o: OptionValues, cmd: Command) => {
     const cfg = trainConfigOf(o, cmd);
+    const output = readOutputFlags(o);
+    const progress = commandProgress(output);
     const r = await interruptible(`run the same command with --resume to go on from the last finished epoch of ${cfg.out}`, (signal) =>
-      trainRun(cfg, consoleProgress(), { signal }).catch((err: unknown) => {
+      trainRun(cfg, progress, { signal }).catch((err: unknown) => {
         // the library names the option, the command line its flag
         throw err instanceof LabelVariantsError ? new Error(err.withMerge('--label-normalize')) : err;
       }),
     );
-    if (r) printResult(r);
+    if (r && output.json) progress.event?.(trainResultEvent(r));
+    else if (r) printResult(r);
   });
 }

@@ -6,8 +6,10 @@
 // train-unit.ts (one unit in this process), study-folder.ts (study.json, finished runs).
 import { join, relative } from 'node:path';
 
-import { consoleProgress, formatDuration, type ProgressSink } from '../util/progress.js';
+import { consoleProgress, formatDuration, type ProgressSink, type UnitEvent } from '../util/progress.js';
 import type { RunOptions, RunResult } from '../train/runner.js';
+import { unitId } from '../scale/plan-file.js';
+import type { Unit } from './plan.js';
 import { prepareStudy } from './prepare.js';
 import type { StudyConfig } from './study-config.js';
 import { collectRecords, type StudyFile } from './study-folder.js';
@@ -52,7 +54,7 @@ export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consol
   } else {
     for (const [i, unit] of plan.units.entries()) {
       const tag = `[${i + 1}/${plan.units.length}] ${unit.dir}`;
-      const r = await trainUnit(cfg, unit, prepared.splits, tag, progress, options, prefixed(progress, tag));
+      const r = await reportingUnit(progress, unit, () => trainUnit(cfg, unit, prepared.splits, tag, progress, options, prefixed(progress, tag, unitId(unit))));
       if (r.reused) continue; // the runner has said so
       progress.line(`${tag}: ${r.epochsRun} epochs, ${summarize(r)} (elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
     }
@@ -68,9 +70,29 @@ function summarize(r: Pick<RunResult, 'test' | 'valAccuracy'>): string {
   return r.test ? `test accuracy ${r.test.accuracy.toFixed(4)}${r.test.auc !== null ? `, AUC ${r.test.auc.toFixed(4)}` : ''}` : `val accuracy ${r.valAccuracy.toFixed(4)}`;
 }
 
-function prefixed(p: ProgressSink, tag: string): ProgressSink {
+/** `train` of one unit, with its unit event (finished, reused, or failed unless interrupted) on `progress`. */
+async function reportingUnit(progress: ProgressSink, unit: Unit, train: () => Promise<RunResult>): Promise<RunResult> {
+  const t0 = Date.now();
+  const done = (status: UnitEvent['status'], error?: string) =>
+    progress.event?.({ event: 'unit', unit: unitId(unit), status, dir: unit.dir, seconds: (Date.now() - t0) / 1000, ...(error !== undefined ? { error } : {}) });
+  try {
+    const r = await train();
+    done(r.reused ? 'reused' : 'finished');
+    return r;
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') done('failed', (err as Error).message);
+    throw err;
+  }
+}
+
+/** The unit's progress: lines prefixed with its place in the study, epoch events with its id. */
+function prefixed(p: ProgressSink, tag: string, unit: string): ProgressSink {
   const short = tag.split(' ')[0]!;
-  return { status: (s) => p.status(`${short} ${s}`), line: (s) => p.line(`${short} ${s}`) };
+  return {
+    status: (s) => p.status(`${short} ${s}`),
+    line: (s) => p.line(`${short} ${s}`),
+    event: (e) => p.event?.(e.event === 'epoch' ? { ...e, unit } : e),
+  };
 }
 
 /**

@@ -3,10 +3,10 @@
 
 export interface Summary {
   mean: number;
-  /** sample standard deviation (n - 1 in the denominator); 0 when n = 1 */
-  std: number;
-  /** two-sided 95% confidence interval of the mean, t-distribution with n - 1 degrees of freedom */
-  ci95: [number, number];
+  /** sample standard deviation (n - 1 in the denominator); null when n = 1 (undefined from one run) */
+  std: number | null;
+  /** two-sided 95% confidence interval of the mean, t-distribution with n - 1 degrees of freedom; null when n = 1 */
+  ci95: [number, number] | null;
   n: number;
   /** the values summarised, in the order given */
   values: number[];
@@ -28,7 +28,7 @@ export function tCritical95(df: number): number {
   return df <= T975.length ? (T975[df - 1] as number) : 1.96;
 }
 
-/** Mean, sample std and t-based 95% interval of `values` (at least one finite number). */
+/** Mean, sample std and t-based 95% interval of `values` (at least one finite number; one value has no std or interval). */
 export function summarize(values: readonly number[]): Summary {
   const n = values.length;
   if (n === 0) throw new Error('summarize: no values');
@@ -36,7 +36,7 @@ export function summarize(values: readonly number[]): Summary {
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`summarize: values[${i}] = ${v} is not a finite number`);
   });
   const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n === 1) return { mean, std: 0, ci95: [mean, mean], n, values: [...values] };
+  if (n === 1) return { mean, std: null, ci95: null, n, values: [...values] };
   const ss = values.reduce((a, v) => a + (v - mean) * (v - mean), 0);
   const std = Math.sqrt(ss / (n - 1));
   const half = (tCritical95(n - 1) * std) / Math.sqrt(n);

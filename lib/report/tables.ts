@@ -300,11 +300,12 @@ export function formatMean(s: Summary | null, c: MetricColumn): string {
   return s.mean.toFixed(c.format);
 }
 
-/** "mean ± std [lo, hi]" with the column's detail decimals. */
+/** "mean ± std [lo, hi]" with the column's detail decimals; "mean (n=1; interval n/a)" for one run. */
 export function formatDetail(s: Summary | null, c: MetricColumn): string {
   if (!s) return 'n/a';
   const d = c.detailDigits;
   const f = (x: number): string => (d === 0 ? groupDigits(x) : x.toFixed(d));
+  if (s.std === null || s.ci95 === null) return `${f(s.mean)} (n=${s.n}; interval n/a)`;
   return `${f(s.mean)} ± ${f(s.std)} [${f(s.ci95[0])}, ${f(s.ci95[1])}]`;
 }
 
@@ -381,7 +382,7 @@ export function tableToMarkdown(t: PaperTable): string {
     '',
     main,
     '',
-    'Details: mean ± sample std [95% t-interval of the mean] over the runs.',
+    'Details: mean ± sample std [95% t-interval of the mean] over the runs; one run has neither (n/a).',
     '',
     details,
     '',
@@ -418,7 +419,7 @@ export function tableToCsv(t: PaperTable): string {
     const cells: (string | number | null)[] = [r.expt, r.stage, r.model, r.step, r.label, r.n, r.runs.map((x) => x.seed).join(';'), r.epoch];
     for (const c of t.columns) {
       const s = r.metrics[c.key] ?? null;
-      cells.push(s?.mean ?? null, s?.std ?? null, s?.ci95[0] ?? null, s?.ci95[1] ?? null, s?.n ?? 0);
+      cells.push(s?.mean ?? null, s?.std ?? null, s?.ci95?.[0] ?? null, s?.ci95?.[1] ?? null, s?.n ?? 0);
     }
     lines.push(cells.map(csvCell).join(','));
   }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import type { PreparedStudy } from '../experiment/prepare.js';
-import { formatDuration, type ProgressSink } from '../util/progress.js';
+import { formatDuration, type ProgressEvent, type ProgressSink } from '../util/progress.js';
 import { cliCommand, unitFinished, writePlanFile, type PlanUnit } from './plan-file.js';
 
 export interface LocalOptions {
@@ -81,7 +81,9 @@ function startChild(pool: Pool, unit: PlanUnit, slot: number): void {
   pool.started++;
   const tag = `[${pool.started}/${pool.total}] ${unit.id}`;
   progress.line(`${tag}: started${gpus ? ` on GPU ${gpus[slot]}` : ''}`);
-  const args = [...cliCommand().slice(1), 'run-unit', pool.out, unit.id, '--threads', String(pool.threads), ...(gpus ? ['--device', 'cuda'] : [])];
+  // with events wanted here, the child writes its own as JSON lines on stdout (run-unit --json)
+  const json = progress.event !== undefined;
+  const args = [...cliCommand().slice(1), 'run-unit', pool.out, unit.id, '--threads', String(pool.threads), ...(gpus ? ['--device', 'cuda'] : []), ...(json ? ['--json'] : [])];
   const env = { ...process.env, ...(gpus ? { CUDA_VISIBLE_DEVICES: gpus[slot]! } : {}) };
   // its own process group: a terminal's Ctrl-C reaches this process only, which passes it on once
   const child = spawn(process.execPath, args, { cwd: process.cwd(), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,11 +92,24 @@ function startChild(pool: Pool, unit: PlanUnit, slot: number): void {
   for (const stream of [child.stdout!, child.stderr!])
     createInterface({ input: stream }).on('line', (line) => {
       log.write(`${line}\n`);
-      progress.line(`${unit.id} ${line}`);
+      const event = json && stream === child.stdout ? childEvent(line) : null;
+      if (!event) progress.line(`${unit.id} ${line}`);
+      else if (event.event === 'epoch') progress.event!({ ...event, unit: unit.id });
+      // the child's result: its unit event comes from here once it has exited
     });
   const r: Running = { unit, child, log, slot, started: Date.now() };
   pool.running.set(slot, r);
   watchExit(pool, r);
+}
+
+/** An event line of `run-unit --json`'s stdout, or null for any other line. */
+function childEvent(line: string): ProgressEvent | null {
+  if (!line.startsWith('{"event":')) return null;
+  try {
+    return JSON.parse(line) as ProgressEvent;
+  } catch {
+    return null;
+  }
 }
 
 /** Delivers the child's end once: its exit, or its failure to start (as code 127). */
@@ -140,12 +155,13 @@ function passInterrupts(pool: Pool, signal: AbortSignal | undefined): { aborted:
   };
 }
 
-/** Units that can never start (a dependency failed) leave `pending` for `failed`. */
-function passOverBlocked(pending: PlanUnit[], failed: Map<string, string>): void {
+/** Units that can never start (a dependency failed) leave `pending` for `failed`, each with its unit event. */
+function passOverBlocked(pending: PlanUnit[], failed: Map<string, string>, progress: ProgressSink): void {
   for (let i = pending.length - 1; i >= 0; i--)
     if (pending[i]!.dependsOn.some((d) => failed.has(d))) {
       const u = pending.splice(i, 1)[0]!;
       failed.set(u.id, `not started: ${u.dependsOn.find((d) => failed.has(d))} failed`);
+      progress.event?.({ event: 'unit', unit: u.id, status: 'failed', dir: u.dir, seconds: 0, error: failed.get(u.id)! });
     }
 }
 
@@ -185,6 +201,7 @@ export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOption
     `local executor: ${workers} worker(s)${gpus ? ` on GPU ${gpus.join(', ')}` : ''}, ${threads} thread(s) each, ` +
       `${total} unit(s) to run${finished.size > 0 ? ` (${finished.size} finished before)` : ''}; logs in ${logs}`,
   );
+  for (const u of plan.units) if (finished.has(u.id)) progress.event?.({ event: 'unit', unit: u.id, status: 'reused', dir: u.dir, seconds: 0 });
   if (cfg.recipe.threads === 0 && workers > 1)
     progress.line(`(results depend on the thread count: for tables identical to a run in one process, give --threads ${threads} to both)`);
 
@@ -193,17 +210,19 @@ export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOption
   const interrupts = passInterrupts(pool, opts.signal);
   try {
     while (true) {
-      passOverBlocked(pending, failed);
+      passOverBlocked(pending, failed, progress);
       if (!interrupts.aborted()) fillSlots(pool, workers, pending, finished);
       if (pool.running.size === 0) break;
       const o = await pool.outcomes.next();
       const tag = `${o.unit.id}`;
       if (o.code === 0) {
         finished.add(o.unit.id);
+        progress.event?.({ event: 'unit', unit: o.unit.id, status: 'finished', dir: o.unit.dir, seconds: o.seconds });
         progress.line(`${tag}: finished in ${formatDuration(o.seconds)} (${finished.size}/${plan.units.length} done, elapsed ${formatDuration((Date.now() - t0) / 1000)})`);
       } else {
         const how = o.signal ? `was killed by ${o.signal}` : `exited with code ${o.code}`;
         failed.set(o.unit.id, `${how}; log: ${join(logs, `${o.unit.id}.log`)}`);
+        if (!interrupts.aborted()) progress.event?.({ event: 'unit', unit: o.unit.id, status: 'failed', dir: o.unit.dir, seconds: o.seconds, error: failed.get(o.unit.id)! });
         if (!interrupts.aborted()) progress.line(`${tag}: FAILED, ${how} (log: ${join(logs, `${o.unit.id}.log`)})`);
       }
     }

@@ -418,6 +418,7 @@ async function trainOneEpoch(
     `epoch ${String(epoch).padStart(3)}  train loss ${t.loss.toFixed(4)} acc ${t.accuracy.toFixed(4)}  ` +
       `val loss ${v.loss.toFixed(4)} acc ${valReport.accuracy.toFixed(4)}  ${record.seconds.toFixed(1)}s${improved ? '  *best' : ''}`,
   );
+  progress.event?.({ event: 'epoch', model: cfg.model, epoch, train_loss: t.loss, val_loss: v.loss, val_accuracy: valReport.accuracy, seconds: record.seconds, best: improved });
   return record;
 }
 

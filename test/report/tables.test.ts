@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../lib/experiment/types.js';
+import { buildHtmlReport } from '../../lib/report/html.js';
 import { buildReport } from '../../lib/report/index.js';
+import { DEFAULT_BOOTSTRAP } from '../../lib/stats/bootstrap.js';
 import { buildTable, buildTables, escapeMarkdown, orderModels, tablesToMarkdown, tableToCsv } from '../../lib/report/tables.js';
+import { tempDir } from '../helpers/images.js';
 import { record, study } from './fixtures.js';
 
 /** The cells of the Markdown table line whose cells include `label` (first match after `after`). */
@@ -129,5 +132,36 @@ describe('paper tables', () => {
 
   it('escapes Markdown', () => {
     expect(escapeMarkdown('a*b_c|d^')).toBe('a\\*b\\_c\\|d\\^');
+  });
+});
+
+describe('one run: no std and no interval', () => {
+  const one = [record('expt1', 'solo', 1, { wrong: 2 })]; // accuracy 0.8
+  const t = buildTable('table3', one);
+
+  it('the Markdown details say n=1 and interval n/a; the main table keeps the mean', () => {
+    const md = tablesToMarkdown([t]);
+    expect(mdRow(md, 'solo\\*\\*')[3]).toBe('0.800');
+    const details = mdRow(md, 'solo\\*\\*', 'Details');
+    expect(details[2]).toBe('1');
+    expect(details[5]).toBe('0.800 (n=1; interval n/a)');
+    expect(details.join(' ')).not.toMatch(/±/);
+  });
+
+  it('CSV: empty std and interval cells, n = 1', () => {
+    const [r] = csvRows(tableToCsv(t));
+    expect(r).toMatchObject({ accuracy_mean: '0.8', accuracy_std: '', accuracy_ci_lo: '', accuracy_ci_hi: '', accuracy_n: '1' });
+  });
+
+  it('JSON: std and ci95 are null', async () => {
+    const json = JSON.parse((await buildReport(one, { modelOrder: [] })).get('tables.json') as string);
+    expect(json.tables[0].rows[0].metrics.accuracy).toEqual({ mean: 0.8, std: null, ci95: null, n: 1, values: [0.8] });
+  });
+
+  it('HTML: the tooltip of a cell says interval n/a', async () => {
+    const statistics = { bootstrap: DEFAULT_BOOTSTRAP, intervals: [], comparisons: [], skipped: [] };
+    const html = await buildHtmlReport(tempDir('one-run-html'), one, { title: 'One run', modelOrder: [], statistics });
+    expect(html).toContain('title="0.800 (n=1; interval n/a)"');
+    expect(html).not.toMatch(/title="[^"]*±/);
   });
 });
