@@ -20,8 +20,13 @@ import { UsageError } from './commands/usage.js';
 export function commanderMessage(text: string): string {
   // commander's "(Did you mean train?)" goes on the same line
   const body = text.trim().replace(/^error: /, '').replace(/\s*\n\((Did you mean [^)]*)\)$/, (_, hint: string) => ` (${hint.replace(/^D/, 'd')})`);
-  const invalid = /^option '([^' ]+)[^']*' argument '.*' is invalid\. (.*)$/s.exec(body);
-  if (invalid && invalid[2]!.startsWith(invalid[1]!)) return invalid[2]!;
+  const invalid = /^option '([^' ]+)[^']*' argument '(.*)' is invalid\. (.*)$/s.exec(body);
+  if (invalid) {
+    const [, flag, value, why] = invalid as unknown as [string, string, string, string];
+    if (why.startsWith(flag)) return why;
+    const choices = /^Allowed choices are (.*)\.$/.exec(why);
+    if (choices) return `${flag} must be one of ${choices[1]}, got '${value}'`;
+  }
   return body;
 }
 

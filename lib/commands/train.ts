@@ -15,6 +15,7 @@ import { interruptible } from '../util/interrupt.js';
 import { commandProgress } from '../util/progress.js';
 import { runIn } from '../util/runfolder.js';
 import { LabelVariantsError } from '../data/labels.js';
+import { findModelInfo } from '../models/index.js';
 import { formatReport } from '../report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, shown, TRAIN_OPTION_NAMES, type TrainConfig, type TrainOption } from '../train/config.js';
 import { trainRun, type RunResult } from '../train/runner.js';
@@ -93,6 +94,11 @@ export function trainConfigOf(o: OptionValues, cmd: Command): TrainConfig {
   const data = flags.data ?? flags.splitFile;
   if (!data) throw new UsageError('give --data (a dataset) or --split-file (a saved split)');
   if (!flags.model) throw new UsageError('give --model');
+  try {
+    findModelInfo(flags.model);
+  } catch (err) {
+    throw new UsageError(`--model: ${(err as Error).message}`);
+  }
   // the library's check (buildSplit) names the options; here they are flags
   if (!flags.valDir !== !flags.testDir) throw new UsageError('--val and --test must be given together');
   return { ...DEFAULT_TRAIN_CONFIG, ...flags, model: flags.model, data, out };

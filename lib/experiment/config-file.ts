@@ -37,6 +37,8 @@ export function readStudyConfig(path: string): PartialStudy {
   if (raw.recipe !== undefined) {
     if (!isObject(raw.recipe)) throw new Error(`${path}: 'recipe' must be an object`);
     checkKeys(raw.recipe, RECIPE_KEYS, `${path} recipe`);
+    // a bad value names the file and its key, before any flag is merged in
+    checkRecipe(raw.recipe as Partial<Recipe>, `${path}: recipe.`);
   }
   if (raw.experiments !== undefined) {
     if (!Array.isArray(raw.experiments)) throw new Error(`${path}: 'experiments' must be a list of {protocols, models, steps?}`);
@@ -51,12 +53,12 @@ export function readStudyConfig(path: string): PartialStudy {
   return raw as PartialStudy;
 }
 
-/** Throws "recipe <option> must be ..., got <value>" for a value its TRAIN_OPTIONS entry refuses; lr may be one per model. */
-function checkRecipe(recipe: Recipe): void {
+/** Throws "<where><option> must be ..., got <value>" for a value its TRAIN_OPTIONS entry refuses; lr may be one per model ("<where>lr.<model>"). */
+function checkRecipe(recipe: Partial<Recipe>, where = 'recipe '): void {
   const { lr, ...rest } = recipe;
-  checkOptions(rest, 'recipe ');
-  if (typeof lr === 'object' && lr !== null) for (const [model, x] of Object.entries(lr)) checkOptions({ lr: x }, `recipe ${model} `);
-  else checkOptions({ lr }, 'recipe ');
+  checkOptions(rest, where);
+  if (typeof lr === 'object' && lr !== null) for (const [model, x] of Object.entries(lr)) checkOptions({ lr: x }, `${where}lr.${model}: `);
+  else checkOptions({ lr }, where);
 }
 
 /** Defaults <- config file <- flags (later wins; undefined values do not override). */

@@ -231,7 +231,12 @@ export async function runUnitsLocally(prepared: PreparedStudy, opts: LocalOption
   }
   if (interrupts.aborted()) throw abortError();
   if (failed.size > 0) {
-    const lines = [...failed].map(([id, why]) => `  ${id}: ${why}`);
-    throw new Error(`${failed.size} unit(s) did not finish:\n${lines.join('\n')}\nfinished units are kept: run the same command again to retry the others`);
+    // the list goes to the progress lines; the error itself is one line
+    for (const [id, why] of failed) progress.line(`did not finish: ${id}: ${why}`);
+    const [firstId, firstWhy] = [...failed][0]!;
+    throw new Error(
+      `${failed.size} unit(s) did not finish (${firstId}: ${firstWhy}${failed.size > 1 ? '; the others are listed above' : ''}); ` +
+        'finished units are kept: run the same command with --resume to retry the others',
+    );
   }
 }

@@ -52,7 +52,7 @@ async function makeSplit(cfg: SplitSettings): Promise<SplitFile> {
   const grouped = cfg.groupBy === 'patient' ? groupSplit(data.items, options) : null;
   const parts = grouped ?? stratifiedSplit(data.items, options);
   for (const name of cfg.split.length === 3 ? (['train', 'val', 'test'] as const) : (['train', 'val'] as const))
-    if (parts[name].length === 0) throw new Error(`the ${name} split of ${cfg.data} is empty: add images or change --split`);
+    if (parts[name].length === 0) throw new Error(`the ${name} split of ${cfg.data} is empty: add images or change the split ratios`);
   return {
     ...base,
     ratios: cfg.split,

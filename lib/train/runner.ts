@@ -212,16 +212,30 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
 
   // Everything else that can fail is checked before the folder is touched: the split
   // (classes, leaks between its parts), the weights against the model.
+  // The images are decoded before the folder is touched too: an unreadable one (without
+  // skipBadImages) leaves no half-made run behind.
   const split = await buildSplit(cfg);
   setTorchThreads(cfg.threads);
   const session = await createSession(cfg, split.classes.length, lr, progress);
   try {
+    progress.line(
+      `${cfg.model}: ${split.classes.length} classes (${split.classes.join(', ')}), ` +
+        `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}, ` +
+        `on ${device}${!cfg.device || cfg.device === 'auto' ? ` (--device auto${device === 'cpu' ? ': no GPU visible' : ''})` : ''}` +
+        (cfg.trainableGroups ? `, training ${cfg.trainableGroups.join(', ')}` : cfg.headOnly ? ', head only' : ''),
+    );
+    const sets = {
+      train: await decodeSplit('train', split.train, size, cfg, progress, signal),
+      val: await decodeSplit('val', split.val, size, cfg, progress, signal),
+      test: split.test.length > 0 ? await decodeSplit('test', split.test, size, cfg, progress, signal) : null,
+    };
+    signal?.throwIfAborted();
     if (cfg.force && runIn(dir)) progress.line(`moved the run that was in ${dir} to ${moveAside(dir)}`);
     const run = new RunFolder(dir);
     // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
     const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
     try {
-      return await trainInFolder(cfg, run, id, size, lr, device, split, session, progress, signal);
+      return await trainInFolder(cfg, run, id, size, lr, split, sets, session, progress, signal);
     } finally {
       release();
     }
@@ -288,8 +302,8 @@ async function trainInFolder(
   id: Record<string, unknown>,
   size: number,
   lr: number,
-  device: string,
   split: SplitFile,
+  sets: DecodedSets,
   session: NativeSession,
   progress: ProgressSink,
   signal: AbortSignal | undefined,
@@ -303,18 +317,6 @@ async function trainInFolder(
   } else refuseRunThere(run.dir, false); // another process may have written a run here since the check
   run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
   writeSplitFile(run.path('split.json'), split);
-  progress.line(
-    `${cfg.model}: ${split.classes.length} classes (${split.classes.join(', ')}), ` +
-      `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}, ` +
-      `on ${device}${!cfg.device || cfg.device === 'auto' ? ` (--device auto${device === 'cpu' ? ': no GPU visible' : ''})` : ''}` +
-      (cfg.trainableGroups ? `, training ${cfg.trainableGroups.join(', ')}` : cfg.headOnly ? ', head only' : ''),
-  );
-
-  const sets = {
-    train: await decodeSplit('train', split.train, size, cfg, progress, signal),
-    val: await decodeSplit('val', split.val, size, cfg, progress, signal),
-    test: split.test.length > 0 ? await decodeSplit('test', split.test, size, cfg, progress, signal) : null,
-  };
   const skipped = [
     ...(split.skipped ?? []).map((e) => ({ split: 'dataset', ...e })),
     ...Object.entries(sets).flatMap(([name, set]) => (set ? set.failures().map((f) => ({ split: name, file: f.file, reason: f.reason })) : [])),
@@ -323,8 +325,6 @@ async function trainInFolder(
     run.writeJson('skipped-images.json', skipped);
     progress.line(`skipped ${skipped.length} unreadable image(s); listed in ${run.path('skipped-images.json')}`);
   }
-
-  signal?.throwIfAborted();
   return trainEpochs(cfg, session, run, split, sets, progress, signal);
 }
 

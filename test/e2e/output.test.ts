@@ -101,9 +101,9 @@ describe('experiment --json', () => {
     expect(lev[1]).toMatchObject({ unit: 'resnet18.run-1.expt2', dir: 'runs/resnet18/run-1/expt2' });
     expect(readFileSync(join(local, 'logs', 'resnet18.run-1.expt2.log'), 'utf8')).toMatch(/^\{"event":"result",/m);
 
-    // again: the unit is reused, in this process and by the local executor
+    // again (--resume): the unit is reused, in this process and by the local executor
     for (const more of [[], ['--workers', '2']]) {
-      const again = await cli(['experiment', '--config', config, '--out', local, '--json', '--quiet', ...more]);
+      const again = await cli(['experiment', '--config', config, '--out', local, '--json', '--quiet', '--resume', ...more]);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toBe('');
       const ev2 = events(again.stdout);
