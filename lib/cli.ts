@@ -97,7 +97,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    const message = userMessage(err instanceof Error ? err.message : String(err));
+    // an error may carry a one-line `summary` for the command line (its message lists every offender, for the API)
+    const carried = err instanceof Error ? (err as Error & { summary?: unknown }).summary : undefined;
+    const summary = typeof carried === 'string' ? carried : null;
+    const message = userMessage(summary ?? (err instanceof Error ? err.message : String(err)));
     process.stderr.write(`thtl-native: ${message}\n`);
     if (err instanceof UsageError) process.stderr.write(`see ${commandPath(commandOf(program, argv))} --help\n`);
     if (process.env.THTL_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

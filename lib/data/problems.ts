@@ -73,8 +73,16 @@ export function problemsError(source: string, problems: readonly Problem[]): Err
     lines.push(`${HEADINGS[kind]} (${ofKind.length}):`);
     lines.push(...listOffenders(kind === 'unmapped-label' ? labelLines(ofKind) : ofKind.map(lineOf)));
   }
-  lines.push('Fix these, or pass --skip-bad-images (skipBad) to drop them; dropped entries are listed as skipped.');
-  return new Error(lines.join('\n'));
+  lines.push('Fix these, or pass --skip-bad-images (the skipBadImages option) to drop them; dropped entries are listed as skipped.');
+  const kinds = (Object.keys(HEADINGS) as ProblemKind[])
+    .map((kind) => [kind, problems.filter((p) => p.kind === kind).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n} ${HEADINGS[kind]}`);
+  const first = problems[0]!;
+  const summary =
+    `${source}: ${problems.length} bad ${problems.length === 1 ? 'entry' : 'entries'} (${kinds.join(', ')}; first: ${first.kind === 'unmapped-label' ? labelLines([first])[0] : lineOf(first)}); ` +
+    'fix them, or pass --skip-bad-images to drop them (listed as skipped); `thtl-native data inspect` lists every one';
+  return Object.assign(new Error(lines.join('\n')), { summary });
 }
 
 /** The skipped-list entry for one row or file with one or more problems. */

@@ -29,8 +29,8 @@ export interface PreparedStudy {
 }
 
 /**
- * Everything before training: checks the inputs, writes study.json, makes the shared
- * splits (so that units run by other processes only read them).
+ * Everything before training: checks the inputs, makes the shared splits (so that units
+ * run by other processes only read them), writes study.json.
  */
 export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<PreparedStudy> {
   const out = resolve(cfg.out);
@@ -38,8 +38,9 @@ export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = co
   checkStudy(cfg, plan.units);
   const modelOrder = [...new Set(cfg.experiments.flatMap((s) => s.models))];
   const study: StudyFile = { version: 1, name: cfg.name, config: cfg, modelOrder, entries: plan.entries };
+  // the splits are made (and their datasets checked) before study.json is written
+  const splits = await studySplits(cfg, plan.units.some((u) => u.domain === 'intermediate'), progress);
   mkdirSync(out, { recursive: true });
   writeJsonAtomic(join(out, 'study.json'), study);
-  const splits = await studySplits(cfg, plan.units.some((u) => u.domain === 'intermediate'), progress);
   return { out, cfg, plan, study, splits };
 }

@@ -361,7 +361,15 @@ async function adaptAndScore(
     const dir = join(out, 'adapt', `candidate-${i + 1}`);
     mkdirSync(dir, { recursive: true });
     const manifest = join(dir, 'sample.csv');
-    writeFileAtomic(manifest, `path,label,group\n${c.picked.map((it) => [it.file, c.classes[it.label]!, it.group ?? ''].map(csvCell).join(',')).join('\n')}\n`);
+    // a class needs an image in each of train and val: classes the sample has once are left out of the adaptation
+    const count = new Map<number, number>();
+    for (const it of c.picked) count.set(it.label, (count.get(it.label) ?? 0) + 1);
+    const kept = c.picked.filter((it) => count.get(it.label)! >= 2);
+    const dropped = [...count].filter(([, n]) => n < 2).map(([label]) => c.classes[label]!);
+    if (dropped.length > 0) progress.line(`candidate ${i + 1}: classes with one sampled image left out of the adaptation: ${dropped.join(', ')}`);
+    if (new Set(kept.map((it) => it.label)).size < 2)
+      throw new Error(`candidate ${i + 1}: its sample of ${c.picked.length} images has fewer than two classes with two images or more; raise --per-domain to adapt on it`);
+    writeFileAtomic(manifest, `path,label,group\n${kept.map((it) => [it.file, c.classes[it.label]!, it.group ?? ''].map(csvCell).join(',')).join('\n')}\n`);
     const run = await trainRun(
       {
         ...DEFAULT_TRAIN_CONFIG,

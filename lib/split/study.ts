@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 
 import type { ProgressSink } from '../util/progress.js';
 import type { Recipe, StudyConfig } from '../experiment/study-config.js';
-import { readSplitFile, writeSplitFile } from './file.js';
+import { readSplitFile, writeSplitFile, type SplitFile } from './file.js';
 import { buildSplit } from './run.js';
 
 /** The study settings the splits are made from. */
@@ -19,10 +19,14 @@ export interface StudySplits {
   intermediate?: string;
 }
 
-/** The study's splits, made once with the base seed and shared by every run (split.json files in splits/). */
+/**
+ * The study's splits, made once with the base seed and shared by every run (split.json
+ * files in splits/). Every split is made (and checked: classes, leaks) before any is
+ * written, so a refused dataset leaves the study folder as it was.
+ */
 export async function studySplits(cfg: StudySplitSettings, needIntermediate: boolean, progress: ProgressSink): Promise<StudySplits> {
   const out = resolve(cfg.out);
-  const make = async (name: 'target' | 'intermediate', data: string, ratios: number[]): Promise<string> => {
+  const make = async (name: 'target' | 'intermediate', data: string, ratios: number[]): Promise<{ path: string; split: SplitFile | null }> => {
     const path = join(out, 'splits', `${name}.json`);
     if (existsSync(path)) {
       const before = readSplitFile(path);
@@ -33,16 +37,20 @@ export async function studySplits(cfg: StudySplitSettings, needIntermediate: boo
           `${path} was made from ${before.dataset} with ratios ${before.ratios.join(',')}, seed ${before.seed}` +
             `${before.groupBy ? `, grouped by ${before.groupBy}` : ''}; this study asks for ${data} with ${ratios.join(',')}, seed ${cfg.seed}: use another --out`,
         );
-    } else {
-      const split = await buildSplit({
-        data, split: ratios, seed: cfg.seed, skipBadImages: cfg.recipe.skipBadImages,
-        ...(name === 'target' && cfg.groupBy ? { groupBy: cfg.groupBy } : {}),
-      });
-      writeSplitFile(path, split);
-      progress.line(`${name} split (seed ${cfg.seed}): train ${split.train.length} / val ${split.val.length} / test ${split.test.length} -> ${path}`);
+      return { path, split: null };
     }
-    return path;
+    const split = await buildSplit({
+      data, split: ratios, seed: cfg.seed, skipBadImages: cfg.recipe.skipBadImages,
+      ...(name === 'target' && cfg.groupBy ? { groupBy: cfg.groupBy } : {}),
+    });
+    return { path, split };
   };
-  const target = await make('target', cfg.target, cfg.targetSplit);
-  return needIntermediate ? { target, intermediate: await make('intermediate', cfg.intermediate!, cfg.intermediateSplit) } : { target };
+  const made = [await make('target', cfg.target, cfg.targetSplit)];
+  if (needIntermediate) made.push(await make('intermediate', cfg.intermediate!, cfg.intermediateSplit));
+  for (const [i, { path, split }] of made.entries()) {
+    if (!split) continue;
+    writeSplitFile(path, split);
+    progress.line(`${i === 0 ? 'target' : 'intermediate'} split (seed ${cfg.seed}): train ${split.train.length} / val ${split.val.length} / test ${split.test.length} -> ${path}`);
+  }
+  return needIntermediate ? { target: made[0]!.path, intermediate: made[1]!.path } : { target: made[0]!.path };
 }

@@ -74,8 +74,9 @@ describe('thtl-native probe', () => {
   it('refuses a missing backbone and a candidate that does not exist', async () => {
     const base = [BIN, 'probe', '--target', join(data, 'target'), '--model', 'resnet18', '--out', tempDir('probe-bad')];
     const noWeights = await runProcess(process.execPath, [...base, '--candidates', join(data, 'source')]);
-    expect(noWeights.code).toBe(1);
-    expect(noWeights.stderr).toMatch(/probe needs the backbone's weights: --weights FILE, or --weights-dir DIR/);
+    // a usage error (exit 2): the command line lacks what it needs
+    expect(noWeights.code).toBe(2);
+    expect(noWeights.stderr).toMatch(/^thtl-native: probe needs the backbone's weights: --weights FILE, or --weights-dir DIR.*\nsee thtl-native probe --help\n$/);
     const missing = await runProcess(process.execPath, [...base, '--weights', join(data, 'backbone.safetensors'), '--candidates', join(data, 'nowhere')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(join(data, 'nowhere'));

@@ -172,6 +172,17 @@ describe('leaks and contradictions are refused before anything is written', () =
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a study whose target has a class too small to split is refused before its folder is made', async () => {
+    const root = tempDir('small');
+    const target = join(root, 'target');
+    cpSync(data, target, { recursive: true });
+    for (const f of readdirSync(join(target, 'benign')).slice(2)) rmSync(join(target, 'benign', f));
+    const out = join(root, 'study');
+    const r = await cli(['experiment', '--protocol', '2', '--models', 'resnet18', '--target', target, '--out', out, '--epochs', '1']);
+    failure(r, /^thtl-native: class 'benign' has 2 images, fewer than the 3 splits \(train, val, test\); add images or drop the class$/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('--gpus on a machine without those GPUs is refused before any unit starts', async () => {
     let cuda = true;
     try {
@@ -182,7 +193,7 @@ describe('leaks and contradictions are refused before anything is written', () =
     // on a machine with two GPUs this refusal cannot happen: the case then runs as asked
     if (cuda) return expect(cuda).toBe(true);
     const out = join(tempDir('gpus'), 'study');
-    const r = await cli(['experiment', '--protocol', '1', '--models', 'resnet18', '--target', data, '--out', out, '--gpus', '0,1', '--epochs', '1']);
+    const r = await cli(['experiment', '--protocol', '2', '--models', 'resnet18', '--target', data, '--out', out, '--gpus', '0,1', '--epochs', '1']);
     usage(r, /^thtl-native: --gpus 0,1: device 'cuda:\d' requested but /, 'experiment');
     expect(existsSync(out)).toBe(false);
   });

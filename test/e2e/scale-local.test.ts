@@ -146,8 +146,9 @@ describe('--executor local', () => {
 
   it('flags of another executor are refused', async () => {
     const r = await cli(['reproduce', '--config', config, '--out', tempDir('scale-bad'), '--workers', '2', '--partition', 'gpu']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--partition need --executor slurm/);
+    // a usage error: exit 2, one line and the hint
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('thtl-native: --partition need --executor slurm\nsee thtl-native reproduce --help\n');
   });
 });
 

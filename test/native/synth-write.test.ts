@@ -2,7 +2,6 @@
 // byte-identical determinism, resume, and the `thtl-native synth` command.
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { native } from '../../binding/index.js';
@@ -12,6 +11,7 @@ import { renderFundusImage } from '../../lib/synth/fundus.js';
 import { SOURCE_CLASSES } from '../../lib/synth/textures.js';
 import { type SynthDatasetOptions, synthImageSeed, writeSynthDataset, writeVesselDataset } from '../../lib/synth/write.js';
 import { tempDir } from '../helpers/images.js';
+import { captureCommand } from '../helpers/capture.js';
 
 /** Relative path -> bytes, for every file under `dir`. */
 function snapshot(dir: string): Map<string, Buffer> {
@@ -109,22 +109,7 @@ describe('writeSynthDataset', () => {
   });
 });
 
-/** Runs `thtl-native <args>` in-process; returns stdout and the error thrown, if any. */
-async function cli(args: string[]): Promise<{ out: string; error: unknown }> {
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
-  let error: unknown;
-  try {
-    const program = new Command('thtl-native').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: (s) => void out.push(s) });
-    registerSynthCommand(program);
-    await program.parseAsync(args, { from: 'user' });
-  } catch (err) {
-    error = err;
-  } finally {
-    spy.mockRestore();
-  }
-  return { out: out.join(''), error };
-}
+const cli = (args: string[]) => captureCommand(registerSynthCommand, args);
 
 describe('thtl-native synth', () => {
   it('writes the files and prints the counts per class', async () => {

@@ -3,30 +3,15 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import ExcelJS from 'exceljs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { registerDataCommands } from '../../lib/commands/data.js';
 import type { SplitFile } from '../../lib/split/index.js';
 import { writeJpegHeader, writePng } from '../helpers/png.js';
+import { captureCommand } from '../helpers/capture.js';
 
-/** Runs `thtl-native <args>` in-process; returns stdout and the error thrown, if any. */
-async function capture(args: string[]): Promise<{ out: string; error: unknown }> {
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
-  let error: unknown;
-  try {
-    const program = new Command('thtl-native').exitOverride().configureOutput({ writeErr: () => undefined });
-    registerDataCommands(program);
-    await program.parseAsync(args, { from: 'user' });
-  } catch (err) {
-    error = err;
-  } finally {
-    spy.mockRestore();
-  }
-  return { out: out.join(''), error };
-}
+const capture = (args: string[]) => captureCommand(registerDataCommands, args);
 
 async function run(args: string[]): Promise<string> {
   const { out, error } = await capture(args);

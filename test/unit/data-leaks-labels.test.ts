@@ -4,7 +4,6 @@
 // fewer images than splits is refused. Real small PNGs, written without the addon.
 import { copyFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { registerDataCommands } from '../../lib/commands/data.js';
@@ -13,6 +12,7 @@ import { buildSplit, checkNoLeaks, stratifiedSplit, type SplitFile, writeSplitFi
 import { DEFAULT_TRAIN_CONFIG } from '../../lib/train/config.js';
 import { tempDir } from '../helpers/images.js';
 import { writePng } from '../helpers/png.js';
+import { captureCommand } from '../helpers/capture.js';
 
 let shade = 0;
 /** An ImageFolder with `counts[class]` distinct PNGs per class (every file different bytes). */
@@ -167,22 +167,7 @@ describe('label variants', () => {
   });
 });
 
-/** Runs `thtl-native <args>` in-process; returns stdout and the error thrown, if any. */
-async function capture(args: string[]): Promise<{ out: string; error: unknown }> {
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
-  let error: unknown;
-  try {
-    const program = new Command('thtl-native').exitOverride().configureOutput({ writeErr: () => undefined });
-    registerDataCommands(program);
-    await program.parseAsync(args, { from: 'user' });
-  } catch (err) {
-    error = err;
-  } finally {
-    spy.mockRestore();
-  }
-  return { out: out.join(''), error };
-}
+const capture = (args: string[]) => captureCommand(registerDataCommands, args);
 
 describe('data inspect and data split', () => {
   it('name --label-normalize, merge with it, and refuse small classes and shared images', async () => {
