@@ -220,3 +220,66 @@ export function classificationReport(labels: number[], probs: number[][], classN
     n: labels.length,
   };
 }
+
+/**
+ * Per-class one-vs-rest AUC: entry k is scikit-learn's roc_auc_score(y == k, probs[:, k])
+ * (ties count 1/2), NaN for a class absent from labels or the only class present (sklearn
+ * raises there). Its mean, when no entry is NaN, is macroOvrAuc.
+ */
+export function oneVsRestAuc(probs: readonly (readonly number[])[], labels: readonly number[]): number[] {
+  if (probs.length !== labels.length) throw new Error(`oneVsRestAuc: ${probs.length} probability rows but ${labels.length} labels`);
+  const k = probs[0]?.length ?? 0;
+  if (k < 2) throw new Error(`oneVsRestAuc: probs needs at least one row of at least 2 entries`);
+  probs.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== k) {
+      throw new Error(`oneVsRestAuc: probs[${i}] has ${Array.isArray(row) ? row.length : 'no'} entries, expected ${k}`);
+    }
+    checkScores(row, `probs[${i}]`);
+  });
+  checkLabels(labels, k);
+  return Array.from({ length: k }, (_, c) => binaryAuc(labels.map((y) => y === c), probs.map((row) => row[c] as number)) ?? NaN);
+}
+
+/**
+ * Quadratic weighted Cohen's kappa for graded labels, as scikit-learn's
+ * cohen_kappa_score(yTrue, yPred, weights='quadratic'): 1 - sum(w * O) / sum(w * E) with
+ * O the confusion matrix, E the outer product of its marginals over n and
+ * w_ij = (i - j)^2 over the label list's positions. With numClasses the labels are
+ * 0..numClasses-1 (sklearn's labels=range(numClasses)), so a weight is the squared grade
+ * distance; without it they are the distinct values present in either array, sorted
+ * (sklearn's default labels=None), so a grade absent from both closes the gap around it.
+ * Pass numClasses for graded scales. NaN when sum(w * E) is 0 (both raters gave everyone
+ * one and the same grade), where sklearn returns nan.
+ */
+export function quadraticWeightedKappa(yTrue: readonly number[], yPred: readonly number[], numClasses?: number): number {
+  if (yTrue.length !== yPred.length) throw new Error(`quadraticWeightedKappa: yTrue (${yTrue.length}) and yPred (${yPred.length}) differ in length`);
+  if (yTrue.length === 0) throw new Error('quadraticWeightedKappa needs at least one sample');
+  let classes: number[];
+  if (numClasses === undefined) {
+    [...yTrue, ...yPred].forEach((y, i) => {
+      if (!Number.isInteger(y) || y < 0) throw new Error(`quadraticWeightedKappa: label ${y} (at ${i}) is not a non-negative integer`);
+    });
+    classes = [...new Set([...yTrue, ...yPred])].sort((a, b) => a - b);
+  } else {
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`quadraticWeightedKappa: numClasses must be an integer >= 1, got ${numClasses}`);
+    checkLabels(yTrue, numClasses);
+    checkLabels(yPred, numClasses);
+    classes = Array.from({ length: numClasses }, (_, i) => i);
+  }
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const k = classes.length;
+  const observed = confusionMatrix(yTrue.map((y) => index.get(y) as number), yPred.map((y) => index.get(y) as number), k);
+  const rowSums = observed.map((row) => row.reduce((a, b) => a + b, 0));
+  const colSums = classes.map((_, j) => observed.reduce((a, row) => a + (row[j] as number), 0));
+  const n = yTrue.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      const w = (i - j) * (i - j);
+      num += w * ((observed[i] as number[])[j] as number);
+      den += (w * (rowSums[i] as number) * (colSums[j] as number)) / n;
+    }
+  }
+  return den === 0 ? NaN : 1 - num / den;
+}
