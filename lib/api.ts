@@ -23,6 +23,7 @@ export { DEFAULT_TRAIN_CONFIG, TRAIN_OPTIONS, checkTrainConfig, type TrainConfig
 export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, type ClassificationReport } from './stats/metrics.js';
 export { buildSplit, stratifiedSplit } from './split/index.js';
+export { kfoldAssign, kfoldSplits, writeFoldsFile, readFoldsFile, type KFoldAssignment, type KFoldOptions, type KFoldSplitOptions, type FoldsFile, type FoldStats } from './split/index.js';
 export { readImageFolder } from './data/imagefolder.js';
 export { runDemo } from './experiment/demo.js';
 export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';
