@@ -24,6 +24,7 @@ export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, oneVsRestAuc, quadraticWeightedKappa, type ClassificationReport } from './stats/metrics.js';
 export { calibrationError, binaryCalibrationError, reliabilityBins, binaryReliabilityBins, brierScore, multiclassBrier, fitTemperature, temperatureNll, logitsFromProbs, type CalibrationOptions, type CalibrationNorm, type ReliabilityBin, type TemperatureFit, type TemperatureOptions } from './stats/calibration.js';
 export { buildSplit, stratifiedSplit } from './split/index.js';
+export { kfoldAssign, kfoldSplits, writeFoldsFile, readFoldsFile, type KFoldAssignment, type KFoldOptions, type KFoldSplitOptions, type FoldsFile, type FoldStats } from './split/index.js';
 export { readImageFolder } from './data/imagefolder.js';
 export { runDemo } from './experiment/demo.js';
 export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';

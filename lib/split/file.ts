@@ -31,6 +31,8 @@ export interface SplitFile {
   achieved?: ClassRatios[];
   /** Entries left out while loading with --skip-bad-images. */
   skipped?: SkippedEntry[];
+  /** A k-fold split (kfold.ts): test is fold k (0-based) of `of`. */
+  fold?: { k: number; of: number };
 }
 
 const SPLITS = ['train', 'val', 'test'] as const;
@@ -54,6 +56,11 @@ function checkShape(value: unknown, path: string): SplitFile {
   if (!Array.isArray(o.classes) || !o.classes.every((c) => typeof c === 'string')) throw bad("'classes' must be a list of class names");
   if (!Array.isArray(o.ratios) || !o.ratios.every((r) => typeof r === 'number')) throw bad("'ratios' must be a list of numbers");
   if (typeof o.seed !== 'number') throw bad("'seed' must be a number");
+  if (o.fold !== undefined) {
+    const f = (typeof o.fold === 'object' && o.fold !== null ? o.fold : {}) as Record<string, unknown>;
+    if (!Number.isInteger(f.of) || !Number.isInteger(f.k) || (f.of as number) < 2 || (f.k as number) < 0 || (f.k as number) >= (f.of as number))
+      throw bad(`'fold' must be {k, of} with 0 <= k < of and of >= 2, got ${JSON.stringify(o.fold)}`);
+  }
   const n = o.classes.length;
   for (const name of SPLITS) {
     const list = o[name];
