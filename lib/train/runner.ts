@@ -12,6 +12,7 @@ import { classificationReport, type ClassificationReport } from '../stats/metric
 import { consoleProgress, eta, formatDuration, type ProgressSink } from '../util/progress.js';
 import { mixSeed } from '../util/rng.js';
 import { setTorchThreads } from '../util/threads.js';
+import { RunEvents } from '../util/tensorboard.js';
 import { moveAside, RunFolder, runIn, writeFileAtomic } from '../util/runfolder.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
@@ -371,7 +372,7 @@ async function restoreHistory(
   const lastPath = run.path('last.ckpt');
   const resumed = cfg.resume ? await resumeCheckpoint(session, lastPath, bestPath, progress) : null;
   if (!resumed) {
-    for (const f of ['metrics.jsonl', 'last.ckpt', 'best.ckpt']) rmSync(run.path(f), { force: true });
+    for (const f of ['metrics.jsonl', 'last.ckpt', 'best.ckpt', 'tb']) rmSync(run.path(f), { force: true, recursive: true });
     return [];
   }
   const history = run.readJsonLines<EpochRecord>('metrics.jsonl').filter((r) => r.epoch <= resumed.epoch);
@@ -381,6 +382,11 @@ async function restoreHistory(
   else if (stopper.bestEpoch === resumed.epoch) linkAtomic(lastPath, bestPath); // killed between the two writes
   progress.line(`resuming ${run.dir} after epoch ${resumed.epoch} (best epoch so far ${stopper.bestEpoch})`);
   return history;
+}
+
+/** An epoch's TensorBoard scalars (tb/, step = epoch). */
+function epochScalars(r: EpochRecord): Record<string, number> {
+  return { 'loss/train': r.train_loss, 'loss/val': r.val_loss, 'accuracy/train': r.train_accuracy, 'accuracy/val': r.val_accuracy, lr: r.lr, seconds: r.seconds };
 }
 
 /** One epoch: train, validate, record (metrics line, epoch checkpoint, best), report. */
@@ -395,6 +401,7 @@ async function trainOneEpoch(
   stopper: EarlyStopping,
   progress: ProgressSink,
   signal: AbortSignal | undefined,
+  events: RunEvents,
 ): Promise<EpochRecord> {
   const t = await runEpoch(session, sets.train, labels.train, epoch, cfg, progress, signal);
   const v = await session.evaluate(sets.val, labels.val, { batchSize: cfg.batchSize, signal });
@@ -410,10 +417,12 @@ async function trainOneEpoch(
     seconds: t.seconds + v.seconds,
     best: improved,
   };
-  // Order matters for resuming: the metrics line, then the epoch checkpoint, then best.
+  // Order matters for resuming: the metrics line, then the epoch checkpoint, then best
+  // (then the TensorBoard event: on a resume, tb/ is cut back to the epoch resumed after).
   run.appendJsonLine('metrics.jsonl', record);
   await session.saveCheckpoint(run.path('last.ckpt'), JSON.stringify({ epoch, val_loss: v.loss, val_accuracy: valReport.accuracy }));
   if (improved) linkAtomic(run.path('last.ckpt'), run.path('best.ckpt'));
+  events.epoch(epoch, epochScalars(record));
   progress.line(
     `epoch ${String(epoch).padStart(3)}  train loss ${t.loss.toFixed(4)} acc ${t.accuracy.toFixed(4)}  ` +
       `val loss ${v.loss.toFixed(4)} acc ${valReport.accuracy.toFixed(4)}  ${record.seconds.toFixed(1)}s${improved ? '  *best' : ''}`,
@@ -482,10 +491,12 @@ async function trainEpochs(
   const stopper = new EarlyStopping(cfg.monitor, cfg.patience, cfg.minDelta);
   const monitored = (r: Pick<EpochRecord, 'val_loss' | 'val_accuracy'>): number => (cfg.monitor === 'val_loss' ? r.val_loss : r.val_accuracy);
   const history = await restoreHistory(cfg, session, run, stopper, monitored, progress);
+  // TensorBoard: a new events file in tb/ (the config text and any earlier epoch not there yet)
+  const events = new RunEvents(run.path('tb'), readFileSync(run.path('config.json'), 'utf8'), history.map((r) => ({ step: r.epoch, scalars: epochScalars(r) })));
 
   const first = history.length + 1;
   for (let epoch = first; epoch <= cfg.epochs && !stopper.shouldStop; epoch++) {
-    history.push(await trainOneEpoch(epoch, cfg, session, run, split.classes, sets, labels, stopper, progress, signal));
+    history.push(await trainOneEpoch(epoch, cfg, session, run, split.classes, sets, labels, stopper, progress, signal, events));
     if (stopper.shouldStop)
       progress.line(`early stopping: no ${cfg.monitor} improvement for ${cfg.patience} epochs (best epoch ${stopper.bestEpoch})`);
   }

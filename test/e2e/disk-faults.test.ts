@@ -3,7 +3,7 @@
 // what it wrote before intact and no temp file behind, and the run resumes once there is
 // room. Skipped, saying why, where the machine refuses the mounts.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,7 +77,7 @@ describe.skipIf(!canMount)('disk and permission faults', () => {
     const disk = tmpfs('disk-ro', '1g')!;
     const done = join(disk, 'done');
     expect((await cli(['train', '--data', data, '--out', done, ...TINY, '--epochs', '1'])).code).toBe(0);
-    const before = Object.fromEntries(readdirSync(done).map((f) => [f, readFileSync(join(done, f))]));
+    const before = Object.fromEntries(readdirSync(done).filter((f) => statSync(join(done, f)).isFile()).map((f) => [f, readFileSync(join(done, f))]));
     remount(disk, 'ro');
     const r = await cli(['train', '--data', data, '--out', join(disk, 'next'), ...TINY]);
     expect(r.code).not.toBe(0);
