@@ -14,6 +14,7 @@ import { mixSeed } from '../util/rng.js';
 import { setTorchThreads } from '../util/threads.js';
 import { RunEvents } from '../util/tensorboard.js';
 import { moveAside, RunFolder, runIn, writeFileAtomic } from '../util/runfolder.js';
+import { modelCard, type ModelCardInput } from './model-card.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
 import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
@@ -459,6 +460,23 @@ async function finishRun(
   writeFileAtomic(run.path('predictions.csv'), predictionsCsv(split.classes, predictions.flat()));
   const sessionInfo = session.info();
   await session.saveWeights(run.path('weights.safetensors'));
+  // the model card beside the weights, before final.json marks the run finished
+  const stored = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as ModelCardInput['cfg'] & { lr: number; inputSize: number };
+  writeFileAtomic(
+    run.path('model-card.md'),
+    modelCard({
+      cfg: stored,
+      lr: stored.lr,
+      inputSize: stored.inputSize,
+      split,
+      epochsRun: history.length,
+      bestEpoch,
+      trainableParams: sessionInfo.trainableParams,
+      totalParams: sessionInfo.params,
+      test,
+      testPredictions: predictions.flat().filter((p) => p.split === 'test'),
+    }),
+  );
   const result: RunResult = {
     dir: run.dir,
     classes: split.classes,

@@ -8,6 +8,8 @@ import { native } from '../../binding/index.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
+import { calibrationError } from '../../lib/stats/calibration.js';
+import { readPredictions } from '../../lib/train/predictions.js';
 
 const BIN = join(ROOT, 'bin', 'thtl-native.js');
 const TINY = ['--epochs', '2', '--input-size', '32', '--batch-size', '8', '--device', 'cpu'];
@@ -96,6 +98,15 @@ describe('thtl-native CLI', () => {
     expect(final.test.confusion.flat().reduce((a, b) => a + b, 0)).toBe(2);
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { lr: number; inputSize: number };
     expect(cfg).toMatchObject({ lr: 0.001, inputSize: 32 });
+    // the model card: the split, the test metrics of final.json, the calibration of predictions.csv
+    const card = readFileSync(join(out, 'model-card.md'), 'utf8');
+    expect(card).toMatch(/^# Model card: resnet18 \(benign \/ malignant\)\n/);
+    expect(card).toContain('| train | 22 | n/a | 11 | 11 |\n| val | 6 | n/a | 3 | 3 |\n| test | 2 | n/a | 1 | 1 |');
+    expect(card).toContain(`| accuracy | ${final.test.accuracy.toFixed(4)} [`);
+    const test = readPredictions(join(out, 'predictions.csv'), split.classes).filter((p) => p.split === 'test');
+    const ece = calibrationError(test.map((p) => p.probs), test.map((p) => p.label), { norm: 'l1' });
+    expect(card).toContain(`expected calibration error (15 equal-width bins of the top-label confidence): ${ece.toFixed(4)}`);
+    expect(card).toMatch(/## Intended use \(\*to fill\*\)[\s\S]*## Limitations \(\*to fill\*\)[\s\S]*- LibTorch \d+\.\d+/);
     noTempFiles(out);
   });
 

@@ -100,7 +100,7 @@ describe('thtl-native experiment', () => {
     const epochs = readFileSync(join(plus2, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
     expect(epochs).toEqual([1, 2, 3]);
     // finished runs keep their weights, not their optimiser checkpoints
-    expect(readdirSync(plus2).sort()).toEqual(['config.json', 'final.json', 'metrics.jsonl', 'predictions.csv', 'split.json', 'tb', 'weights.safetensors']);
+    expect(readdirSync(plus2).sort()).toEqual(['config.json', 'final.json', 'metrics.jsonl', 'model-card.md', 'predictions.csv', 'split.json', 'tb', 'weights.safetensors']);
 
     // a third call does nothing but the report
     const c = await cli(args);

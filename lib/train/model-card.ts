@@ -1,0 +1,155 @@
+// model-card.md beside a run's weights: what the model was trained on (classes, images
+// and patients per split), how (the recipe), how well (test metrics with 95% bootstrap
+// intervals, clustered by patient where the data has patients; calibration), with what
+// software, and the headings an author fills in (intended use, limitations), as model
+// cards for medical imaging ask.
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { native } from '../../binding/index.js';
+import type { SplitEntry, SplitFile } from '../split/file.js';
+import { bootstrapRun, type ScoredImage } from '../stats/bootstrap.js';
+import { brierScore, calibrationError, multiclassBrier } from '../stats/calibration.js';
+import type { ClassificationReport } from '../stats/metrics.js';
+import type { TrainConfig } from './config.js';
+import type { Prediction } from './predictions.js';
+
+export interface ModelCardInput {
+  cfg: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'precision' | 'channelsLast' | 'weights' | 'headOnly' | 'trainableGroups' | 'lora' | 'patience' | 'monitor' | 'data' | 'splitFile'>;
+  lr: number;
+  inputSize: number;
+  split: SplitFile;
+  epochsRun: number;
+  bestEpoch: number;
+  trainableParams: number;
+  totalParams: number;
+  test: ClassificationReport | null;
+  /** the test images' predictions at the best epoch (empty without a test split) */
+  testPredictions: readonly Prediction[];
+}
+
+const fixed = (x: number | null | undefined, digits = 4): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
+
+/** The addon's package version and the repository commit, where they can be read. */
+function softwareVersions(): { addon: string; commit: string } {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const pkgPath = [join(root, 'package.json'), join(root, '..', 'package.json')].find(existsSync);
+  let addon = 'unknown';
+  if (pkgPath) {
+    try {
+      addon = (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version?: string }).version ?? 'unknown';
+    } catch {
+      // leave it unknown
+    }
+  }
+  let commit = 'unknown (not a git checkout)';
+  const gitDir = [join(root, '.git'), join(root, '..', '.git')].find(existsSync);
+  if (gitDir) {
+    try {
+      const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
+      const ref = /^ref: (.*)$/.exec(head)?.[1];
+      const refPath = ref ? join(gitDir, ref) : null;
+      commit = ref ? (refPath && existsSync(refPath) ? readFileSync(refPath, 'utf8').trim() : `${ref} (packed)`) : head;
+    } catch {
+      // leave it unknown
+    }
+  }
+  return { addon, commit };
+}
+
+function splitRows(split: SplitFile): string[] {
+  const parts: [string, readonly SplitEntry[]][] = [['train', split.train], ['val', split.val], ['test', split.test]];
+  const patients = (entries: readonly SplitEntry[]): string => {
+    const groups = new Set(entries.map((e) => e.group).filter((g): g is string => g !== undefined && g !== ''));
+    return groups.size > 0 ? String(groups.size) : 'n/a';
+  };
+  const header = `| split | images | patients | ${split.classes.join(' | ')} |`;
+  const rule = `|---|---:|---:|${split.classes.map(() => '---:').join('|')}|`;
+  const rows = parts.map(([name, entries]) => `| ${name} | ${entries.length} | ${patients(entries)} | ${split.classes.map((_, k) => entries.filter((e) => e.label === k).length).join(' | ')} |`);
+  return [header, rule, ...rows];
+}
+
+function testSection(o: ModelCardInput): string[] {
+  if (!o.test) return ['No test split: this run was trained on an intermediate domain; its validation metrics are in final.json.'];
+  const images: ScoredImage[] = o.testPredictions.map((p) => ({ file: p.file, group: p.group, label: p.label, probs: p.probs }));
+  const boot = images.length > 0 ? bootstrapRun(images, o.split.classes.length) : null;
+  const iv = (k: 'accuracy' | 'macroF1' | 'auc'): string => {
+    const i = boot?.intervals[k];
+    return i ? `${fixed(i.estimate)} [${fixed(i.lo)}, ${fixed(i.hi)}]` : 'n/a';
+  };
+  const probs = o.testPredictions.map((p) => p.probs);
+  const labels = o.testPredictions.map((p) => p.label);
+  const binary = o.split.classes.length === 2;
+  const lines = [
+    `Test images: ${images.length}. 95% intervals: percentile bootstrap, ${boot ? `${boot.replicates} replicates over ${boot.clusters} ${boot.by === 'patient' ? 'patients (images of one patient move together)' : 'images'}` : 'none'}.`,
+    '',
+    '| metric | value [95% interval] |',
+    '|---|---|',
+    `| accuracy | ${iv('accuracy')} |`,
+    `| macro F1 | ${iv('macroF1')} |`,
+    `| AUC${binary ? ` (${o.split.classes[1]} vs ${o.split.classes[0]})` : ' (macro one-vs-rest)'} | ${iv('auc')} |`,
+    '',
+    '| class | precision | recall (sensitivity) | F1 | images |',
+    '|---|---:|---:|---:|---:|',
+    ...o.test.perClass.map((c) => `| ${c.name} | ${fixed(c.precision)} | ${fixed(c.recall)} | ${fixed(c.f1)} | ${c.support} |`),
+    '',
+    '## Calibration (test split)',
+    '',
+    probs.length > 0
+      ? [
+          `- expected calibration error (15 equal-width bins of the top-label confidence): ${fixed(calibrationError(probs, labels, { norm: 'l1' }))}`,
+          `- maximum calibration error: ${fixed(calibrationError(probs, labels, { norm: 'max' }))}`,
+          binary ? `- Brier score (${o.split.classes[1]}): ${fixed(brierScore(probs, labels))}` : `- Brier score (multiclass, sum over classes): ${fixed(multiclassBrier(probs, labels))}`,
+        ].join('\n')
+      : 'No test predictions.',
+  ];
+  return lines;
+}
+
+/** The Markdown of a run's model card. */
+export function modelCard(o: ModelCardInput): string {
+  const info = native().info();
+  const versions = softwareVersions();
+  const c = o.cfg;
+  const trained = c.trainableGroups ? `groups ${c.trainableGroups.join(', ')}` : c.lora ? `LoRA rank ${c.lora.rank} alpha ${c.lora.alpha} on ${c.lora.groups.join(', ')}` : c.headOnly ? 'the classification head only' : 'every layer';
+  return [
+    `# Model card: ${c.model} (${o.split.classes.join(' / ')})`,
+    '',
+    'Written by thtl-native at the end of the run; the headings marked *to fill* are for the author.',
+    '',
+    '## Intended use (*to fill*)',
+    '',
+    'Who should use this model, for which decision, on which patients and images; what it must not be used for.',
+    '',
+    '## Data',
+    '',
+    `Dataset: ${c.splitFile ?? c.data}. Classes (label order): ${o.split.classes.map((name, k) => `${k} = ${name}`).join(', ')}.`,
+    `Split: ${o.split.ratios.length > 0 ? `ratios ${o.split.ratios.join('/')}, seed ${o.split.seed}` : 'given folders'}${o.split.groupBy ? `, grouped by ${o.split.groupBy} (no patient in two splits)` : ', by image'}.`,
+    '',
+    ...splitRows(o.split),
+    '',
+    '## Training',
+    '',
+    `- model: ${c.model} (${o.totalParams.toLocaleString('en-US')} parameters, ${o.trainableParams.toLocaleString('en-US')} trained: ${trained})`,
+    `- initial weights: ${c.weights ?? 'random initialisation'}`,
+    `- input ${o.inputSize}x${o.inputSize} px, batch ${c.batchSize}, Adam lr ${o.lr}, at most ${c.epochs} epochs, early stopping on ${c.monitor} (patience ${c.patience}), seed ${c.seed}, precision ${c.precision}${c.channelsLast ? ', channels_last' : ''}`,
+    `- ${o.epochsRun} epochs run; weights of epoch ${o.bestEpoch} (the best by ${c.monitor})`,
+    '',
+    '## Test metrics',
+    '',
+    ...testSection(o),
+    '',
+    '## Limitations (*to fill*)',
+    '',
+    'Known failure modes, populations and devices not represented in the data, how the labels were made and how sure they are.',
+    '',
+    '## Software',
+    '',
+    `- thtl-native ${versions.addon}, commit ${versions.commit}`,
+    `- LibTorch ${info.torchVersion}${info.cudaBuilt ? ` (CUDA ${info.cudaVersion})` : ' (CPU)'}`,
+    `- Node.js ${process.version}, trained on ${hostname()}`,
+    '',
+  ].join('\n');
+}
