@@ -46,3 +46,5 @@ export { readPredictions, type Prediction } from './train/predictions.js';
 export { runProbe, type ProbeOptions, type ProbeResult } from './probe/probe.js';
 export { frechetDistance, mmd2, meanCosine, logme, emd1d } from './probe/scores.js';
 export { runCam, type CamOptions } from './cam/cam.js';
+export { evaluateModel, type EvaluateOptions, type EvaluationMetrics } from './evaluate/evaluate.js';
+export { predictImages, type PredictOptions, type PredictionRow } from './evaluate/predict.js';

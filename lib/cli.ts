@@ -8,6 +8,7 @@ import { registerCamCommand } from './commands/cam.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommands } from './commands/doctor.js';
+import { registerEvaluateCommands } from './commands/evaluate.js';
 import { registerExperimentCommands } from './commands/experiment.js';
 import { registerModelsCommand } from './commands/models.js';
 import { registerProbeCommand } from './commands/probe.js';
@@ -64,6 +65,7 @@ export function buildCli(): Command {
   registerScaleCommands(program);
   registerProbeCommand(program);
   registerCamCommand(program);
+  registerEvaluateCommands(program);
   registerDataCommands(program);
   registerSynthCommand(program);
   registerDoctorCommands(program);

@@ -3,17 +3,19 @@
 // raw maps (.npy) and a JSON summary. `--compare RUN2` adds a second model's row under
 // the first, as the paper compares ** and ++ models.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 
 import { native } from '../../binding/index.js';
-import type { LayerCamResult, NativeSession } from '../../binding/session.js';
+import type { LayerCamResult } from '../../binding/session.js';
 import { readSplitFile, type SplitEntry } from '../split/index.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import type { CamRow } from '../report/cam-figure.js';
 import { writeNpy } from '../report/npy.js';
-import { stageRow, stageRows } from '../experiment/protocols.js';
+import { loadTrainedModel } from '../train/trained-model.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/runfolder.js';
 import { setTorchThreads } from '../util/threads.js';
+
+export { runLabel } from '../train/trained-model.js';
 
 export interface CamOptions {
   /** run folder (config.json + weights.safetensors or best.ckpt) */
@@ -37,64 +39,6 @@ export interface CamOptions {
   out: string;
   device: string;
   threads: number;
-}
-
-interface LoadedModel {
-  label: string;
-  model: string;
-  classes: string[];
-  inputSize: number;
-  session: NativeSession;
-  split?: string;
-}
-
-interface RunConfig {
-  model: string;
-  classes: string[];
-  inputSize: number;
-}
-
-function readRunConfig(dir: string): RunConfig | null {
-  const path = join(dir, 'config.json');
-  if (!existsSync(path)) return null;
-  const c = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunConfig>;
-  if (!c.model || !c.classes || !c.inputSize) throw new Error(`${path} lacks model, classes or inputSize: not a run folder's config`);
-  return c as RunConfig;
-}
-
-async function loadModel(o: { run?: string; checkpoint?: string; model?: string; classes?: string[]; inputSize?: number; device: string }): Promise<LoadedModel> {
-  let file: string;
-  let cfg: RunConfig | null;
-  if (o.run) {
-    const dir = resolve(o.run);
-    cfg = readRunConfig(dir);
-    if (!cfg) throw new Error(`${dir} is not a run folder (no config.json)`);
-    file = [join(dir, 'weights.safetensors'), join(dir, 'best.ckpt')].find(existsSync) ?? '';
-    if (!file) throw new Error(`${dir} has no weights.safetensors or best.ckpt: has the run finished?`);
-  } else if (o.checkpoint) {
-    file = resolve(o.checkpoint);
-    if (!existsSync(file)) throw new Error(`checkpoint ${file} does not exist`);
-    cfg = readRunConfig(dirname(file));
-  } else throw new Error('give --run DIR or --checkpoint FILE');
-  const model = o.model ?? cfg?.model;
-  const classes = o.classes ?? cfg?.classes;
-  if (!model || !classes) throw new Error(`${file}: no config.json beside it, so give --model and --classes`);
-  const inputSize = o.inputSize ?? cfg?.inputSize ?? native().models().find((m) => m.name === model)?.inputSize ?? 224;
-  const ckpt = extname(file) === '.ckpt';
-  const session = await native().Session.create({ model, numClasses: classes.length, device: o.device, ...(ckpt ? {} : { weights: file }) });
-  if (ckpt) await session.loadCheckpoint(file);
-  const where = o.run ? resolve(o.run) : dirname(file);
-  return { label: runLabel(model, basename(where)), model, classes, inputSize, session, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}) };
-}
-
-/** "resnet18** (expt1)" for a study's run folders (the paper's marks), else "model (folder)". */
-export function runLabel(model: string, folder: string): string {
-  for (const s of stageRows()) {
-    // stepped stages' run folders are <stage>-step-<k>; the others are named after their stage
-    const step = s.stepped ? new RegExp(`^${s.stage}-step-(\\d+)$`).exec(folder) : null;
-    if (step) return `${model}${s.suffix} step ${step[1]}${s.stepped!.tag}`;
-  }
-  return `${model}${stageRow(folder)?.suffix ?? ''} (${folder})`;
 }
 
 /** An image a run left out (`--skip-bad-images`), as its skipped-images.json lists it. */
@@ -162,10 +106,10 @@ export async function runCam(o: CamOptions, progress: ProgressSink = consoleProg
     const s = skipped.get(file);
     if (s) throw new Error(`${file} was skipped by run ${resolve(o.run!)} (${s.reason}), so it cannot be explained`);
   }
-  const main = await loadModel(o);
+  const main = await loadTrainedModel(o);
   const models = [main];
   if (o.compare) {
-    const other = await loadModel({ run: o.compare, device: o.device });
+    const other = await loadTrainedModel({ run: o.compare, device: o.device });
     if (other.inputSize !== main.inputSize) throw new Error(`--compare ${o.compare} takes ${other.inputSize}px input, the first model ${main.inputSize}px`);
     if (other.classes.join() !== main.classes.join()) throw new Error(`--compare ${o.compare} has classes ${other.classes.join(', ')}, the first model ${main.classes.join(', ')}`);
     models.push(other);

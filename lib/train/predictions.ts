@@ -9,7 +9,8 @@ import type { SplitEntry } from '../split/file.js';
 import { argmax } from '../stats/metrics.js';
 
 export interface Prediction {
-  split: 'val' | 'test';
+  /** 'val' / 'test' in a run's file; an evaluation's rows (thtl-native evaluate) say 'eval' or the split file's part */
+  split: 'val' | 'test' | 'train' | 'eval';
   file: string;
   /** the patient (or other group) of the image; '' when the dataset has none */
   group: string;

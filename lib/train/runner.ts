@@ -51,7 +51,8 @@ export interface RunResult {
   reused?: boolean;
 }
 
-async function decodeSplit(
+/** Decodes a split's images at `size` (the decode cache unless noCache), with progress; also what evaluate uses. */
+export async function decodeSplit(
   name: string,
   items: SplitEntry[],
   size: number,

@@ -1,0 +1,89 @@
+// `thtl-native evaluate` and `thtl-native predict`: a trained model on labelled data
+// (metrics, calibration, figures) or on unlabelled images (probabilities). See
+// lib/evaluate/ and docs/EVALUATION.md. Every usage problem is refused before any file is
+// read or written.
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { parseClassMap } from '../evaluate/classes.js';
+import { evaluateModel, evaluateProblem, type EvaluateOptions } from '../evaluate/evaluate.js';
+import { predictImages, predictProblem, type PredictOptions } from '../evaluate/predict.js';
+import { addTrainingFlags, list, positiveInt, readTrainingFlags } from './options.js';
+import { UsageError } from './usage.js';
+
+const classMap = (text: string): Record<string, string> => {
+  try {
+    return parseClassMap(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+};
+
+/** The model flags of both commands: --run, or --checkpoint with --model/--classes. */
+function modelFlags(cmd: Command): Command {
+  return cmd
+    .option('--run <dir>', 'run folder (its weights.safetensors, else best.ckpt, and config.json)')
+    .option('--checkpoint <file>', 'weights (.safetensors/.pth) or checkpoint (.ckpt); model/classes from a config.json beside it, or --model/--classes')
+    .option('--model <name>', 'model name (with --checkpoint outside a run folder)')
+    .option('--classes <list>', 'class names in label order (with --checkpoint outside a run folder)', list);
+}
+
+/** --batch-size (default the run's), --threads, --device, --cache-dir, --no-cache. */
+function runFlags(cmd: Command): Command {
+  cmd.option('--batch-size <n>', "batch size (default: the run's, else 32)", positiveInt('--batch-size'));
+  return addTrainingFlags(cmd, ['threads', 'device', 'cacheDir', 'noCache'], 'fill');
+}
+
+function settings(o: Record<string, unknown>) {
+  const t = readTrainingFlags(o, ['threads', 'device', 'cacheDir', 'noCache']);
+  return { ...(o.batchSize !== undefined ? { batchSize: o.batchSize as number } : {}), threads: t.threads, device: t.device, ...(t.cacheDir !== undefined ? { cacheDir: t.cacheDir } : {}), noCache: t.noCache === true };
+}
+
+const modelOf = (o: Record<string, unknown>) => ({
+  ...(o.run !== undefined ? { run: o.run as string } : {}),
+  ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint as string } : {}),
+  ...(o.model !== undefined ? { model: o.model as string } : {}),
+  ...(o.classes !== undefined ? { classes: o.classes as string[] } : {}),
+});
+
+export function registerEvaluateCommands(program: Command): void {
+  const evaluate = modelFlags(program.command('evaluate').description('evaluate a trained model on labelled data: predictions.csv, metrics.json (calibration, bootstrap intervals), roc.svg, reliability.svg'))
+    .option('--data <spec>', 'labelled dataset: ImageFolder, manifest CSV or JSON spec')
+    .option('--split-file <file>', 'a split.json: evaluate its --split part')
+    .addOption(new Option('--split <name>', 'the part of --split-file (default: test)').choices(['train', 'val', 'test']))
+    .option('--class-map <pairs>', "the data's class names as the model's: old=new,...", classMap)
+    .option('--force', 'replace an evaluation already in --out (moved to <out>.replaced-<time>)', false);
+  runFlags(evaluate)
+    .requiredOption('--out <dir>', 'folder for predictions.csv, metrics.json, roc.svg, reliability.svg')
+    .action(async (o: Record<string, unknown>) => {
+      const options: EvaluateOptions = {
+        ...modelOf(o),
+        ...(o.data !== undefined ? { data: o.data as string } : {}),
+        ...(o.splitFile !== undefined ? { splitFile: o.splitFile as string } : {}),
+        ...(o.split !== undefined ? { split: o.split as 'train' | 'val' | 'test' } : {}),
+        ...(o.classMap !== undefined ? { classMap: o.classMap as Record<string, string> } : {}),
+        out: o.out as string,
+        force: o.force === true,
+        ...settings(o),
+      };
+      const problem = evaluateProblem(options);
+      if (problem) throw new UsageError(problem);
+      const m = await evaluateModel(options);
+      const ci = m.bootstrap.intervals;
+      const fmt = (name: string, v: { estimate: number; lo: number; hi: number } | null) => (v ? `${name} ${v.estimate.toFixed(4)} [${v.lo.toFixed(4)}, ${v.hi.toFixed(4)}]` : null);
+      process.stdout.write(
+        `${[fmt('accuracy', ci.accuracy), fmt('macro F1', ci.macroF1), fmt('AUC', ci.auc)].filter(Boolean).join('; ')} (95% bootstrap by ${m.bootstrap.by}); ECE ${m.calibration.ece.toFixed(4)}\n`,
+      );
+    });
+
+  const predict = modelFlags(program.command('predict').description("a trained model's class probabilities for unlabelled images, as a CSV"))
+    .option('--images <paths...>', 'image files, or a folder (every JPEG/PNG under it, sorted)')
+    .option('--force', 'replace an existing --out file', false);
+  runFlags(predict)
+    .requiredOption('--out <file>', 'the CSV: file, prob_<class> per class, predicted')
+    .action(async (o: Record<string, unknown>) => {
+      const options: PredictOptions = { ...modelOf(o), images: (o.images as string[] | undefined) ?? [], out: o.out as string, force: o.force === true, ...settings(o) };
+      const problem = predictProblem(options);
+      if (problem) throw new UsageError(problem);
+      await predictImages(options);
+    });
+}

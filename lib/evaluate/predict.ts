@@ -1,0 +1,100 @@
+// `thtl-native predict` / predictImages: a trained model's class probabilities for
+// unlabelled images (files, or every JPEG/PNG under a folder, sorted). The images are
+// decoded and run exactly as a run's test images are (decodeSplit, Session.evaluate with
+// placeholder labels: the batched path of predictions.csv, without copying batches into
+// JavaScript as Session.predict would), so the probabilities are the run's own.
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { isDecodable, walkFiles } from '../data/walk.js';
+import { csvCell } from '../data/csv.js';
+import { argmax } from '../stats/metrics.js';
+import { decodeSplit, resolveDevice } from '../train/runner.js';
+import { openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
+import { consoleProgress, type ProgressSink } from '../util/progress.js';
+import { writeFileAtomic } from '../util/runfolder.js';
+import { setTorchThreads } from '../util/threads.js';
+import type { RunSettings } from './evaluate.js';
+
+export interface PredictOptions extends ModelSource, RunSettings {
+  /** image files, or folders (every JPEG/PNG under them, sorted) */
+  images: string[];
+  /** the CSV to write (file, prob_<class>..., predicted); the API writes none without it */
+  out?: string;
+  /** replace an existing `out` file */
+  force?: boolean;
+}
+
+export interface PredictionRow {
+  file: string;
+  /** one probability per model class, in the model's class order */
+  probs: number[];
+  /** the predicted class's name */
+  predicted: string;
+}
+
+/** The one-line refusal of options that cannot run as given, or null (before any file is read). */
+export function predictProblem(o: Partial<PredictOptions>): string | null {
+  if (o.run !== undefined && o.checkpoint !== undefined)
+    return "--run and --checkpoint cannot go together: --run uses the run folder's weights, --checkpoint the file given";
+  if (o.run === undefined && o.checkpoint === undefined) return 'give --run DIR (a finished run) or --checkpoint FILE (with --model and --classes unless a config.json is beside it)';
+  if (o.run !== undefined && (o.model !== undefined || o.classes !== undefined))
+    return "--run and --model/--classes cannot go together: the run's config.json names its model and classes";
+  if (!o.images || o.images.length === 0) return 'give --images FILES... or --images DIR';
+  if (o.cacheDir !== undefined && o.noCache) return '--no-cache and --cache-dir cannot go together: --no-cache decodes into memory';
+  if (o.out !== undefined && existsSync(o.out) && !o.force) return `${resolve(o.out)} exists; give --force to replace it`;
+  return null;
+}
+
+/** The image files `images` names: files as given, folders as every JPEG/PNG under them (sorted). */
+export function imageFiles(images: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const given of images) {
+    const path = resolve(given);
+    if (!existsSync(path)) throw new Error(`${path} does not exist`);
+    if (statSync(path).isDirectory()) {
+      const found = walkFiles(path).filter(isDecodable);
+      if (found.length === 0) throw new Error(`${path} holds no JPEG or PNG images`);
+      files.push(...found);
+    } else files.push(path);
+  }
+  return files;
+}
+
+/** The CSV of predictImages' rows: file, prob_<class> per model class, predicted. */
+export function predictCsv(classes: readonly string[], rows: readonly PredictionRow[]): string {
+  const head = ['file', ...classes.map((c) => `prob_${c}`), 'predicted'];
+  const lines = rows.map((r) => [r.file, ...r.probs, r.predicted].map(csvCell).join(','));
+  return `${[head.map(csvCell).join(','), ...lines].join('\n')}\n`;
+}
+
+/** A trained model's probabilities for each image (writes `out` when given); resolves with the rows and the model's classes. */
+export async function predictImages(o: PredictOptions, progress: ProgressSink = consoleProgress()): Promise<{ classes: string[]; rows: PredictionRow[] }> {
+  const problem = predictProblem(o);
+  if (problem) throw new Error(problem);
+  const device = resolveDevice(o.device);
+  const spec = resolveTrainedModel(o);
+  const files = imageFiles(o.images);
+  if (o.threads) setTorchThreads(o.threads);
+  const model = await openTrainedModel(spec, device, true);
+  try {
+    const entries = files.map((file) => ({ file, label: 0 }));
+    const set = await decodeSplit('images', entries, spec.inputSize, { threads: o.threads ?? 0, skipBadImages: false, cacheDir: o.cacheDir, noCache: o.noCache }, progress, undefined);
+    const failed = set.failures();
+    if (failed.length > 0) throw new Error(`${failed[0]!.file}: ${failed[0]!.reason}`);
+    const r = await model.session.evaluate(set, new Int32Array(entries.length), { batchSize: o.batchSize ?? spec.config?.batchSize ?? 32 });
+    const k = spec.classes.length;
+    const rows: PredictionRow[] = [];
+    for (let i = 0; i < r.n; i++) {
+      const probs = Array.from(r.probs.subarray(i * k, (i + 1) * k), (p) => Number(p.toPrecision(9)));
+      rows.push({ file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! });
+    }
+    if (o.out) {
+      writeFileAtomic(resolve(o.out), predictCsv(spec.classes, rows));
+      progress.line(`${spec.label}: ${rows.length} image(s) predicted; written to ${resolve(o.out)}`);
+    }
+    return { classes: spec.classes, rows };
+  } finally {
+    await model.session.dispose();
+  }
+}

@@ -1,0 +1,159 @@
+// `thtl-native evaluate` and `predict` on a tiny finished run: the run's own test metrics
+// and probabilities come back exactly; class names that differ are refused and mapped;
+// an existing --out is refused without --force.
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { parseCsv } from '../../lib/data/csv.js';
+import { runProcess, type ProcessResult } from '../helpers/process.js';
+import { ROOT } from '../helpers/python.js';
+import { tempDir, vesselFolder } from '../helpers/images.js';
+
+const BIN = join(ROOT, 'bin', 'thtl-native.js');
+const FAST = ['--threads', '1', '--device', 'cpu', '--no-cache'];
+
+function cli(args: string[]): Promise<ProcessResult> {
+  return runProcess(process.execPath, [BIN, ...args]);
+}
+
+interface Report {
+  accuracy: number;
+  auc: number | null;
+  n: number;
+  perClass: { name: string; precision: number; recall: number; f1: number; support: number }[];
+  macro: Record<string, number>;
+  confusion: number[][];
+}
+
+const csv = (path: string): string[][] => parseCsv(readFileSync(path, 'utf8'), ',').filter((r) => !(r.length === 1 && r[0] === ''));
+
+describe('thtl-native evaluate / predict', () => {
+  let dir: string;
+  let run: string;
+  let testFiles: string[];
+
+  beforeAll(async () => {
+    dir = tempDir('evaluate');
+    run = join(dir, 'run');
+    const data = vesselFolder(10, 48);
+    const r = await cli(['train', '--model', 'resnet18', '--data', data, '--out', run, '--epochs', '1', '--input-size', '32', '--batch-size', '4', ...FAST]);
+    expect(r.code, r.stderr).toBe(0);
+    testFiles = (JSON.parse(readFileSync(join(run, 'split.json'), 'utf8')) as { test: { file: string }[] }).test.map((e) => e.file);
+  }, 600_000);
+
+  it("evaluate --split-file R/split.json --split test gives the run's test metrics and predictions exactly", async () => {
+    const out = join(dir, 'eval');
+    const r = await cli(['evaluate', '--run', run, '--split-file', join(run, 'split.json'), '--split', 'test', '--out', out, ...FAST]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^accuracy \d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\].*95% bootstrap by image\); ECE \d\.\d{4}\n$/);
+    const final = JSON.parse(readFileSync(join(run, 'final.json'), 'utf8')) as { test: Report };
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Report & {
+      split: string;
+      calibration: { ece: number; mce: number; brier: number; multiclassBrier: null; bins: unknown[] };
+      kappa: null;
+      ovrAuc: null;
+      bootstrap: { by: string; intervals: { accuracy: { estimate: number } } };
+      figures: string[];
+    };
+    expect(m.accuracy).toBe(final.test.accuracy);
+    expect(m.auc).toBe(final.test.auc);
+    expect(m.n).toBe(final.test.n);
+    expect(m.confusion).toEqual(final.test.confusion);
+    expect(m.perClass).toEqual(final.test.perClass);
+    expect(m.macro).toEqual(final.test.macro);
+    expect(m.split).toBe('test');
+    expect(m.calibration.bins).toHaveLength(16);
+    expect(m.calibration.ece).toBeGreaterThanOrEqual(0);
+    expect(m.calibration.mce).toBeGreaterThanOrEqual(m.calibration.ece - 1e-12);
+    expect(m.calibration.brier).toBeGreaterThanOrEqual(0);
+    expect([m.kappa, m.ovrAuc, m.calibration.multiclassBrier]).toEqual([null, null, null]);
+    expect(m.bootstrap.by).toBe('image');
+    expect(m.bootstrap.intervals.accuracy.estimate).toBe(final.test.accuracy);
+    // the test rows of the run's predictions.csv, row for row
+    const runRows = csv(join(run, 'predictions.csv'));
+    const evalRows = csv(join(out, 'predictions.csv'));
+    expect(evalRows[0]).toEqual(runRows[0]);
+    expect(evalRows.slice(1)).toEqual(runRows.slice(1).filter((row) => row[0] === 'test'));
+    expect(readFileSync(join(out, 'reliability.svg'), 'utf8')).toMatch(/^<svg [^]*<\/svg>\n$/);
+    if (m.auc !== null) expect(m.figures).toEqual(['roc.svg', 'reliability.svg']);
+    for (const f of m.figures) expect(readFileSync(join(out, f), 'utf8')).toMatch(/<svg/);
+
+    // an evaluation there: refused without --force (a usage error: nothing read), moved aside with it
+    const again = await cli(['evaluate', '--run', run, '--split-file', join(run, 'split.json'), '--out', out, ...FAST]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe(`thtl-native: ${out} holds an evaluation (metrics.json); give --force to replace it (the old one is moved to ${out}.replaced-<time>)\nsee thtl-native evaluate --help\n`);
+    const forced = await cli(['evaluate', '--run', run, '--split-file', join(run, 'split.json'), '--out', out, '--force', ...FAST]);
+    expect(forced.code, forced.stderr).toBe(0);
+    const aside = (await import('node:fs')).readdirSync(dir).filter((f) => f.startsWith('eval.replaced-'));
+    expect(aside).toHaveLength(1);
+  }, 600_000);
+
+  it('predict gives the probabilities of the run\'s predictions.csv; an existing --out is refused without --force', async () => {
+    const out = join(dir, 'preds.csv');
+    const r = await cli(['predict', '--run', run, '--images', ...testFiles, '--out', out, ...FAST]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = csv(out);
+    expect(rows[0]).toEqual(['file', 'prob_benign', 'prob_malignant', 'predicted']);
+    const want = new Map(csv(join(run, 'predictions.csv')).slice(1).filter((row) => row[0] === 'test').map((row) => [row[1]!, row]));
+    expect(rows.length - 1).toBe(want.size);
+    for (const row of rows.slice(1)) {
+      const w = want.get(row[0]!)!;
+      expect(Math.abs(Number(row[1]) - Number(w[4]))).toBeLessThan(1e-6);
+      expect(Math.abs(Number(row[2]) - Number(w[5]))).toBeLessThan(1e-6);
+      expect(row[3]).toBe(w[6]);
+    }
+    const again = await cli(['predict', '--run', run, '--images', ...testFiles, '--out', out, ...FAST]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toBe(`thtl-native: ${out} exists; give --force to replace it\nsee thtl-native predict --help\n`);
+    const forced = await cli(['predict', '--run', run, '--images', ...testFiles, '--out', out, '--force', ...FAST]);
+    expect(forced.code, forced.stderr).toBe(0);
+
+    // a folder: every image under it, sorted
+    const folder = join(dir, 'unlabelled');
+    mkdirSync(folder);
+    for (const f of testFiles) cpSync(f, join(folder, basename(f)));
+    const fromDir = await cli(['predict', '--run', run, '--images', folder, '--out', join(dir, 'folder.csv'), ...FAST]);
+    expect(fromDir.code, fromDir.stderr).toBe(0);
+    expect(csv(join(dir, 'folder.csv')).slice(1).map((row) => row[0])).toEqual(testFiles.map((f) => join(folder, basename(f))).sort());
+  }, 600_000);
+
+  it('class names that differ from the model\'s are refused naming both lists; --class-map maps them', async () => {
+    const data = join(dir, 'renamed');
+    const split = JSON.parse(readFileSync(join(run, 'split.json'), 'utf8')) as { test: { file: string; label: number }[]; classes: string[] };
+    for (const [name, label] of [['b', 0], ['m', 1]] as const) {
+      mkdirSync(join(data, name), { recursive: true });
+      for (const e of split.test.filter((t) => t.label === label)) cpSync(e.file, join(data, name, basename(e.file)));
+    }
+    const out = join(dir, 'mapped');
+    const refused = await cli(['evaluate', '--run', run, '--data', data, '--out', out, ...FAST]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe("thtl-native: the data's classes (b, m) are not the model's (benign, malignant); map them with --class-map b=benign,m=malignant\n");
+    expect(existsSync(out)).toBe(false);
+    const mapped = await cli(['evaluate', '--run', run, '--data', data, '--class-map', 'b=benign,m=malignant', '--out', out, ...FAST]);
+    expect(mapped.code, mapped.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Report & { classMap: Record<string, string>; split: string };
+    const final = JSON.parse(readFileSync(join(run, 'final.json'), 'utf8')) as { test: Report };
+    expect(m.classMap).toEqual({ b: 'benign', m: 'malignant' });
+    expect(m.split).toBe('eval');
+    // the same images (in another order): the same confusion and accuracy
+    expect(m.confusion).toEqual(final.test.confusion);
+    expect(m.accuracy).toBeCloseTo(final.test.accuracy, 12);
+    const wrong = await cli(['evaluate', '--run', run, '--data', data, '--class-map', 'b=benign,x=malignant', '--out', join(dir, 'x'), ...FAST]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toBe("thtl-native: --class-map names 'x', not a class of the data (b, m)\n");
+  }, 600_000);
+
+  it('usage problems are refused before anything is read', async () => {
+    const both = await cli(['evaluate', '--run', '/no/run', '--checkpoint', '/no/w.safetensors', '--data', '/no/data', '--out', join(dir, 'u')]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^thtl-native: --run and --checkpoint cannot go together/);
+    const noData = await cli(['evaluate', '--run', '/no/run', '--out', join(dir, 'u')]);
+    expect(noData.code).toBe(2);
+    expect(noData.stderr).toMatch(/^thtl-native: give --data \(a labelled dataset\) or --split-file/);
+    const badMap = await cli(['evaluate', '--run', '/no/run', '--data', '/no/data', '--class-map', 'b', '--out', join(dir, 'u')]);
+    expect(badMap.code).toBe(2);
+    expect(badMap.stderr).toMatch(/^thtl-native: --class-map must be old=new pairs separated by commas/);
+    expect(existsSync(join(dir, 'u'))).toBe(false);
+  });
+});
