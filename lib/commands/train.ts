@@ -24,7 +24,7 @@ import { trainRun, type RunResult } from '../train/runner.js';
 const TRAIN_FLAGS = [
   'model', 'data', 'splitFile', 'groupBy', 'split', 'valDir', 'testDir', 'headOnly', 'weights',
   'epochs', 'batchSize', 'lr', 'inputSize', 'frozenBn', 'device', 'precision', 'channelsLast', 'threads', 'seed',
-  'patience', 'minDelta', 'monitor', 'skipBadImages', 'labelNormalize', 'cacheDir', 'noCache', 'resume', 'force', 'out',
+  'patience', 'minDelta', 'monitor', 'calibrate', 'skipBadImages', 'labelNormalize', 'cacheDir', 'noCache', 'resume', 'force', 'out',
 ] as const satisfies readonly TrainOption[];
 
 /** Settings a resumed run may take from the command line although its config.json has others: they do not change the run. */

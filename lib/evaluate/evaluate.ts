@@ -6,7 +6,7 @@
 // (classification report, calibration, kappa, one-vs-rest AUC, bootstrap intervals) and
 // roc.svg / reliability.svg. See docs/EVALUATION.md.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import { loadDataset } from '../data/dataset.js';
 import { readSplitFile, type SplitEntry } from '../split/index.js';
@@ -15,6 +15,7 @@ import { brierScore, calibrationError, multiclassBrier, reliabilityBins, type Re
 import { argmax, classificationReport, oneVsRestAuc, quadraticWeightedKappa, rocCurve, type ClassificationReport } from '../stats/metrics.js';
 import { decodeSplit, probRows, resolveDevice } from '../train/runner.js';
 import { predictionRows, predictionsCsv, type Prediction } from '../train/predictions.js';
+import { runTemperature, scaleProbs } from '../train/temperature.js';
 import { openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { moveAside, RunFolder, writeFileAtomic } from '../util/runfolder.js';
@@ -71,6 +72,10 @@ export interface EvaluationMetrics extends ClassificationReport {
     multiclassBrier: number | null;
     /** reliabilityBins: 15 bins and the [1, 1] slot; empty bins have accuracy and confidence null */
     bins: { lo: number; hi: number; count: number; accuracy: number | null; confidence: number | null }[];
+    /** the run's temperature (calibration.json), applied to every probability here; absent for an uncalibrated run */
+    temperature?: number;
+    /** the ECE of the probabilities before the temperature (with `temperature`) */
+    eceUncalibrated?: number;
   };
   /** quadratic weighted kappa (more than two classes; null for two) */
   kappa: number | null;
@@ -188,7 +193,12 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
     const r = await model.session.evaluate(set, Int32Array.from(entries.map((e) => e.label)), { batchSize });
     const rows = predictionRows(data.split as Prediction['split'], entries, r, spec.classes);
     // the metrics from the evaluation's own numbers (not the CSV's rounded ones), as the run's final.json
-    const exact = rows.map((row, i) => ({ ...row, probs: probRows(r)[i]! }));
+    // a run calibrated with --calibrate temperature: its temperature applies (calibration.json beside the weights)
+    const temperature = spec.config ? runTemperature(dirname(spec.file)) : null;
+    const raw = probRows(r);
+    const scaled = temperature === null ? raw : scaleProbs(raw, temperature);
+    if (temperature !== null) rows.forEach((row, i) => (row.probs = scaled[i]!.map((p) => Number(p.toPrecision(9)))));
+    const exact = rows.map((row, i) => ({ ...row, probs: scaled[i]! }));
     const m = evaluationMetrics(exact, spec.classes, o.bootstrap);
     const title = `${spec.label} on ${data.split === 'eval' ? data.source : `${data.split} of ${data.source}`}`;
     const roc = await rocSvg(exact, spec.classes, m.report, spec.label);
@@ -203,7 +213,7 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
       classMap: Object.fromEntries(data.classes.map((c, i) => [c, spec.classes[toModel[i]!]!])),
       ...m.report,
       loss: r.loss,
-      calibration: m.calibration,
+      calibration: temperature === null ? m.calibration : { ...m.calibration, temperature, eceUncalibrated: calibrationError(raw, exact.map((e) => e.label), { bins: 15, norm: 'l1' }) },
       kappa: m.kappa,
       ovrAuc: m.ovrAuc,
       bootstrap: m.bootstrap,

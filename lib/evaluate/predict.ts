@@ -4,10 +4,11 @@
 // placeholder labels: the batched path of predictions.csv, without copying batches into
 // JavaScript as Session.predict would), so the probabilities are the run's own.
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 import { isDecodable, walkFiles } from '../data/walk.js';
 import { csvCell } from '../data/csv.js';
+import { runTemperature, scaleProbs } from '../train/temperature.js';
 import { argmax } from '../stats/metrics.js';
 import { decodeSplit, resolveDevice } from '../train/runner.js';
 import { openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
@@ -85,8 +86,11 @@ export async function predictImages(o: PredictOptions, progress: ProgressSink = 
     const r = await model.session.evaluate(set, new Int32Array(entries.length), { batchSize: o.batchSize ?? spec.config?.batchSize ?? 32 });
     const k = spec.classes.length;
     const rows: PredictionRow[] = [];
+    // a run calibrated with --calibrate temperature: its temperature applies
+    const temperature = spec.config ? runTemperature(dirname(spec.file)) : null;
     for (let i = 0; i < r.n; i++) {
-      const probs = Array.from(r.probs.subarray(i * k, (i + 1) * k), (p) => Number(p.toPrecision(9)));
+      const raw = Array.from(r.probs.subarray(i * k, (i + 1) * k));
+      const probs = (temperature === null ? raw : scaleProbs([raw], temperature)[0]!).map((p) => Number(p.toPrecision(9)));
       rows.push({ file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! });
     }
     if (o.out) {

@@ -126,6 +126,13 @@ export const TRAIN_OPTIONS = {
   monitor: option<Monitor>()({ ...oneOf(['val_loss', 'val_accuracy'] as const), flag: '--monitor <metric>', help: 'early-stopping metric', default: 'val_loss', identity: true }),
   stepSize: option<number>()({ ...positiveInt, help: 'epochs between learning-rate steps', default: 5, identity: true }),
   gamma: option<number>()({ ...positiveNumber, help: 'learning-rate factor at each step', default: 0.5, identity: true }),
+  /** after training: fit a temperature on the validation set (calibration.json), applied by evaluate and predict */
+  calibrate: option<'none' | 'temperature'>()({
+    ...oneOf(['none', 'temperature'] as const),
+    flag: '--calibrate <method>',
+    help: "after training, 'temperature': fit one temperature on the validation set (calibration.json; evaluate and predict apply it)",
+    defaultText: 'none',
+  }),
   skipBadImages: option<boolean>()({ ...flag, flag: '--skip-bad-images', help: 'skip unreadable images (listed in skipped-images.json) instead of failing', default: false }),
   labelNormalize: option<boolean>()({
     ...flag,

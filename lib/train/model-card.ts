@@ -15,6 +15,7 @@ import { brierScore, calibrationError, multiclassBrier } from '../stats/calibrat
 import type { ClassificationReport } from '../stats/metrics.js';
 import type { TrainConfig } from './config.js';
 import type { Prediction } from './predictions.js';
+import type { RunCalibration } from './temperature.js';
 
 export interface ModelCardInput {
   cfg: Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'precision' | 'channelsLast' | 'weights' | 'headOnly' | 'trainableGroups' | 'lora' | 'patience' | 'monitor' | 'data' | 'splitFile'>;
@@ -28,6 +29,8 @@ export interface ModelCardInput {
   test: ClassificationReport | null;
   /** the test images' predictions at the best epoch (empty without a test split) */
   testPredictions: readonly Prediction[];
+  /** temperature scaling, when the run fitted one */
+  calibration?: RunCalibration | null;
 }
 
 const fixed = (x: number | null | undefined, digits = 4): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
@@ -104,6 +107,12 @@ function testSection(o: ModelCardInput): string[] {
           binary ? `- Brier score (${o.split.classes[1]}): ${fixed(brierScore(probs, labels))}` : `- Brier score (multiclass, sum over classes): ${fixed(multiclassBrier(probs, labels))}`,
         ].join('\n')
       : 'No test predictions.',
+    ...(o.calibration
+      ? [
+          `- temperature scaling (calibration.json, applied by evaluate and predict): T = ${fixed(o.calibration.temperature)} fitted on ${o.calibration.images} validation images; ` +
+            `ECE on the test split ${o.calibration.test ? `${fixed(o.calibration.test.eceBefore)} -> ${fixed(o.calibration.test.eceAfter)}` : 'n/a (no test split)'}`,
+        ]
+      : []),
   ];
   return lines;
 }

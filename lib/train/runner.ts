@@ -15,6 +15,7 @@ import { setTorchThreads } from '../util/threads.js';
 import { RunEvents } from '../util/tensorboard.js';
 import { moveAside, RunFolder, runIn, writeFileAtomic } from '../util/runfolder.js';
 import { modelCard, type ModelCardInput } from './model-card.js';
+import { calibrateRun } from './temperature.js';
 import { predictionRows, predictionsCsv } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
 import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
@@ -351,7 +352,7 @@ async function resumeCheckpoint(session: NativeSession, lastPath: string, bestPa
   return null;
 }
 
-type EpochSettings = Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'monitor' | 'patience' | 'minDelta' | 'resume' | 'keepCheckpoint'>;
+type EpochSettings = Pick<TrainConfig, 'model' | 'epochs' | 'batchSize' | 'seed' | 'monitor' | 'patience' | 'minDelta' | 'resume' | 'keepCheckpoint' | 'calibrate'>;
 type DecodedSets = { train: ImageSet; val: ImageSet; test: ImageSet | null };
 type SplitLabels = { train: Int32Array; val: Int32Array; test: Int32Array };
 
@@ -461,6 +462,9 @@ async function finishRun(
   writeFileAtomic(run.path('predictions.csv'), predictionsCsv(split.classes, predictions.flat()));
   const sessionInfo = session.info();
   await session.saveWeights(run.path('weights.safetensors'));
+  // temperature scaling: fitted on the validation predictions, measured on the test ones
+  const calibration = cfg.calibrate === 'temperature' ? calibrateRun(predictions[0]!, predictions[1] ?? []) : null;
+  if (calibration) run.writeJson('calibration.json', calibration);
   // the model card beside the weights, before final.json marks the run finished
   const stored = JSON.parse(readFileSync(run.path('config.json'), 'utf8')) as ModelCardInput['cfg'] & { lr: number; inputSize: number };
   writeFileAtomic(
@@ -476,6 +480,7 @@ async function finishRun(
       totalParams: sessionInfo.params,
       test,
       testPredictions: predictions.flat().filter((p) => p.split === 'test'),
+      calibration,
     }),
   );
   const result: RunResult = {

@@ -6,6 +6,9 @@ import { basename, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { parseCsv } from '../../lib/data/csv.js';
+import { logitsFromProbs, temperatureNll } from '../../lib/stats/calibration.js';
+import { readPredictions } from '../../lib/train/predictions.js';
+import { scaleProbs, type RunCalibration } from '../../lib/train/temperature.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
@@ -156,4 +159,45 @@ describe('thtl-native evaluate / predict', () => {
     expect(badMap.stderr).toMatch(/^thtl-native: --class-map must be old=new pairs separated by commas/);
     expect(existsSync(join(dir, 'u'))).toBe(false);
   });
+
+  it('--calibrate temperature: T fitted on the validation images, kept in calibration.json, applied by evaluate and predict', async () => {
+    const data = vesselFolder(10, 48, 21);
+    const calibrated = join(dir, 'calibrated');
+    const t = await cli(['train', '--model', 'resnet18', '--data', data, '--out', calibrated, '--epochs', '2', '--input-size', '32', '--batch-size', '4', '--calibrate', 'temperature', ...FAST]);
+    expect(t.code, t.stderr).toBe(0);
+    const c = JSON.parse(readFileSync(join(calibrated, 'calibration.json'), 'utf8')) as RunCalibration;
+    expect(c.method).toBe('temperature');
+    expect(c.temperature).toBeGreaterThan(0);
+    expect(c.val.nllAfter).toBeLessThanOrEqual(c.val.nllBefore + 1e-12);
+    // the fit is the minimum of the validation NLL computed from predictions.csv
+    const rows = readPredictions(join(calibrated, 'predictions.csv'), ['benign', 'malignant']);
+    const val = rows.filter((r) => r.split === 'val');
+    const logits = logitsFromProbs(val.map((r) => r.probs));
+    const labels = val.map((r) => r.label);
+    // (within the search range [0.05, 20]: a nearly uniform model's optimum can lie at its top)
+    for (const f of [0.9, 1.1])
+      if (c.temperature * f >= 0.05 && c.temperature * f <= 20)
+        expect(temperatureNll(logits, labels, c.temperature)).toBeLessThanOrEqual(temperatureNll(logits, labels, c.temperature * f) + 1e-9);
+    expect(readFileSync(join(calibrated, 'model-card.md'), 'utf8')).toMatch(/temperature scaling \(calibration\.json, applied by evaluate and predict\): T = \d/);
+
+    // evaluate applies T: the probabilities are softmax(log p / T) of the run's own
+    const out = join(dir, 'eval-calibrated');
+    const e = await cli(['evaluate', '--run', calibrated, '--split-file', join(calibrated, 'split.json'), '--split', 'test', '--out', out, ...FAST]);
+    expect(e.code, e.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { calibration: { ece: number; temperature: number; eceUncalibrated: number } };
+    expect(m.calibration.temperature).toBe(c.temperature);
+    const test = rows.filter((r) => r.split === 'test');
+    const expected = scaleProbs(test.map((r) => r.probs), c.temperature);
+    const got = readPredictions(join(out, 'predictions.csv'), ['benign', 'malignant']);
+    expect(got.map((r) => r.file)).toEqual(test.map((r) => r.file));
+    got.forEach((r, i) => r.probs.forEach((p, k) => expect(Math.abs(p - expected[i]![k]!)).toBeLessThan(1e-6)));
+    expect(Math.abs(m.calibration.eceUncalibrated - c.test!.eceBefore)).toBeLessThan(1e-6);
+
+    // predict applies it too
+    const p = await cli(['predict', '--run', calibrated, '--images', ...test.map((r) => r.file), '--out', join(dir, 'calibrated.csv'), ...FAST]);
+    expect(p.code, p.stderr).toBe(0);
+    const pred = csv(join(dir, 'calibrated.csv')).slice(1);
+    pred.forEach((row, i) => expect(Math.abs(Number(row[1]) - expected[i]![0]!)).toBeLessThan(1e-6));
+  }, 300_000);
 });
+
