@@ -19,6 +19,7 @@ export const ImageSet = {
 };
 export type { ModelInfo } from '../binding/models.js';
 export { trainRun, type RunResult, type RunOptions } from './train/runner.js';
+export { trainCrossValidation, cvMarkdown, foldValRatio, FoldsError, type CrossValidationOptions, type CrossValidationResult, type CvSummary, type FoldRow } from './train/cv.js';
 export { DEFAULT_TRAIN_CONFIG, TRAIN_OPTIONS, checkTrainConfig, type TrainConfig } from './train/config.js';
 export { EarlyStopping } from './train/early-stopping.js';
 export { classificationReport, oneVsRestAuc, quadraticWeightedKappa, type ClassificationReport } from './stats/metrics.js';

@@ -3,10 +3,11 @@
 // command line can get wrong is refused here, naming the flags, before any file is read:
 // flags that contradict each other, a folder that holds a run without --resume or
 // --force, and with --resume any setting that differs from the run's own config.json.
-// --quiet and --json (output.ts) choose what is printed.
+// --quiet and --json (output.ts) choose what is printed. `--folds K` makes it a k-fold
+// cross-validation (lib/train/cv.ts): K run folders in --out, resumed and refused alike.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command, OptionValues } from 'commander';
+import { InvalidArgumentError, type Command, type OptionValues } from 'commander';
 
 import { addTrainingFlags, attributeOf, flagOf, readTrainingFlags } from './options.js';
 import { conflict, given, UsageError } from './usage.js';
@@ -19,6 +20,7 @@ import { findModelInfo } from '../models/index.js';
 import { formatReport } from '../report/metrics-table.js';
 import { DEFAULT_TRAIN_CONFIG, shown, TRAIN_OPTION_NAMES, type TrainConfig, type TrainOption } from '../train/config.js';
 import { trainRun, type RunResult } from '../train/runner.js';
+import { cvMarkdown, FoldsError, trainCrossValidation, type CvSummary } from '../train/cv.js';
 
 /** The flags of `train`, in the order of its help. */
 const TRAIN_FLAGS = [
@@ -77,22 +79,77 @@ function resumeConfig(flags: Partial<TrainConfig>, out: string, isGiven: (name: 
   return { ...DEFAULT_TRAIN_CONFIG, ...stored, ...free, resume: true, out } as TrainConfig;
 }
 
+/** `--folds K`: an integer of at least 2. */
+function parseFolds(text: string): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError(`--folds must be an integer of at least 2, got '${text}'`);
+  return n;
+}
+
+/** `train --folds K`: the flags that cannot go with it, and the folder (a cross-validation there needs --resume or --force; --resume goes on with its own settings). */
+function crossValidationConfig(flags: Partial<TrainConfig>, folds: number, out: string, isGiven: (name: TrainOption) => boolean): TrainConfig | null {
+  const why = "the folds make each fold's train, validation and test parts from --data";
+  if (isGiven('splitFile')) throw conflict('--folds', flagOf('splitFile'), why);
+  if (isGiven('valDir')) throw conflict('--folds', flagOf('valDir'), why);
+  if (isGiven('testDir')) throw conflict('--folds', flagOf('testDir'), why);
+  const dir = resolve(out);
+  const there = runIn(dir);
+  const foldsPath = join(dir, 'folds.json');
+  const aside = `(the old folder is moved to ${dir}.replaced-<time>)`;
+  if (!flags.resume) {
+    if (there && !flags.force) throw new UsageError(`${dir} holds ${there}; give --resume to go on with it, or --force to start over ${aside}`);
+    return null;
+  }
+  if (there && !existsSync(foldsPath)) throw new UsageError(`${dir} holds ${there}, not a cross-validation (no folds.json); drop --folds to resume it, or give another --out`);
+  if (!existsSync(foldsPath)) return null;
+  let of: unknown;
+  try {
+    of = (JSON.parse(readFileSync(foldsPath, 'utf8')) as { of?: unknown }).of;
+  } catch (err) {
+    throw new Error(`${foldsPath} is not valid JSON (${(err as Error).message}); the cross-validation folder is damaged`);
+  }
+  if (of !== folds) throw new UsageError(`--folds: the cross-validation has ${shown(of)}, you gave ${folds} (${dir}); give --folds ${shown(of)} to resume, or start a new one with another --out or --force`);
+  // the settings of its first fold's run (every fold has the same), the flags given on top
+  const resumed = resumeConfig(flags, join(dir, 'fold-1'), isGiven);
+  if (!resumed) return null;
+  const { splitFile: _split, ...rest } = resumed;
+  return { ...rest, out } as TrainConfig;
+}
+
+/** `train`'s parsed command line: the TrainConfig, and `folds` (K) for a cross-validation, else null. */
+export interface TrainCommand {
+  cfg: TrainConfig;
+  folds: number | null;
+}
+
 /** The TrainConfig of `train`'s parsed flags; `cmd` tells flags given from defaults. */
 export function trainConfigOf(o: OptionValues, cmd: Command): TrainConfig {
+  return trainCommandOf(o, cmd).cfg;
+}
+
+/** `train`'s parsed flags as a TrainConfig and the number of folds; `cmd` tells flags given from defaults. */
+export function trainCommandOf(o: OptionValues, cmd: Command): TrainCommand {
   const flags = readTrainingFlags(o, TRAIN_FLAGS);
   const isGiven = (name: TrainOption): boolean => given(cmd, attributeOf(name));
+  const folds = typeof o.folds === 'number' ? o.folds : null;
   checkConflicts(isGiven);
   const { out } = flags;
   if (!out) throw new UsageError('give --out');
-  if (flags.resume) {
+  const done = (cfg: TrainConfig): TrainCommand => ({ cfg, folds });
+  if (folds !== null) {
+    const resumed = crossValidationConfig(flags, folds, out, isGiven);
+    if (resumed) return done(resumed);
+  } else if (flags.resume && existsSync(join(resolve(out), 'folds.json'))) {
+    throw new UsageError(`${resolve(out)} holds ${runIn(resolve(out))}; give --folds with --resume to go on with it`);
+  } else if (flags.resume) {
     const resumed = resumeConfig(flags, out, isGiven);
-    if (resumed) return resumed;
+    if (resumed) return done(resumed);
   } else if (!flags.force) {
     const there = runIn(resolve(out));
     if (there) throw new UsageError(`${resolve(out)} holds ${there}; give --resume to go on with it, or --force to start over (the old run is moved to ${resolve(out)}.replaced-<time>)`);
   }
   const data = flags.data ?? flags.splitFile;
-  if (!data) throw new UsageError('give --data (a dataset) or --split-file (a saved split)');
+  if (!data) throw new UsageError(folds !== null ? 'give --data (the dataset to divide into folds)' : 'give --data (a dataset) or --split-file (a saved split)');
   if (!flags.model) throw new UsageError('give --model');
   try {
     findModelInfo(flags.model);
@@ -101,7 +158,7 @@ export function trainConfigOf(o: OptionValues, cmd: Command): TrainConfig {
   }
   // the library's check (buildSplit) names the options; here they are flags
   if (!flags.valDir !== !flags.testDir) throw new UsageError('--val and --test must be given together');
-  return { ...DEFAULT_TRAIN_CONFIG, ...flags, model: flags.model, data, out };
+  return done({ ...DEFAULT_TRAIN_CONFIG, ...flags, model: flags.model, data, out });
 }
 
 function printResult(r: RunResult): void {
@@ -111,12 +168,47 @@ function printResult(r: RunResult): void {
   );
 }
 
+/** The pooled out-of-fold metrics in one line (`train --folds --quiet`). */
+function cvLine(s: CvSummary): string {
+  const f = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
+  const iv = (i: { estimate: number; lo: number; hi: number } | null): string => (i ? `${f(i.estimate)} [${f(i.lo)}, ${f(i.hi)}]` : 'n/a');
+  return (
+    `pooled over ${s.folds} folds (${s.pooled.n} images): accuracy ${iv(s.pooled.accuracy)}, AUC ${iv(s.pooled.auc)}, macro F1 ${iv(s.pooled.macroF1)}, ECE ${f(s.pooled.ece)}; ` +
+    `fold mean accuracy ${f(s.mean.accuracy)} ± ${f(s.std.accuracy)}`
+  );
+}
+
+/** `train --folds K`: the cross-validation, its cv.md table (one line with --quiet) or its result event (--json). */
+async function runCrossValidation(cfg: TrainConfig, folds: number, o: OptionValues): Promise<void> {
+  const output = readOutputFlags(o);
+  const progress = commandProgress(output);
+  const r = await interruptible(`run the same command with --resume to go on (finished folds are reused) in ${resolve(cfg.out)}`, (signal) =>
+    trainCrossValidation(cfg, { folds, progress, signal }).catch((err: unknown) => {
+      // the library names the options, the command line its flags
+      if (err instanceof FoldsError) throw new Error(err.flagged);
+      throw err instanceof LabelVariantsError ? new Error(err.withMerge('--label-normalize')) : err;
+    }),
+  );
+  if (!r) return;
+  if (output.json) progress.event?.({ event: 'result', dir: r.dir, ...r.summary });
+  else if (output.quiet) process.stdout.write(`${cvLine(r.summary)}\ncross-validation folder: ${r.dir}\n`);
+  else process.stdout.write(`${cvMarkdown(r.summary)}\ncross-validation folder: ${r.dir} (cv.json, cv.md, folds.json, fold-1 .. fold-${folds})\n`);
+}
+
 export function registerTrainCommand(program: Command): void {
   const train = program
     .command('train')
-    .description('train one model on an image folder and write a run folder with test metrics');
-  outputFlags(addTrainingFlags(train, TRAIN_FLAGS, 'fill', { model: { required: false } })).action(async (o: OptionValues, cmd: Command) => {
-    const cfg = trainConfigOf(o, cmd);
+    .description('train one model on an image folder and write a run folder with test metrics (with --folds: a k-fold cross-validation)');
+  addTrainingFlags(train, TRAIN_FLAGS, 'fill', { model: { required: false } });
+  train.option(
+    '--folds <k>',
+    'k-fold cross-validation: folds.json and K runs in <out>/fold-1..fold-K, each tested on one fold (with --group-by patient no patient in two folds), ' +
+      "validated on the --split val share of train+val (0.2/0.9 by default) of the other folds; then cv.json and cv.md",
+    parseFolds,
+  );
+  outputFlags(train).action(async (o: OptionValues, cmd: Command) => {
+    const { cfg, folds } = trainCommandOf(o, cmd);
+    if (folds !== null) return runCrossValidation(cfg, folds, o);
     const output = readOutputFlags(o);
     const progress = commandProgress(output);
     const r = await interruptible(`run the same command with --resume to go on from the last finished epoch of ${cfg.out}`, (signal) =>

@@ -71,16 +71,18 @@ export function readJsonLinesFile<T>(path: string): T[] {
   });
 }
 
-/** The files a training run writes; any of them makes a folder a run's. */
-const RUN_FILES = ['final.json', 'config.json', 'metrics.jsonl', 'last.ckpt', 'best.ckpt', 'weights.safetensors'];
+/** The files a training run writes; any of them makes a folder a run's (folds.json: a cross-validation's, lib/train/cv.ts). */
+const RUN_FILES = ['final.json', 'config.json', 'metrics.jsonl', 'last.ckpt', 'best.ckpt', 'weights.safetensors', 'folds.json'];
 
 /**
  * What run `dir` holds, in words ("a finished run (final.json)", "an unfinished run
- * (3 epochs in metrics.jsonl)"), or null when it holds none (absent, empty, other files).
+ * (3 epochs in metrics.jsonl)", "a cross-validation (folds.json)"), or null when it holds
+ * none (absent, empty, other files).
  */
 export function runIn(dir: string): string | null {
   const at = (name: string) => join(dir, name);
   if (!existsSync(dir) || !RUN_FILES.some((f) => existsSync(at(f)))) return null;
+  if (existsSync(at('folds.json'))) return `a ${existsSync(at('cv.json')) ? 'finished' : 'unfinished'} cross-validation (folds.json)`;
   if (existsSync(at('final.json'))) return 'a finished run (final.json)';
   let epochs = 0;
   try {
