@@ -202,8 +202,8 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
     const m = evaluationMetrics(exact, spec.classes, o.bootstrap);
     const title = `${spec.label} on ${data.split === 'eval' ? data.source : `${data.split} of ${data.source}`}`;
     const roc = await rocSvg(exact, spec.classes, m.report, spec.label);
-    const { reliabilitySvg } = await import('../report/reliability.js');
-    const reliability = reliabilitySvg(m.bins, { title: `Reliability: ${spec.label}`, subtitle: [`ECE ${m.calibration.ece.toFixed(4)}, MCE ${m.calibration.mce.toFixed(4)}, ${rows.length} images, 15 bins`] });
+    const { renderReliabilitySvg } = await import('../report/reliability.js');
+    const reliability = await renderReliabilitySvg({ bins: m.bins, title: `Reliability: ${spec.label}`, subtitle: [`ECE ${m.calibration.ece.toFixed(4)}, MCE ${m.calibration.mce.toFixed(4)}, ${rows.length} images, 15 bins`] });
     const metrics: EvaluationMetrics = {
       model: spec.model,
       weights: spec.file,

@@ -103,13 +103,15 @@ function prefixed(p: ProgressSink, tag: string, unit: string): ProgressSink {
 export async function writeStudyReport(dir: string, study: Pick<StudyFile, 'modelOrder' | 'name'>, records: RunRecord[], o: { html?: boolean } = {}): Promise<string[]> {
   const { writeReport } = await import('../report/index.js');
   const { writeStatistics } = await import('../report/statistics-files.js');
+  const { TestPredictions } = await import('../report/test-predictions.js');
   const reportDir = join(dir, 'report');
-  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name });
-  const stats = writeStatistics(dir, reportDir, records, { modelOrder: study.modelOrder, title: study.name });
+  const predictions = new TestPredictions(dir); // each run's predictions.csv read once for tables, figures and statistics
+  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions });
+  const stats = writeStatistics(dir, reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions });
   files.push(...stats.files);
   if (o.html) {
     const { writeHtmlReport } = await import('../report/html.js');
-    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats }));
+    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats, predictions }));
   }
   return files.map((f) => relative(dir, f));
 }

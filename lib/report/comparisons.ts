@@ -7,16 +7,14 @@
 //   difference of the means, as the tables report them), Holm-corrected across the table.
 // Each in Markdown, CSV and JSON. Bootstraps resample patients when the test images have
 // them, images otherwise; they are seeded, so a report rebuilds to the same bytes.
-import { join } from 'node:path';
-
 import { csvCell } from '../data/csv.js';
 import { PROTOCOL_ROWS, stageRow, type Side } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
 import { argmax } from '../stats/metrics.js';
 import { alignImages, bootstrapRun, clustersOf, DEFAULT_BOOTSTRAP, metricsOf, pairedBootstrap, type BootstrapOptions, type Interval, type ScoredImage } from '../stats/bootstrap.js';
 import { delongTest, holm, mcnemarExact } from '../stats/tests.js';
-import { readPredictions } from '../train/predictions.js';
 import { configLabel, escapeMarkdown, stageSuffix } from './tables.js';
+import { TestPredictions } from './test-predictions.js';
 
 /** A configuration of a model (a stage, and the step of SWFT / LoRA) as the comparisons name it. */
 function sideLabel(s: Side): string {
@@ -77,20 +75,22 @@ function pairsOf(have: (s: Side) => boolean, steps: readonly number[]): [Side, S
 }
 
 /** Computes the statistics of a study folder's finished runs. */
-export function buildStatistics(studyDir: string, records: readonly RunRecord[], modelOrder: readonly string[], o: BootstrapOptions = DEFAULT_BOOTSTRAP): StudyStatistics {
+export function buildStatistics(
+  studyDir: string,
+  records: readonly RunRecord[],
+  modelOrder: readonly string[],
+  o: BootstrapOptions = DEFAULT_BOOTSTRAP,
+  predictions: TestPredictions = new TestPredictions(studyDir),
+): StudyStatistics {
   const skipped: string[] = [];
-  const cache = new Map<string, ScoredImage[] | null>();
+  const asked = new Set<string>();
   const testImages = (r: RunRecord): ScoredImage[] | null => {
-    if (!cache.has(r.dir)) {
-      try {
-        const rows = readPredictions(join(studyDir, r.dir, 'predictions.csv'), r.classes).filter((p) => p.split === 'test');
-        cache.set(r.dir, rows.map((p) => ({ file: p.file, group: p.group, label: p.label, probs: p.probs })));
-      } catch (err) {
-        skipped.push(`${r.dir}: ${(err as Error).message}`);
-        cache.set(r.dir, null);
-      }
+    const images = predictions.get(r);
+    if (!asked.has(r.dir)) {
+      asked.add(r.dir);
+      if (!images) skipped.push(`${r.dir}: ${predictions.error(r.dir)}`);
     }
-    return cache.get(r.dir)!;
+    return images;
   };
   const targetRuns = records.filter((r) => r.stage !== 'plus' && r.test);
   const intervals: RunInterval[] = [];

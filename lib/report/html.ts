@@ -1,7 +1,7 @@
 // report/index.html: the whole study report in one self-contained page, opened from disk
 // with no server and no network. Tables 3-6, the run intervals and the comparisons as
 // sortable HTML tables (a click on a header sorts; a few lines of inline script); ROC
-// figures, confusion matrices and each run's learning curves drawn with Vega-Lite
+// figures, reliability diagrams, confusion matrices and each run's learning curves drawn with Vega-Lite
 // (rendered here to SVG, embedded as data: URIs so that every figure keeps its own ids);
 // LayerCAM figures (the study folder's cam/) embedded as PNG; each run's config.json.
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,13 +12,17 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunRecord } from '../experiment/types.js';
 import { readJsonLinesFile, writeFileAtomic } from '../util/runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
+import { buildReliabilityFigures, reliabilityAlt, renderReliabilitySvg } from './reliability.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
 import { buildTables, configLabel, formatDetail, formatMean, type PaperTable } from './tables.js';
+import { CALIBRATION_BINS, TestPredictions } from './test-predictions.js';
 
 export interface HtmlReportOptions {
   title: string;
   modelOrder: string[];
   statistics: StudyStatistics;
+  /** the study folder's test predictions (shared with the rest of the report); read from studyDir when absent */
+  predictions?: TestPredictions;
 }
 
 function esc(s: string): string {
@@ -203,7 +207,7 @@ nav a{margin-right:14px}.caption,.note{color:#555;font-size:13px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:8px 0 18px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
 td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}
 th{background:#f3f3f3;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
-img{max-width:100%}figure{margin:12px 0}figcaption{font-size:12px;color:#555}
+img{max-width:100%}figure{margin:12px 0}.figures{display:flex;flex-wrap:wrap;gap:8px}figure.reliability{margin:4px 0;max-width:460px}figcaption{font-size:12px;color:#555}
 details.run{margin:6px 0}details.run summary{cursor:pointer}pre{background:#f7f7f7;padding:8px;font-size:12px;overflow:auto;max-height:360px}`;
 
 /** Sorting: a click (or Enter) on a header sorts its table by that column, again to reverse. */
@@ -224,14 +228,24 @@ const SCRIPT = `document.querySelectorAll('table.sortable th').forEach(function 
 
 /** The page. */
 export async function buildHtmlReport(studyDir: string, records: RunRecord[], o: HtmlReportOptions): Promise<string> {
-  const tables = buildTables(records, { modelOrder: o.modelOrder }).filter((t) => t.rows.length > 0);
+  const predictions = o.predictions ?? new TestPredictions(studyDir);
+  const tables = buildTables(records, { modelOrder: o.modelOrder, predictions }).filter((t) => t.rows.length > 0);
   const rocs: string[] = [];
   for (const f of buildRocFigures(records, { modelOrder: o.modelOrder, title: o.title })) rocs.push(svgImg(await renderRocSvg(f), f.title));
+  const reliability: string[] = [];
+  for (const f of buildReliabilityFigures(records, predictions, { modelOrder: o.modelOrder, title: o.title })) {
+    reliability.push(`<figure class="reliability">${svgImg(await renderReliabilitySvg(f), reliabilityAlt(f))}</figure>`);
+  }
+  const reliabilityHtml =
+    '<h3>Reliability diagrams</h3>' +
+    (reliability.length > 0
+      ? `<p class="caption">Each configuration's test predictions, its runs pooled: accuracy of the images in each of ${CALIBRATION_BINS} equal-width bins of top-label confidence against the diagonal of perfect calibration; the histogram underneath counts the images per bin. ECE as in the tables (there: per run, then the mean).</p><div class="figures">${reliability.join('\n')}</div>`
+      : '<p>No test predictions (predictions.csv) in the run folders.</p>');
   const confusion = await confusionSvg(records);
   const sections: [string, string, string][] = [
     ['tables', 'Tables', tables.length > 0 ? tables.map(paperTableHtml).join('\n') : '<p>No finished runs.</p>'],
     ['statistics', 'Comparisons', comparisonsHtml(o.statistics)],
-    ['roc', 'ROC curves', rocs.length > 0 ? rocs.join('\n') : '<p>No test runs with two classes.</p>'],
+    ['roc', 'ROC curves and calibration', `${rocs.length > 0 ? rocs.join('\n') : '<p>No test runs with two classes.</p>'}\n${reliabilityHtml}`],
     ['confusion', 'Confusion matrices', confusion ? `<p class="caption">Test images of each run: rows are the true class, columns the predicted one.</p>${svgImg(confusion, 'confusion matrices')}` : '<p>No test runs.</p>'],
     ['cam', 'LayerCAM', camHtml(studyDir)],
     ['runs', 'Runs', `<p class="caption">Each run's learning curves (metrics.jsonl) and config.json.</p>${await runsHtml(studyDir, records)}`],

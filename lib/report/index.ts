@@ -5,13 +5,17 @@ import { join, resolve } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../util/runfolder.js';
+import { buildReliabilityFigures, renderReliabilitySvg, type ReliabilityFigure } from './reliability.js';
 import { buildRocFigures, renderRoc, type RocFigure } from './roc.js';
 import { buildTables, tablesToMarkdown, tableToCsv, type PaperTable } from './tables.js';
+import { TestPredictions } from './test-predictions.js';
 
 export { summarize, tCritical95, type Summary } from './aggregate.js';
 export { renderCamFigure, camFigureLayout, jet, overlayJet, type CamRow, type CamFigureOptions, type CamLayout } from './cam-figure.js';
 export { encodeNpy, writeNpy } from './npy.js';
 export { buildRocFigures, renderRoc, rocSpec, selectRocRun, type RocFigure, type RocCurveEntry } from './roc.js';
+export { buildReliabilityFigures, renderReliabilitySvg, reliabilitySpec, type ReliabilityFigure } from './reliability.js';
+export { TestPredictions, calibrationOf, type RunCalibration } from './test-predictions.js';
 export { buildTable, buildTables, tablesToMarkdown, tableToCsv, tableToMarkdown, type PaperTable, type TableRow, type TableId } from './tables.js';
 
 export interface ReportOptions {
@@ -19,6 +23,14 @@ export interface ReportOptions {
   modelOrder?: string[];
   /** heading of tables.md and a subtitle line on each figure */
   title?: string;
+  /**
+   * The study folder the records' `dir`s are relative to: with it (or `predictions`) the
+   * report adds calibration (ECE and Brier columns, reliability-<config>.svg) from each
+   * run's predictions.csv.
+   */
+  studyDir?: string;
+  /** the test predictions to use (shared with the statistics so each file is read once); overrides studyDir */
+  predictions?: TestPredictions;
 }
 
 /** tables.json: the tables with every Summary (per-run values included) and the run chosen for each ROC curve. */
@@ -31,10 +43,12 @@ export interface ReportJson {
     title: string;
     curves: { label: string; model: string; step: number | null; run: number; seed: number; dir: string; accuracy: number; meanAccuracy: number; groupSize: number; auc: number }[];
   }[];
+  /** with predictions only: one entry per reliability figure */
+  reliability?: { figure: string; label: string; stage: string; model: string; step: number | null; runs: string[]; images: number; ece: number }[];
 }
 
-function reportJson(title: string, records: readonly RunRecord[], tables: PaperTable[], figures: RocFigure[]): ReportJson {
-  return {
+function reportJson(title: string, records: readonly RunRecord[], tables: PaperTable[], figures: RocFigure[], reliability: ReliabilityFigure[] | null): ReportJson {
+  const json: ReportJson = {
     title,
     runs: records.length,
     tables: tables.filter((t) => t.rows.length > 0),
@@ -44,31 +58,39 @@ function reportJson(title: string, records: readonly RunRecord[], tables: PaperT
       curves: f.curves.map(({ fpr: _fpr, tpr: _tpr, ...rest }) => rest),
     })),
   };
+  if (reliability) {
+    json.reliability = reliability.map((f) => ({ figure: `reliability-${f.name}`, label: f.label, stage: f.stage, model: f.model, step: f.step, runs: f.runs, images: f.images, ece: f.ece }));
+  }
+  return json;
 }
 
 /**
  * All report files, keyed by file name relative to the report folder, in a fixed order:
  * tables.md, tables.json, table3..6.csv (tables with rows only), then roc-<figure>.svg and
- * .png for each figure with a curve. The same records give the same bytes.
+ * .png for each figure with a curve; with `studyDir` or `predictions`, reliability-<config>.svg
+ * for each configuration with test predictions. The same records give the same bytes.
  */
 export async function buildReport(records: RunRecord[], opts: ReportOptions = {}): Promise<Map<string, string | Buffer>> {
   const title = opts.title ?? 'Results';
-  const tables = buildTables(records, { modelOrder: opts.modelOrder });
+  const predictions = opts.predictions ?? (opts.studyDir !== undefined ? new TestPredictions(opts.studyDir) : undefined);
+  const tables = buildTables(records, { modelOrder: opts.modelOrder, ...(predictions ? { predictions } : {}) });
   const figures = buildRocFigures(records, { modelOrder: opts.modelOrder, title: opts.title });
+  const reliability = predictions ? buildReliabilityFigures(records, predictions, { modelOrder: opts.modelOrder, title: opts.title }) : null;
   const files = new Map<string, string | Buffer>();
   files.set('tables.md', tablesToMarkdown(tables, title));
-  files.set('tables.json', `${JSON.stringify(reportJson(title, records, tables, figures), null, 2)}\n`);
+  files.set('tables.json', `${JSON.stringify(reportJson(title, records, tables, figures, reliability), null, 2)}\n`);
   for (const t of tables) if (t.rows.length > 0) files.set(`${t.id}.csv`, tableToCsv(t));
   for (const f of figures) {
     const { svg, png } = await renderRoc(f);
     files.set(`roc-${f.name}.svg`, svg);
     files.set(`roc-${f.name}.png`, png);
   }
+  for (const f of reliability ?? []) files.set(`reliability-${f.name}.svg`, await renderReliabilitySvg(f));
   return files;
 }
 
 /** Names this module writes; a report file of an earlier build that the new one lacks is removed. */
-const REPORT_FILE = /^(tables\.md|tables\.json|table[3-6]\.csv|roc-.+\.(svg|png))$/;
+const REPORT_FILE = /^(tables\.md|tables\.json|table[3-6]\.csv|roc-.+\.(svg|png)|reliability-.+\.svg)$/;
 
 /**
  * Builds the report and writes each file atomically into `outDir` (created if missing);

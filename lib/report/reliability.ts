@@ -1,73 +1,166 @@
-// The reliability diagram of an evaluation (thtl-native evaluate): one bar per
-// equal-width confidence bin, its height the accuracy of the bin's images, against the
-// diagonal (perfect calibration), with each bin's image count above its bar and the mean
-// confidence marked in the bar. Plain SVG, written by hand: the same bins give the same
-// bytes on every machine (text in DejaVu Sans, as roc.ts).
-import type { ReliabilityBin } from '../stats/calibration.js';
-import { FONT_FAMILY } from './roc.js';
+// Reliability diagrams: one per configuration (a row of Tables 3, 4 and 6: stage, model
+// and step), from the test predictions of all its runs pooled (predictions.csv test
+// rows). Top-label confidence in 15 equal-width bins (lib/stats/calibration.ts,
+// reliabilityBins): a bar per non-empty bin at the bin's accuracy against the dashed
+// diagonal of perfect calibration, the bin counts as a small histogram underneath, and the
+// pooled ECE in the title. Confidences of exactly 1 have a slot of their own ([1, 1], as in
+// calibrationError); when it holds images it is drawn as one more bar right of 1. Drawn with
+// Vega-Lite and rendered headless to SVG, as the ROC figures are.
+import type { TopLevelSpec } from 'vega-lite';
 
-export interface ReliabilityFigureOptions {
+import { stageRow, tableStages } from '../experiment/protocols.js';
+import type { RunRecord, Stage } from '../experiment/types.js';
+import { calibrationError, reliabilityBins, type ReliabilityBin } from '../stats/calibration.js';
+import { fileSafe, FONT_FAMILY, renderVegaLiteSvg } from './roc.js';
+import { configLabel, groupRuns } from './tables.js';
+import { CALIBRATION_BINS, type TestPredictions } from './test-predictions.js';
+
+export interface ReliabilityFigure {
+  /** file stem without "reliability-": <stage>-<model>, <stage>-<model>-step<k> */
+  name: string;
+  stage: Stage;
+  model: string;
+  step: number | null;
+  /** the configuration as the text names it: `resnet50**`, `resnet50++ step 2 (LoRA)` */
+  label: string;
   title: string;
-  /** lines under the title (e.g. the ECE and the number of images) */
-  subtitle?: string[];
+  subtitle: string[];
+  /** run folders pooled, in run order */
+  runs: string[];
+  images: number;
+  /** ECE of the pooled predictions */
+  ece: number;
+  /** reliabilityBins of the pooled predictions: 15 bins, then the slot [1, 1] */
+  bins: ReliabilityBin[];
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const num = (x: number): string => (Math.round(x * 100) / 100).toString();
+export interface ReliabilityOptions {
+  modelOrder?: readonly string[];
+  /** shown under each figure's title */
+  title?: string;
+}
 
 /**
- * SVG text of a reliability diagram of `bins` (reliabilityBins' entries: the equal-width
- * bins, then the slot [1, 1] of confidences exactly 1, drawn merged into the last bin).
+ * One figure per configuration of Tables 3, 4 and 6 (in table order) whose runs have test
+ * predictions; runs without predictions.csv are left out of the pool, a configuration with
+ * none is left out.
  */
-export function reliabilitySvg(bins: readonly ReliabilityBin[], o: ReliabilityFigureOptions): string {
-  // merge the [1, 1] slot into the last bin, as a reader expects 15 bars over [0, 1]
-  const bars = bins.filter((b) => b.lo < 1).map((b) => ({ ...b }));
-  const top = bins.find((b) => b.lo >= 1);
-  const last = bars[bars.length - 1];
-  if (top && last && top.count > 0) {
-    const n = last.count + top.count;
-    const acc = ((last.count > 0 ? last.accuracy * last.count : 0) + top.accuracy * top.count) / n;
-    const conf = ((last.count > 0 ? last.confidence * last.count : 0) + top.confidence * top.count) / n;
-    Object.assign(last, { count: n, accuracy: acc, confidence: conf, hi: 1 });
+export function buildReliabilityFigures(records: readonly RunRecord[], predictions: TestPredictions, opts: ReliabilityOptions = {}): ReliabilityFigure[] {
+  const figures: ReliabilityFigure[] = [];
+  const names = new Set<string>();
+  for (const table of ['table3', 'table4', 'table6'] as const) {
+    for (const g of groupRuns(records, tableStages(table), opts.modelOrder)) {
+      const pooled = g.records.flatMap((r) => (r.test ? [{ r, images: predictions.get(r) ?? [] }] : [])).filter((x) => x.images.length > 0);
+      if (pooled.length === 0) continue;
+      const classes = pooled[0]!.r.classes.length;
+      const used = pooled.filter((x) => x.r.classes.length === classes);
+      const probs = used.flatMap((x) => x.images.map((i) => i.probs));
+      const labels = used.flatMap((x) => x.images.map((i) => i.label));
+      const name = `${g.stage}-${fileSafe(g.model)}${g.step === null ? '' : `-step${g.step}`}`;
+      if (names.has(name)) continue;
+      names.add(name);
+      const ece = calibrationError(probs, labels, { bins: CALIBRATION_BINS });
+      const label = configLabel(g);
+      const row = stageRow(g.stage);
+      figures.push({
+        name,
+        stage: g.stage,
+        model: g.model,
+        step: g.step,
+        label,
+        title: `Reliability: ${label} (ECE ${ece.toFixed(3)})`,
+        subtitle: [
+          // short lines: headless Vega estimates text widths generously, and the widest line sets the figure's width
+          `${row ? `${row.expt.startsWith('#') ? `Expt.${row.expt}` : row.expt}: ` : ''}${probs.length} test images, ${used.length} run${used.length === 1 ? '' : 's'} pooled`,
+          `top-label confidence, ${CALIBRATION_BINS} equal-width bins`,
+          ...(opts.title ? [opts.title] : []),
+        ],
+        runs: used.map((x) => x.r.dir),
+        images: probs.length,
+        ece,
+        bins: reliabilityBins(probs, labels, CALIBRATION_BINS),
+      });
+    }
   }
-  const subtitle = o.subtitle ?? [];
-  const left = 60;
-  const plot = 420;
-  const titleH = 28 + 16 * subtitle.length;
-  const topY = titleH + 14;
-  const width = left + plot + 24;
-  const height = topY + plot + 56;
-  const x = (v: number): number => left + v * plot;
-  const y = (v: number): number => topY + (1 - v) * plot;
-  const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT_FAMILY}">`);
-  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(`<text x="${width / 2}" y="20" font-size="14" font-weight="bold" text-anchor="middle">${esc(o.title)}</text>`);
-  subtitle.forEach((line, i) => parts.push(`<text x="${width / 2}" y="${38 + 16 * i}" font-size="12" text-anchor="middle" fill="#444">${esc(line)}</text>`));
-  // grid and axes
-  for (let t = 0; t <= 5; t++) {
-    const v = t / 5;
-    parts.push(`<line x1="${x(0)}" y1="${num(y(v))}" x2="${x(1)}" y2="${num(y(v))}" stroke="#e5e5e5"/>`);
-    parts.push(`<line x1="${num(x(v))}" y1="${y(0)}" x2="${num(x(v))}" y2="${y(1)}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${left - 6}" y="${num(y(v) + 4)}" font-size="11" text-anchor="end">${v.toFixed(1)}</text>`);
-    parts.push(`<text x="${num(x(v))}" y="${y(0) + 16}" font-size="11" text-anchor="middle">${v.toFixed(1)}</text>`);
-  }
-  // bars: accuracy per bin, count above, mean confidence as a tick
-  for (const b of bars) {
-    const w = (b.hi - b.lo) * plot;
-    if (b.count === 0) continue;
-    parts.push(`<rect x="${num(x(b.lo) + 1)}" y="${num(y(b.accuracy))}" width="${num(w - 2)}" height="${num(b.accuracy * plot)}" fill="#4c78a8" fill-opacity="0.8"><title>${b.lo.toFixed(3)}-${b.hi.toFixed(3)}: accuracy ${b.accuracy.toFixed(3)}, confidence ${b.confidence.toFixed(3)}, ${b.count} image(s)</title></rect>`);
-    parts.push(`<line x1="${num(x(b.lo) + 1)}" y1="${num(y(b.confidence))}" x2="${num(x(b.hi) - 1)}" y2="${num(y(b.confidence))}" stroke="#e45756" stroke-width="2"/>`);
-    parts.push(`<text x="${num(x(b.lo) + w / 2)}" y="${num(y(b.accuracy) - 4)}" font-size="9" text-anchor="middle" fill="#333">${b.count}</text>`);
-  }
-  parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#888888" stroke-dasharray="5,4"/>`);
-  parts.push(`<rect x="${x(0)}" y="${y(1)}" width="${plot}" height="${plot}" fill="none" stroke="#888888"/>`);
-  parts.push(`<text x="${x(0.5)}" y="${y(0) + 36}" font-size="12" text-anchor="middle">Confidence (top-label probability)</text>`);
-  parts.push(`<text transform="translate(16 ${y(0.5)}) rotate(-90)" font-size="12" text-anchor="middle">Accuracy</text>`);
-  // legend
-  const ly = y(1) + 14;
-  parts.push(`<rect x="${x(0) + 10}" y="${ly - 9}" width="12" height="10" fill="#4c78a8" fill-opacity="0.8"/><text x="${x(0) + 26}" y="${ly}" font-size="11">accuracy (count above)</text>`);
-  parts.push(`<line x1="${x(0) + 10}" y1="${ly + 12}" x2="${x(0) + 22}" y2="${ly + 12}" stroke="#e45756" stroke-width="2"/><text x="${x(0) + 26}" y="${ly + 16}" font-size="11">mean confidence</text>`);
-  parts.push('</svg>');
-  return `${parts.join('\n')}\n`;
+  return figures;
+}
+
+/** Where a bin is drawn: its own edges; the slot of confidence exactly 1 one bin width right of 1. */
+function span(b: ReliabilityBin): { x: number; x2: number } {
+  return b.lo === 1 && b.hi === 1 ? { x: 1, x2: 1 + 1 / CALIBRATION_BINS } : { x: b.lo, x2: b.hi };
+}
+
+/** The Vega-Lite specification: the diagram (360 x 300 px) over the histogram of bin counts (360 x 80 px). */
+export function reliabilitySpec(fig: Pick<ReliabilityFigure, 'bins' | 'title' | 'subtitle'>): TopLevelSpec {
+  const nonEmpty = fig.bins.filter((b) => b.count > 0);
+  const exactOne = nonEmpty.some((b) => b.lo === 1 && b.hi === 1);
+  const values = nonEmpty.map((b) => ({ ...span(b), zero: 0, accuracy: b.accuracy, confidence: b.confidence, count: b.count, gap: b.confidence - b.accuracy }));
+  const domain = [0, exactOne ? 1 + 1 / CALIBRATION_BINS : 1];
+  const x = (title: string | null) => ({
+    field: 'x',
+    type: 'quantitative',
+    scale: { domain, nice: false, zero: true },
+    axis: { title, values: [0, 0.2, 0.4, 0.6, 0.8, 1], format: '.1f', grid: true },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: fig.title, subtitle: exactOne ? [...fig.subtitle, 'bar right of 1: confidence exactly 1'] : fig.subtitle },
+    background: 'white',
+    padding: 12,
+    config: {
+      font: FONT_FAMILY,
+      title: { fontSize: 14, subtitleFontSize: 12 },
+      axis: { labelFontSize: 11, titleFontSize: 12 },
+    },
+    spacing: 6,
+    vconcat: [
+      {
+        width: 360,
+        height: 300,
+        layer: [
+          {
+            name: 'accuracy',
+            data: { values },
+            mark: { type: 'rect', color: '#4c78a8', stroke: '#ffffff', strokeWidth: 1 },
+            encoding: {
+              x: x(null),
+              x2: { field: 'x2' },
+              y: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: { title: 'Accuracy', tickCount: 5, format: '.1f', grid: true } },
+              y2: { field: 'accuracy' },
+            },
+          },
+          {
+            name: 'diagonal',
+            data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] },
+            mark: { type: 'line', color: '#888888', strokeDash: [5, 4], strokeWidth: 1 },
+            encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+          },
+        ],
+      },
+      {
+        width: 360,
+        height: 80,
+        name: 'histogram',
+        data: { values },
+        mark: { type: 'rect', color: '#9d9d9d', stroke: '#ffffff', strokeWidth: 1 },
+        encoding: {
+          x: x('Confidence (top-label probability)'),
+          x2: { field: 'x2' },
+          y: { field: 'zero', type: 'quantitative', axis: { title: 'Images', tickCount: 3, format: 'd' } },
+          y2: { field: 'count' },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** SVG text of one figure, rendered headless by Vega (the same figure gives the same bytes); `evaluate` draws its one figure with it too. */
+export async function renderReliabilitySvg(fig: Pick<ReliabilityFigure, 'bins' | 'title' | 'subtitle'>): Promise<string> {
+  return renderVegaLiteSvg(reliabilitySpec(fig));
+}
+
+/** Alt text of a figure in the HTML report. */
+export function reliabilityAlt(fig: ReliabilityFigure): string {
+  const shown = fig.bins.filter((b) => b.count > 0).length;
+  return `reliability diagram of ${fig.label}: ECE ${fig.ece.toFixed(3)}, ${fig.images} test images of ${fig.runs.length} run(s) in ${shown} non-empty bin(s)`;
 }

@@ -6,16 +6,19 @@ import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../util/runfolder.js';
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from '../stats/bootstrap.js';
 import { buildStatistics, statisticsCsv, statisticsMarkdown, type StudyStatistics } from './comparisons.js';
+import type { TestPredictions } from './test-predictions.js';
 
 export interface StatisticsOptions {
   modelOrder: string[];
   title: string;
   bootstrap?: BootstrapOptions;
+  /** the test predictions the report's other parts read (read here when absent) */
+  predictions?: TestPredictions;
 }
 
 /** The statistics files of a study folder's report; returns the statistics and the paths written. */
 export function writeStatistics(studyDir: string, reportDir: string, records: readonly RunRecord[], o: StatisticsOptions): { stats: StudyStatistics; files: string[] } {
-  const stats = buildStatistics(studyDir, records, o.modelOrder, o.bootstrap ?? DEFAULT_BOOTSTRAP);
+  const stats = buildStatistics(studyDir, records, o.modelOrder, o.bootstrap ?? DEFAULT_BOOTSTRAP, o.predictions);
   const md = statisticsMarkdown(stats, o.title);
   const csv = statisticsCsv(stats);
   const files: [string, string][] = [

@@ -12,6 +12,7 @@ import { stageRow, tableStages, type TableId } from '../experiment/protocols.js'
 import type { RunRecord, Stage } from '../experiment/types.js';
 import type { ClassMetrics } from '../stats/metrics.js';
 import { summarize, type Summary } from './aggregate.js';
+import type { TestPredictions } from './test-predictions.js';
 
 export type { TableId };
 
@@ -26,6 +27,8 @@ export interface MetricColumn {
   detailDigits: number;
   /** larger is better: the best mean in each block is set in bold */
   best: boolean;
+  /** not in the Markdown main table (the paper's columns), only in its details, the CSV, the JSON and the HTML table: the calibration columns */
+  detailsOnly?: boolean;
 }
 
 export interface RunRef {
@@ -71,6 +74,11 @@ export interface PaperTable {
 export interface TableOptions {
   /** models in this order first; the rest alphabetically */
   modelOrder?: readonly string[];
+  /**
+   * The study folder's test predictions: with them Tables 3, 4 and 6 gain the calibration
+   * columns `ece` and `brier` of each run's predictions.csv test rows, after the others.
+   */
+  predictions?: TestPredictions;
 }
 
 type Extract = (r: RunRecord) => number | null;
@@ -112,6 +120,12 @@ function testColumns(b: string, m: string): MetricColumn[] {
     metric('auc', 'AUC'),
   ];
 }
+
+/** Calibration of the test predictions (lower is better, so never bold): after the paper's columns, details only in Markdown. */
+const CALIBRATION_COLUMNS: MetricColumn[] = [
+  { key: 'ece', header: 'ECE', format: 3, detailDigits: 3, best: false, detailsOnly: true },
+  { key: 'brier', header: 'Brier', format: 3, detailDigits: 3, best: false, detailsOnly: true },
+];
 
 const TABLE5_COLUMNS: MetricColumn[] = [
   { key: 'epochs', header: 'Epoch', format: 'ceil', detailDigits: 1, best: false },
@@ -215,8 +229,9 @@ function ceilMean(mean: number): number {
   return Math.ceil(mean - 1e-9);
 }
 
-function summarizeColumn(records: readonly RunRecord[], key: string): Summary | null {
-  const extract = EXTRACT[key];
+function summarizeColumn(records: readonly RunRecord[], key: string, predictions?: TestPredictions): Summary | null {
+  const extract: Extract | undefined =
+    predictions && (key === 'ece' || key === 'brier') ? (r) => (r.stage === 'plus' ? null : (predictions.calibrationOf(r)?.[key] ?? null)) : EXTRACT[key];
   if (!extract) throw new Error(`no extractor for column ${key}`);
   const values = records.map(extract).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   return values.length === 0 ? null : summarize(values);
@@ -250,10 +265,11 @@ export function buildTable(id: TableId, records: readonly RunRecord[], opts: Tab
       : [
           ...testColumns(classes[0] as string, classes[1] as string),
           ...(id === 'table6' ? [{ key: 'trainable_params', header: 'Trainable params', format: 'int', detailDigits: 0, best: false } as MetricColumn] : []),
+          ...(opts.predictions ? CALIBRATION_COLUMNS : []),
         ];
   const rows = groups.map((g): TableRow => {
     const metrics: Record<string, Summary | null> = {};
-    for (const c of columns) metrics[c.key] = summarizeColumn(g.records, c.key);
+    for (const c of columns) metrics[c.key] = summarizeColumn(g.records, c.key, opts.predictions);
     const epochs = metrics.epochs;
     return {
       stage: g.stage,
@@ -353,12 +369,13 @@ export function tableToMarkdown(t: PaperTable): string {
     }
   }
   const lead = leadHeaders(t);
-  const align = [...lead.map(() => 'l' as const), ...t.columns.map(() => 'r' as const)];
+  const mainColumns = t.columns.filter((c) => !c.detailsOnly);
+  const align = [...lead.map(() => 'l' as const), ...mainColumns.map(() => 'r' as const)];
   const main = mdTable(
-    [...lead, ...t.columns.map((c) => escapeMarkdown(c.header))],
+    [...lead, ...mainColumns.map((c) => escapeMarkdown(c.header))],
     t.rows.map((r, i) => [
       ...leadCells(t, r, t.rows[i - 1]),
-      ...t.columns.map((c) => {
+      ...mainColumns.map((c) => {
         const text = formatMean(r.metrics[c.key] ?? null, c);
         return best.get(`${blockOf(t, r)}\u0000${c.key}`) === text ? `**${text}**` : text;
       }),
@@ -382,7 +399,10 @@ export function tableToMarkdown(t: PaperTable): string {
     '',
     main,
     '',
-    'Details: mean ± sample std [95% t-interval of the mean] over the runs; one run has neither (n/a).',
+    'Details: mean ± sample std [95% t-interval of the mean] over the runs; one run has neither (n/a).' +
+      (t.columns.some((c) => c.detailsOnly)
+        ? ' ECE (15 equal-width bins, top-label confidence) and Brier (two classes: the positive class; more: the multiclass sum) are the calibration of each run\'s test predictions (predictions.csv); lower is better.'
+        : ''),
     '',
     details,
     '',

@@ -1,8 +1,9 @@
 // report/index.html in a real browser: headless Chromium (Debian's `chromium`) through
 // puppeteer-core opens the page of a small study (two runs of **, *, +, ++ and SWFT step 2,
 // with LayerCAM figures) from disk. No console or page errors, no network request, every
-// image loads, the tables hold the values of tables.json and statistics.json, and sorting
-// works; a screenshot is saved. Skips visibly where Chromium is missing; fails in CI,
+// image loads, the tables hold the values of tables.json and statistics.json (the ECE and
+// Brier columns included), the reliability diagrams are shown, and sorting works; a
+// screenshot is saved. Skips visibly where Chromium is missing; fails in CI,
 // where .ci/run installs it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { StudyStatistics } from '../../lib/report/comparisons.js';
 import type { ReportJson } from '../../lib/report/index.js';
+import { brierScore, calibrationError, multiclassBrier } from '../../lib/stats/calibration.js';
+import { readPredictions } from '../../lib/train/predictions.js';
 import { tempDir } from '../helpers/images.js';
 import { runProcess, type ProcessResult } from '../helpers/process.js';
 import { ROOT } from '../helpers/python.js';
@@ -88,6 +91,26 @@ describe.skipIf(why !== null)('report/index.html in headless Chromium', () => {
         }
       });
     }
+    // calibration: ECE and Brier columns (checked against tables.json above), each run's
+    // value recomputed from its predictions.csv, and a reliability diagram per configuration
+    const t3 = report.tables.find((t) => t.id === 'table3')!;
+    expect(t3.columns.slice(-2).map((c) => c.header)).toEqual(['ECE', 'Brier']);
+    expect(page.tables.table3!.head.slice(-2)).toEqual(['ECE', 'Brier']);
+    const expt1 = t3.rows[0]!;
+    const recomputed = expt1.runs.map((run) => {
+      const { classes } = JSON.parse(readFileSync(join(dir, run.dir, 'final.json'), 'utf8')) as { classes: string[] };
+      const test = readPredictions(join(dir, run.dir, 'predictions.csv'), classes).filter((p) => p.split === 'test');
+      const [probs, labels] = [test.map((p) => p.probs), test.map((p) => p.label)];
+      return [calibrationError(probs, labels, { bins: 15 }), classes.length === 2 ? brierScore(probs, labels) : multiclassBrier(probs, labels)];
+    });
+    expect(expt1.metrics.ece!.values).toEqual(recomputed.map((x) => x[0]));
+    expect(expt1.metrics.brier!.values).toEqual(recomputed.map((x) => x[1]));
+    const reliability = page.images.filter((i) => i.alt.startsWith('reliability diagram of'));
+    expect(report.reliability!.length).toBeGreaterThanOrEqual(4); // **, *, ++, SWFT steps
+    expect(reliability.map((i) => i.alt.slice('reliability diagram of '.length).split(':')[0])).toEqual(report.reliability!.map((f) => f.label));
+    expect(reliability.every((i) => i.loaded)).toBe(true);
+    for (const f of report.reliability!) expect(existsSync(join(dir, 'report', `${f.figure}.svg`)), f.figure).toBe(true);
+
     // the comparisons of statistics.json, row for row
     const stats = JSON.parse(readFileSync(join(dir, 'report', 'statistics.json'), 'utf8')) as StudyStatistics;
     const names = [...new Set(stats.comparisons.map((c) => c.comparison))].sort();
