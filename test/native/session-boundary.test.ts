@@ -61,8 +61,15 @@ describe('Session boundary', () => {
       clearInterval(timer);
       expect(epochMs).toBeGreaterThan(200); // long enough to say something
       expect(ticks.length).toBeGreaterThan(epochMs / 40);
-      expect(Math.max(...ticks), `timer gaps (ms): ${ticks.map((t) => t.toFixed(0)).join(' ')}`).toBeLessThan(50);
-      expect(Math.max(...callMs)).toBeLessThan(10);
+      // A blocked event loop shows as one gap as long as the epoch. The timer's own lateness
+      // on a loaded machine (another job on the same cores) reaches ~100 ms now and then,
+      // so the check is on the typical gap and on no gap near the epoch's length.
+      const gaps = `timer gaps (ms): ${ticks.map((t) => t.toFixed(0)).join(' ')}`;
+      const sorted = [...ticks].sort((a, b) => a - b);
+      expect(sorted[Math.floor(sorted.length / 2)]!, gaps).toBeLessThan(40);
+      expect(Math.max(...ticks), gaps).toBeLessThan(Math.min(250, epochMs / 2));
+      // calls that waited for the epoch would take about as long as it; a descheduled one, a tick
+      expect(Math.max(...callMs)).toBeLessThan(Math.min(250, epochMs / 2));
       expect(busy[0]).toBe('trainEpoch');
       expect(s.info().busy).toBeNull();
     } finally {
