@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 
-import { addTrainingFlags, positiveInt } from './options.js';
+import { addTrainingFlags, parseFolds, positiveInt } from './options.js';
 import { DEFAULT_DEMO, DEMO_MODEL, runDemo, type DemoOptions } from '../experiment/demo.js';
 import { parseProtocols } from '../experiment/protocols.js';
 import { interruptible } from '../util/interrupt.js';
@@ -30,6 +30,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--intermediate <n>', 'synthetic intermediate images (5 classes)', positiveInt('--intermediate'), DEFAULT_DEMO.intermediate)
     .option('--target <n>', 'synthetic target images (2 classes)', positiveInt('--target'), DEFAULT_DEMO.target)
     .option('--protocols <list>', 'protocols to run', (v: string) => parseProtocols(v), DEFAULT_DEMO.protocols)
+    .option('--folds <k>', 'k-fold cross-validation of the target: every protocol once per fold (default: one 7:2:1 split)', parseFolds)
     .option('--image-size <px>', 'size of the generated images', positiveInt('--image-size'), DEFAULT_DEMO.imageSize)
     .option('--workers <n>', 'study units run at once, in child processes (the local executor)', positiveInt('--workers'))
     .option('--gpus <list>', 'GPU ids: study units run at once, one per GPU', (v: string) => v.split(',').map((g) => g.trim()).filter(Boolean));

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 
-import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
+import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, parseFolds, positiveInt, positiveIntList, positiveNumber, ratios } from './options.js';
 import { conflict, UsageError } from './usage.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
@@ -30,6 +30,7 @@ function studyOptions(cmd: Command): Command {
     .option('--intermediate <spec>', 'intermediate dataset (DR trainLabels.csv, ImageFolder, ...); protocols 4, swft, lora-swft')
     .option('--weights-dir <dir>', "folder with torchvision's published ImageNet .pth files (see `thtl-native weights list`)")
     .option('--runs <n>', `runs per configuration (default: ${DEFAULT_STUDY.runs})`, positiveInt('--runs'))
+    .option('--folds <k>', 'k-fold cross-validation of the target (run k tested on fold k; replaces --runs and the test share of --target-split)', parseFolds)
     .option('--seed <n>', `base seed: splits use it, run r trains with a seed derived from it (default: ${DEFAULT_STUDY.seed})`, nonNegativeInt('--seed'))
     .option('--target-split <ratios>', `target train,val,test ratios (default: ${DEFAULT_STUDY.targetSplit.join(',')})`, ratios('--target-split', 3))
     .option('--intermediate-split <ratios>', `intermediate train,val ratios (default: ${DEFAULT_STUDY.intermediateSplit.join(',')})`, ratios('--intermediate-split', 2))
@@ -53,6 +54,7 @@ interface StudyFlags {
   intermediate?: string;
   weightsDir?: string;
   runs?: number;
+  folds?: number;
   seed?: number;
   targetSplit?: number[];
   intermediateSplit?: number[];
@@ -74,12 +76,14 @@ function readStudyFlags(o: Record<string, unknown>): StudyFlags {
 function flagsToStudy(o: Record<string, unknown>): PartialStudy {
   const recipe: Partial<Recipe> = readTrainingFlags(o, STUDY_TRAINING_FLAGS);
   const f = readStudyFlags(o);
+  if (f.runs !== undefined && f.folds !== undefined) throw conflict('--runs', '--folds', 'with --folds, run k is fold k');
   const lora = f.loraRank !== undefined || f.loraAlpha !== undefined ? { rank: f.loraRank ?? DEFAULT_STUDY.lora.rank, alpha: f.loraAlpha ?? DEFAULT_STUDY.lora.alpha } : undefined;
   return {
     target: f.target,
     intermediate: f.intermediate,
     weightsDir: f.weightsDir,
     runs: f.runs,
+    folds: f.folds,
     seed: f.seed,
     targetSplit: f.targetSplit,
     intermediateSplit: f.intermediateSplit,

@@ -21,6 +21,12 @@ export const integer = (name: string, min: number, max = Number.MAX_SAFE_INTEGER
 export const positiveInt = (name: string) => (v: string) => parseNumber(name, v, (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
 export const nonNegativeInt = (name: string) => (v: string) => parseNumber(name, v, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
 /** A comma-separated list; blanks dropped. */
+/** `--folds K`: an integer of at least 2. */
+export function parseFolds(text: string): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError(`--folds must be an integer of at least 2, got '${text}'`);
+  return n;
+}
 export const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
 export const positiveNumber = (name: string) => (v: string) => parseNumber(name, v, (n) => n > 0, 'a positive number');
 export const nonNegativeNumber = (name: string) => (v: string) => parseNumber(name, v, (n) => n >= 0, 'a non-negative number');

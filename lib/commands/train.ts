@@ -7,9 +7,9 @@
 // cross-validation (lib/train/cv.ts): K run folders in --out, resumed and refused alike.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, type Command, type OptionValues } from 'commander';
+import type { Command, OptionValues } from 'commander';
 
-import { addTrainingFlags, attributeOf, flagOf, readTrainingFlags } from './options.js';
+import { addTrainingFlags, attributeOf, flagOf, parseFolds, readTrainingFlags } from './options.js';
 import { conflict, given, UsageError } from './usage.js';
 import { outputFlags, readOutputFlags, trainResultEvent } from './output.js';
 import { interruptible } from '../util/interrupt.js';
@@ -77,13 +77,6 @@ function resumeConfig(flags: Partial<TrainConfig>, out: string, isGiven: (name: 
     );
   const free = Object.fromEntries(FREE_ON_RESUME.filter((name) => isGiven(name)).map((name) => [name, flags[name]]));
   return { ...DEFAULT_TRAIN_CONFIG, ...stored, ...free, resume: true, out } as TrainConfig;
-}
-
-/** `--folds K`: an integer of at least 2. */
-function parseFolds(text: string): number {
-  const n = text.trim() === '' ? NaN : Number(text);
-  if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError(`--folds must be an integer of at least 2, got '${text}'`);
-  return n;
 }
 
 /** `train --folds K`: the flags that cannot go with it, and the folder (a cross-validation there needs --resume or --force; --resume goes on with its own settings). */

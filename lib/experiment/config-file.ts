@@ -8,7 +8,7 @@ import { checkOptions } from '../train/config.js';
 import { parseProtocols } from './protocols.js';
 import { DEFAULT_STUDY, RECIPE_OPTIONS, type ExperimentSet, type Recipe, type StudyConfig } from './study-config.js';
 
-const STUDY_KEYS = ['name', 'experiments', 'target', 'intermediate', 'weightsDir', 'initialWeights', 'runs', 'seed', 'targetSplit', 'intermediateSplit', 'groupBy', 'lora', 'recipe', 'out'];
+const STUDY_KEYS = ['name', 'experiments', 'target', 'intermediate', 'weightsDir', 'initialWeights', 'runs', 'folds', 'seed', 'targetSplit', 'intermediateSplit', 'groupBy', 'lora', 'recipe', 'out'];
 const RECIPE_KEYS: string[] = [...RECIPE_OPTIONS];
 const SET_KEYS = ['protocols', 'models', 'steps'];
 
@@ -72,6 +72,14 @@ export function mergeStudy(...parts: PartialStudy[]): StudyConfig {
     if (r) recipe = { ...recipe, ...defined(r) };
   }
   const cfg = { ...merged, recipe } as StudyConfig;
+  if (cfg.folds !== undefined) {
+    if (!Number.isInteger(cfg.folds) || cfg.folds < 2) throw new Error(`folds must be an integer of at least 2, got ${JSON.stringify(cfg.folds)}`);
+    // folds win over runs given before them (a config's runs, a --folds flag); runs given with or after folds is a contradiction
+    const last = (key: 'runs' | 'folds'): number => parts.reduce((at, p, i) => (p[key] !== undefined ? i : at), -1);
+    if (last('runs') >= last('folds') && cfg.runs !== cfg.folds)
+      throw new Error(`runs (${cfg.runs}) and folds (${cfg.folds}) cannot go together: with folds, run k is fold k; drop runs`);
+    cfg.runs = cfg.folds;
+  }
   if (!cfg.experiments || cfg.experiments.length === 0) throw new Error('the study has no experiments: give --protocol and --models, or a config with "experiments"');
   if (!cfg.target) throw new Error('the study needs a target dataset: --target (or "target" in the config)');
   if (!cfg.out) throw new Error('the study needs an output folder: --out (or "out" in the config)');

@@ -1,7 +1,8 @@
 // `thtl-native demo`: the whole study on synthetic domains, on CPU in minutes.
 // A synthetic texture/shape source stands in for ImageNet: resnet18 is pretrained on
 // it, then protocols 1-4, SWFT and LoRA-SWFT run on synthetic fundus (intermediate)
-// and vessel (target) images, one run each, and the report (tables + ROC) is written.
+// and vessel (target) images, one run each (or one per fold with folds), and the report
+// (tables + ROC) is written.
 // Deterministic for a seed on a fixed thread count.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -30,6 +31,8 @@ export interface DemoOptions {
   threads: number;
   device: string;
   protocols: ProtocolId[];
+  /** k-fold cross-validation of the target (every protocol once per fold); absent: one 7:2:1 split */
+  folds?: number;
   /** units run at once in child processes (the local executor); 1: one after another in this process */
   workers?: number;
   /** GPU ids: one worker each */
@@ -106,7 +109,7 @@ async function trainSourceModel(out: string, source: string, opts: DemoOptions, 
 
 /** LayerCAM of one benign and one malignant test image: protocol 1 (**) above the ++ model; null when either is missing. */
 async function demoCam(studyDir: string, opts: DemoOptions, progress: ProgressSink): Promise<string | null> {
-  const runDir = (unit: string) => join(studyDir, 'runs', DEMO_MODEL, 'run-1', unit);
+  const runDir = (unit: string) => join(studyDir, 'runs', DEMO_MODEL, opts.folds !== undefined ? 'fold-1' : 'run-1', unit);
   if (!existsSync(join(runDir('expt1'), 'final.json')) || !existsSync(join(runDir('plusplus'), 'final.json'))) return null;
   const cam = join(studyDir, 'cam');
   const images = await runCam(
@@ -131,7 +134,8 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
       target,
       intermediate,
       initialWeights: { [DEMO_MODEL]: join(sourceRun.dir, 'weights.safetensors') },
-      runs: 1,
+      runs: opts.folds ?? 1,
+      ...(opts.folds !== undefined ? { folds: opts.folds } : {}),
       seed: opts.seed,
       targetSplit: [0.7, 0.2, 0.1],
       intermediateSplit: [0.7, 0.3],

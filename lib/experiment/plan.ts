@@ -14,6 +14,8 @@ export interface Unit extends UnitRecipe {
   model: string;
   run: number;
   seed: number;
+  /** with folds: the target fold this run is tested on (= run); absent otherwise */
+  fold?: number;
 }
 
 export interface Plan {
@@ -26,8 +28,10 @@ export function runSeed(base: number, run: number): number {
 }
 
 /** Expands the experiments into units (deduplicated, dependencies first) and report entries. */
-export function planStudy(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed'>, groupsOf: (model: string) => string[]): Plan {
+export function planStudy(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed' | 'folds'>, groupsOf: (model: string) => string[]): Plan {
   if (!Number.isInteger(cfg.runs) || cfg.runs < 1) throw new Error(`runs must be a positive integer, got ${cfg.runs}`);
+  if (cfg.folds !== undefined && cfg.folds !== cfg.runs) throw new Error(`with folds, runs is the number of folds: got runs ${cfg.runs}, folds ${cfg.folds}`);
+  const folded = cfg.folds !== undefined;
   const units = new Map<string, Unit>();
   const entries: PlanEntry[] = [];
   const add = (u: Unit): string => {
@@ -43,12 +47,13 @@ export function planStudy(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed'
           throw new Error(`step ${k} does not exist for ${model}: steps run from 1 to ${groups.length} (${groups.join(', ')})`);
       for (let run = 1; run <= cfg.runs; run++) {
         const seed = runSeed(cfg.seed, run);
+        const at = folded ? { folder: `fold-${run}`, fold: { fold: run } } : { folder: `run-${run}`, fold: {} };
         const x: Expansion = {
           model,
           groups,
           steps,
-          unit: (name, recipe) => add({ model, run, seed, dir: `runs/${model}/run-${run}/${name}`, ...recipe }),
-          entry: (stage, dir, step) => entries.push({ stage: stage as Stage, model, run, seed, dir, ...(step !== undefined ? { step } : {}) }),
+          unit: (name, recipe) => add({ model, run, seed, ...at.fold, dir: `runs/${model}/${at.folder}/${name}`, ...recipe }),
+          entry: (stage, dir, step) => entries.push({ stage: stage as Stage, model, run, seed, ...at.fold, dir, ...(step !== undefined ? { step } : {}) }),
         };
         for (const protocol of set.protocols) protocolRow(protocol).expand(x);
       }

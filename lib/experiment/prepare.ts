@@ -14,7 +14,7 @@ import type { StudyFile } from './study-folder.js';
 import { checkStudy } from './unit-config.js';
 
 /** The plan of a study, each model's parameter groups taken from the registry; an unknown model name throws here. */
-export function registryPlan(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed'>): Plan {
+export function registryPlan(cfg: Pick<StudyConfig, 'experiments' | 'runs' | 'seed' | 'folds'>): Plan {
   return planStudy(cfg, modelGroups);
 }
 

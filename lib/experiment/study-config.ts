@@ -43,6 +43,14 @@ export interface StudyConfig {
   /** per-model initial weights used instead of ImageNet (the demo's synthetic source model) */
   initialWeights?: Record<string, string>;
   runs: number;
+  /**
+   * k-fold cross-validation of the target domain instead of one split: the target images
+   * get K folds once (splits/folds.json; stratified, whole patients with groupBy), and
+   * run k of every model and protocol is tested on fold k, validated on a part of the
+   * other folds (targetSplit's val share of train + val) and trained on the rest. With
+   * folds, runs is K (run k = fold k, in run folders runs/<model>/fold-<k>/).
+   */
+  folds?: number;
   /** base seed: the splits use it; run r trains with mixSeed(seed, r) */
   seed: number;
   targetSplit: number[];

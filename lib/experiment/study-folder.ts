@@ -41,6 +41,7 @@ export function collectRecords(dir: string, study: Pick<StudyFile, 'entries'> = 
       model: e.model,
       run: e.run,
       seed: e.seed,
+      ...(e.fold !== undefined ? { fold: e.fold } : {}),
       ...(e.step !== undefined ? { step: e.step } : {}),
       classes: f.classes,
       epochsRun: f.epochsRun,

@@ -96,22 +96,24 @@ function prefixed(p: ProgressSink, tag: string, unit: string): ProgressSink {
 }
 
 /**
- * Tables, ROC figures and the statistics (comparisons, run intervals) of a study folder
+ * Tables, ROC figures, the statistics (comparisons, run intervals) and, with folds, the
+ * cross-validation summary (cv.md, cv.json) of a study folder
  * into <dir>/report, and with `html` the self-contained report/index.html; `thtl-native
  * report` calls the same.
  */
-export async function writeStudyReport(dir: string, study: Pick<StudyFile, 'modelOrder' | 'name'>, records: RunRecord[], o: { html?: boolean } = {}): Promise<string[]> {
+export async function writeStudyReport(dir: string, study: Pick<StudyFile, 'modelOrder' | 'name'> & { config?: Pick<StudyConfig, 'folds'> }, records: RunRecord[], o: { html?: boolean } = {}): Promise<string[]> {
   const { writeReport } = await import('../report/index.js');
   const { writeStatistics } = await import('../report/statistics-files.js');
   const { TestPredictions } = await import('../report/test-predictions.js');
   const reportDir = join(dir, 'report');
   const predictions = new TestPredictions(dir); // each run's predictions.csv read once for tables, figures and statistics
-  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions });
+  const folds = study.config?.folds;
+  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions, ...(folds !== undefined ? { folds } : {}) });
   const stats = writeStatistics(dir, reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions });
   files.push(...stats.files);
   if (o.html) {
     const { writeHtmlReport } = await import('../report/html.js');
-    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats, predictions }));
+    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats, predictions, ...(folds !== undefined ? { folds } : {}) }));
   }
   return files.map((f) => relative(dir, f));
 }

@@ -14,6 +14,8 @@ export interface PlanEntry {
   /** 1-based repetition index; the seed is derived from the base seed and this index */
   run: number;
   seed: number;
+  /** with folds: the fold the run is tested on (= run) */
+  fold?: number;
   /** SWFT / LoRA step (1..number of groups); absent for other stages */
   step?: number;
   /** run folder, relative to the study folder (several entries may share one) */

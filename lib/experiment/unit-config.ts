@@ -31,12 +31,19 @@ function lrOf(recipe: Pick<Recipe, 'lr'>, model: string): number | undefined {
   return recipe.lr?.[model];
 }
 
+/** The split file of target fold k (1-based). */
+function foldSplit(splitFiles: StudySplits, k: number): string {
+  const file = splitFiles.folds?.[k - 1];
+  if (!file) throw new Error(`the study's splits have no fold ${k} (${splitFiles.folds ? `${splitFiles.folds.length} folds` : 'no folds'})`);
+  return file;
+}
+
 /** The TrainConfig of a unit inside the study folder. */
 export function unitConfig(cfg: UnitSettings, unit: Unit, splitFiles: StudySplits): TrainConfig {
   const out = resolve(cfg.out);
   const r = cfg.recipe;
   const weights = unit.init === 'imagenet' ? initialWeights(cfg, unit.model) : unit.init === 'plus' ? join(out, unit.after!, 'weights.safetensors') : undefined;
-  const splitFile = unit.domain === 'target' ? splitFiles.target : splitFiles.intermediate!;
+  const splitFile = unit.domain === 'intermediate' ? splitFiles.intermediate! : unit.fold !== undefined ? foldSplit(splitFiles, unit.fold) : splitFiles.target;
   const lr = lrOf(r, unit.model);
   return {
     ...DEFAULT_TRAIN_CONFIG,

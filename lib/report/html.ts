@@ -3,7 +3,8 @@
 // sortable HTML tables (a click on a header sorts; a few lines of inline script); ROC
 // figures, reliability diagrams, confusion matrices and each run's learning curves drawn with Vega-Lite
 // (rendered here to SVG, embedded as data: URIs so that every figure keeps its own ids);
-// LayerCAM figures (the study folder's cam/) embedded as PNG; each run's config.json.
+// LayerCAM figures (the study folder's cam/) embedded as PNG; each run's config.json;
+// with folds, the cross-validation tables (folds.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,6 +13,9 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunRecord } from '../experiment/types.js';
 import { readJsonLinesFile, writeFileAtomic } from '../util/runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
+import type { Interval } from '../stats/bootstrap.js';
+import { foldMeanStd, intervalText } from '../stats/folds.js';
+import { buildFoldsReport, configFoldsTitle, type FoldsReport } from './folds.js';
 import { buildReliabilityFigures, reliabilityAlt, renderReliabilitySvg } from './reliability.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
 import { buildTables, configLabel, formatDetail, formatMean, type PaperTable } from './tables.js';
@@ -23,6 +27,8 @@ export interface HtmlReportOptions {
   statistics: StudyStatistics;
   /** the study folder's test predictions (shared with the rest of the report); read from studyDir when absent */
   predictions?: TestPredictions;
+  /** the study's number of folds: a Cross-validation section (folds.ts) */
+  folds?: number;
 }
 
 function esc(s: string): string {
@@ -187,6 +193,48 @@ async function runsHtml(studyDir: string, records: readonly RunRecord[]): Promis
   return parts.join('\n');
 }
 
+const f4 = (x: number | null): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(4));
+const numCell = (x: number | null): Cell => ({ text: f4(x), ...(x !== null && Number.isFinite(x) ? { sort: x } : {}) });
+
+/** Per configuration: its folds (table cv-<i>, the last row mean ± std) and the pooled out-of-fold metrics (table cv-pooled-<i>). */
+function foldsHtml(r: FoldsReport): string {
+  if (r.configurations.length === 0) return '<p>No configuration has finished folds with test predictions.</p>';
+  const parts = [
+    `<p class="caption">${r.folds} folds of the target images (splits/folds.json): run k of every configuration is tested on fold k and validated on a part of the other folds. ` +
+      'Pooled: the out-of-fold test predictions of all folds together (every image once), with percentile-bootstrap 95% intervals (images of one patient move together).</p>',
+  ];
+  r.configurations.forEach((c, i) => {
+    const s = c.summary;
+    const auc = c.classes.length === 2 ? 'AUC' : 'AUC (macro OvR)';
+    const rows: Cell[][] = s.perFold.map((f) => [
+      { text: String(f.fold), sort: f.fold },
+      { text: f.dir },
+      { text: String(f.images), sort: f.images },
+      { text: f.patients === null ? 'n/a' : String(f.patients), ...(f.patients !== null ? { sort: f.patients } : {}) },
+      { text: String(f.bestEpoch), sort: f.bestEpoch },
+      numCell(f.accuracy),
+      numCell(f.auc),
+      numCell(f.macroF1),
+    ]);
+    rows.push([{ text: 'mean ± std' }, { text: '' }, { text: '' }, { text: '' }, { text: '' }, ...(['accuracy', 'auc', 'macroF1'] as const).map((k) => ({ text: foldMeanStd(s, k) }))]);
+    const iv = (x: Interval | null): Cell => ({ text: intervalText(x), ...(x ? { sort: x.estimate } : {}) });
+    const pooled: Cell[][] = [
+      [{ text: 'accuracy' }, iv(s.pooled.accuracy)],
+      [{ text: auc }, iv(s.pooled.auc)],
+      [{ text: 'macro F1' }, iv(s.pooled.macroF1)],
+      [{ text: 'ECE (15 bins, top label)' }, numCell(s.pooled.ece)],
+    ];
+    parts.push(
+      `<h3>${esc(configFoldsTitle(c))}</h3>` +
+        (c.finished < c.of ? `<p class="note">${c.finished} of ${c.of} folds finished: the pooled predictions cover those folds only.</p>` : '') +
+        htmlTable(`cv-${i + 1}`, ['Fold', 'Run folder', 'Images', 'Patients', 'Best epoch', 'Accuracy', auc, 'Macro F1'], rows) +
+        `<p class="caption">Pooled out-of-fold: ${s.pooled.n} images${s.pooled.patients !== null ? `, ${s.pooled.patients} patients` : ''}.</p>` +
+        htmlTable(`cv-pooled-${i + 1}`, ['Metric', 'Value [95% interval]'], pooled),
+    );
+  });
+  return parts.join('\n');
+}
+
 function camHtml(studyDir: string): string {
   const dir = join(studyDir, 'cam');
   if (!existsSync(join(dir, 'cam.json'))) return '<p>No LayerCAM figures in this study folder (`thtl-native cam ... --out DIR/cam` makes them).</p>';
@@ -242,8 +290,10 @@ export async function buildHtmlReport(studyDir: string, records: RunRecord[], o:
       ? `<p class="caption">Each configuration's test predictions, its runs pooled: accuracy of the images in each of ${CALIBRATION_BINS} equal-width bins of top-label confidence against the diagonal of perfect calibration; the histogram underneath counts the images per bin. ECE as in the tables (there: per run, then the mean).</p><div class="figures">${reliability.join('\n')}</div>`
       : '<p>No test predictions (predictions.csv) in the run folders.</p>');
   const confusion = await confusionSvg(records);
+  const cv = o.folds !== undefined ? buildFoldsReport(records, predictions, { title: o.title, of: o.folds, modelOrder: o.modelOrder }) : null;
   const sections: [string, string, string][] = [
     ['tables', 'Tables', tables.length > 0 ? tables.map(paperTableHtml).join('\n') : '<p>No finished runs.</p>'],
+    ...(cv ? [['cv', 'Cross-validation', foldsHtml(cv)] as [string, string, string]] : []),
     ['statistics', 'Comparisons', comparisonsHtml(o.statistics)],
     ['roc', 'ROC curves and calibration', `${rocs.length > 0 ? rocs.join('\n') : '<p>No test runs with two classes.</p>'}\n${reliabilityHtml}`],
     ['confusion', 'Confusion matrices', confusion ? `<p class="caption">Test images of each run: rows are the true class, columns the predicted one.</p>${svgImg(confusion, 'confusion matrices')}` : '<p>No test runs.</p>'],

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../util/runfolder.js';
+import { buildFoldsReport, foldsReportMarkdown } from './folds.js';
 import { buildReliabilityFigures, renderReliabilitySvg, type ReliabilityFigure } from './reliability.js';
 import { buildRocFigures, renderRoc, type RocFigure } from './roc.js';
 import { buildTables, tablesToMarkdown, tableToCsv, type PaperTable } from './tables.js';
@@ -31,6 +32,8 @@ export interface ReportOptions {
   studyDir?: string;
   /** the test predictions to use (shared with the statistics so each file is read once); overrides studyDir */
   predictions?: TestPredictions;
+  /** the study's number of folds (a study with folds): with predictions, cv.md and cv.json (folds.ts) */
+  folds?: number;
 }
 
 /** tables.json: the tables with every Summary (per-run values included) and the run chosen for each ROC curve. */
@@ -68,7 +71,8 @@ function reportJson(title: string, records: readonly RunRecord[], tables: PaperT
  * All report files, keyed by file name relative to the report folder, in a fixed order:
  * tables.md, tables.json, table3..6.csv (tables with rows only), then roc-<figure>.svg and
  * .png for each figure with a curve; with `studyDir` or `predictions`, reliability-<config>.svg
- * for each configuration with test predictions. The same records give the same bytes.
+ * for each configuration with test predictions, and with `folds` too, cv.md and cv.json.
+ * The same records give the same bytes.
  */
 export async function buildReport(records: RunRecord[], opts: ReportOptions = {}): Promise<Map<string, string | Buffer>> {
   const title = opts.title ?? 'Results';
@@ -86,11 +90,16 @@ export async function buildReport(records: RunRecord[], opts: ReportOptions = {}
     files.set(`roc-${f.name}.png`, png);
   }
   for (const f of reliability ?? []) files.set(`reliability-${f.name}.svg`, await renderReliabilitySvg(f));
+  if (predictions && opts.folds !== undefined) {
+    const cv = buildFoldsReport(records, predictions, { title, of: opts.folds, modelOrder: opts.modelOrder });
+    files.set('cv.md', foldsReportMarkdown(cv));
+    files.set('cv.json', `${JSON.stringify(cv, null, 2)}\n`);
+  }
   return files;
 }
 
 /** Names this module writes; a report file of an earlier build that the new one lacks is removed. */
-const REPORT_FILE = /^(tables\.md|tables\.json|table[3-6]\.csv|roc-.+\.(svg|png)|reliability-.+\.svg)$/;
+const REPORT_FILE = /^(tables\.md|tables\.json|cv\.md|cv\.json|table[3-6]\.csv|roc-.+\.(svg|png)|reliability-.+\.svg)$/;
 
 /**
  * Builds the report and writes each file atomically into `outDir` (created if missing);

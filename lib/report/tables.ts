@@ -290,7 +290,10 @@ export function buildTable(id: TableId, records: readonly RunRecord[], opts: Tab
       metrics,
     };
   });
-  return { id, title: TITLES[id], caption: CAPTIONS[id], classes, columns, rows };
+  // a study with folds: the test rows are means over the folds (cv.md has each fold and the pooled predictions)
+  const folded = id !== 'table5' && groups.length > 0 && groups.every((g) => g.records.every((r) => r.fold !== undefined));
+  const caption = folded ? CAPTIONS[id].replace('Mean over runs', 'Mean over the folds (run k tested on fold k; cv.md: each fold and the pooled out-of-fold predictions)') : CAPTIONS[id];
+  return { id, title: TITLES[id], caption, classes, columns, rows };
 }
 
 /** Tables 3-6 in order (with or without rows). */

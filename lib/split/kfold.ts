@@ -375,3 +375,28 @@ export function readFoldsFile(path: string, expected?: { classes?: readonly stri
     ...stats,
   };
 }
+
+const sameItem = (a: GroupSplitItem, b: GroupSplitItem): boolean => a.file === b.file && a.label === b.label && (a.group ?? '') === (b.group ?? '');
+
+/**
+ * What differs between a stored fold assignment (folds.json) and the one the settings make
+ * now, each as "<option>: it has X, this one Y" (options: folds, seed, groupBy, the
+ * dataset); empty when they are the same assignment of the same images.
+ */
+export function foldsDifferences(stored: KFoldAssignment, now: KFoldAssignment): string[] {
+  const diff: string[] = [];
+  if (stored.of !== now.of) diff.push(`folds: it has ${stored.of}, this one ${now.of}`);
+  if (stored.seed !== now.seed) diff.push(`seed: it has ${stored.seed}, this one ${now.seed}`);
+  if (stored.groupBy !== now.groupBy) diff.push(`groupBy: it has ${stored.groupBy ?? 'none'}, this one ${now.groupBy ?? 'none'}`);
+  if (diff.length > 0) return diff;
+  const at = new Map(stored.items.map((it, i) => [resolve(it.file), i]));
+  const missing = now.items.find((it) => !at.has(resolve(it.file)));
+  const changed = now.items.find((it, i) => {
+    const j = at.get(resolve(it.file));
+    return j !== undefined && (!sameItem({ ...stored.items[j]!, file: it.file }, it) || stored.folds[j] !== now.folds[i]);
+  });
+  if (stored.items.length !== now.items.length) diff.push(`the dataset: it has ${stored.items.length} images, this one ${now.items.length}`);
+  else if (missing) diff.push(`the dataset: ${missing.file} is not in it`);
+  else if (changed) diff.push(`the dataset: ${changed.file} has another label, patient or fold in it`);
+  return diff;
+}

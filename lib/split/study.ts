@@ -1,22 +1,52 @@
 // The study's splits: made once with the base seed and shared by every run (split.json
-// files in <out>/splits/); a folder whose splits were made otherwise is refused.
-import { existsSync } from 'node:fs';
+// files in <out>/splits/); a folder whose splits were made otherwise is refused. A study
+// with folds gets the target's fold assignment instead (splits/folds.json) and one split
+// file per fold (splits/fold-k.json: test = fold k, validation = targetSplit's val share
+// of train + val, taken from the other folds).
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { ProgressSink } from '../util/progress.js';
 import type { Recipe, StudyConfig } from '../experiment/study-config.js';
+import { loadDataset } from '../data/dataset.js';
 import { readSplitFile, writeSplitFile, type SplitFile } from './file.js';
+import { foldsDifferences, kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from './kfold.js';
+import { checkNoLeaks } from './leaks.js';
 import { buildSplit } from './run.js';
 
 /** The study settings the splits are made from. */
-export type StudySplitSettings = Pick<StudyConfig, 'out' | 'seed' | 'target' | 'intermediate' | 'targetSplit' | 'intermediateSplit' | 'groupBy'> & {
+export type StudySplitSettings = Pick<StudyConfig, 'out' | 'seed' | 'target' | 'intermediate' | 'targetSplit' | 'intermediateSplit' | 'groupBy' | 'folds'> & {
   recipe: Pick<Recipe, 'skipBadImages'>;
 };
 
 /** The split.json files of a study, one per domain. */
 export interface StudySplits {
+  /** the target's split file; with folds, its folds.json */
   target: string;
   intermediate?: string;
+  /** with folds: the split file of fold k at k - 1 */
+  folds?: string[];
+}
+
+/** The share of train + val that goes to validation, from the study's target ratios. */
+const foldValShare = (ratios: readonly number[]): number => ratios[1]! / (ratios[0]! + ratios[1]!);
+
+/** The target's folds: folds.json (made, or read and checked against the settings) and each fold's split, nothing written. */
+async function makeFolds(cfg: StudySplitSettings, out: string): Promise<{ foldsPath: string; assign: KFoldAssignment | null; splits: { path: string; split: SplitFile }[] }> {
+  const K = cfg.folds!;
+  const foldsPath = join(out, 'splits', 'folds.json');
+  const data = await loadDataset(cfg.target, { skipBad: cfg.recipe.skipBadImages });
+  const assign = kfoldAssign(data.items, { folds: K, seed: cfg.seed, groupBy: cfg.groupBy ?? null, classes: data.classes, dataset: cfg.target });
+  if (existsSync(foldsPath)) {
+    const diff = foldsDifferences(readFoldsFile(foldsPath, { classes: data.classes }), assign);
+    if (diff.length > 0) throw new Error(`${foldsPath} was made with other settings: ${diff.join('; ')}; use another --out`);
+  }
+  const splits = Array.from({ length: K }, (_, k) => {
+    const split = kfoldSplits(assign, k, { valRatio: foldValShare(cfg.targetSplit), seed: cfg.seed });
+    checkNoLeaks(split);
+    return { path: join(out, 'splits', `fold-${k + 1}.json`), split };
+  });
+  return { foldsPath, assign: existsSync(foldsPath) ? null : assign, splits };
 }
 
 /**
@@ -45,12 +75,27 @@ export async function studySplits(cfg: StudySplitSettings, needIntermediate: boo
     });
     return { path, split };
   };
-  const made = [await make('target', cfg.target, cfg.targetSplit)];
-  if (needIntermediate) made.push(await make('intermediate', cfg.intermediate!, cfg.intermediateSplit));
-  for (const [i, { path, split }] of made.entries()) {
+  const folds = cfg.folds !== undefined ? await makeFolds(cfg, out) : null;
+  const made = folds ? [] : [await make('target', cfg.target, cfg.targetSplit)];
+  const intermediate = needIntermediate ? await make('intermediate', cfg.intermediate!, cfg.intermediateSplit) : null;
+  if (folds) {
+    if (folds.assign) {
+      writeFoldsFile(folds.foldsPath, folds.assign);
+      const a = folds.assign;
+      progress.line(
+        `target folds (seed ${cfg.seed}${a.groupBy ? ', grouped by patient' : ''}): ` +
+          a.perFold.map((f, k) => `fold ${k + 1} ${f.images} images${a.groupBy ? ` (${f.groups} patients)` : ''}`).join(', ') + ` -> ${folds.foldsPath}`,
+      );
+    }
+    // each fold's split follows from folds.json; rewritten only when its bytes would change
+    for (const { path, split } of folds.splits) if (!existsSync(path) || readFileSync(path, 'utf8') !== `${JSON.stringify(split, null, 2)}\n`) writeSplitFile(path, split);
+  }
+  if (intermediate) made.push(intermediate);
+  for (const { path, split } of made) {
     if (!split) continue;
     writeSplitFile(path, split);
-    progress.line(`${i === 0 ? 'target' : 'intermediate'} split (seed ${cfg.seed}): train ${split.train.length} / val ${split.val.length} / test ${split.test.length} -> ${path}`);
+    progress.line(`${path.endsWith('target.json') ? 'target' : 'intermediate'} split (seed ${cfg.seed}): train ${split.train.length} / val ${split.val.length} / test ${split.test.length} -> ${path}`);
   }
-  return needIntermediate ? { target: made[0]!.path, intermediate: made[1]!.path } : { target: made[0]!.path };
+  const target = folds ? { target: folds.foldsPath, folds: folds.splits.map((f) => f.path) } : { target: made[0]!.path };
+  return { ...target, ...(intermediate ? { intermediate: intermediate.path } : {}) };
 }

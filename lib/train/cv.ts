@@ -13,10 +13,9 @@ import { join, resolve } from 'node:path';
 
 import { loadDataset } from '../data/dataset.js';
 import { writeSplitFile } from '../split/file.js';
-import { kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from '../split/kfold.js';
-import type { GroupSplitItem } from '../split/group.js';
-import { bootstrapRun, DEFAULT_BOOTSTRAP, type Interval, type ScoredImage } from '../stats/bootstrap.js';
-import { calibrationError } from '../stats/calibration.js';
+import { foldsDifferences, kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from '../split/kfold.js';
+import type { ScoredImage } from '../stats/bootstrap.js';
+import { foldRow, foldsMarkdown, summarizeFolds, type FoldRow, type FoldsSummary } from '../stats/folds.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { moveAside, runIn, writeFileAtomic, writeJsonAtomic } from '../util/runfolder.js';
 import { checkTrainConfig, type TrainConfig } from './config.js';
@@ -32,27 +31,10 @@ export interface CrossValidationOptions {
   signal?: AbortSignal;
 }
 
-/** One fold's row of cv.json. */
-export interface FoldRow {
-  /** 1-based */
-  fold: number;
-  /** its run folder, relative to the cross-validation folder */
-  dir: string;
-  /** test images */
-  images: number;
-  /** test patients; null when the data has none */
-  patients: number | null;
-  bestEpoch: number;
-  accuracy: number;
-  auc: number | null;
-  macroF1: number;
-}
+export type { FoldRow, CvMetric } from '../stats/folds.js';
 
-export type CvMetric = 'accuracy' | 'auc' | 'macroF1';
-const CV_METRICS: readonly CvMetric[] = ['accuracy', 'auc', 'macroF1'];
-
-/** cv.json. */
-export interface CvSummary {
+/** cv.json: the settings, then the folds' summary (per-fold rows, mean ± std, pooled out-of-fold metrics). */
+export interface CvSummary extends FoldsSummary {
   version: 1;
   dataset: string;
   model: string;
@@ -61,22 +43,6 @@ export interface CvSummary {
   seed: number;
   valRatio: number;
   classes: string[];
-  perFold: FoldRow[];
-  /** mean over the folds (null where no fold has the metric) */
-  mean: Record<CvMetric, number | null>;
-  /** sample standard deviation over the folds (n - 1; null with fewer than two) */
-  std: Record<CvMetric, number | null>;
-  /** the out-of-fold test predictions of every fold together: every image once */
-  pooled: {
-    n: number;
-    patients: number | null;
-    accuracy: Interval;
-    auc: Interval | null;
-    macroF1: Interval;
-    /** top-label expected calibration error (15 equal-width bins) */
-    ece: number;
-    bootstrap: { by: 'patient' | 'image'; clusters: number; replicates: number; level: number; seed: number };
-  };
 }
 
 export interface CrossValidationResult {
@@ -105,32 +71,9 @@ export function foldValRatio(split: readonly number[]): number {
   return split[1]! / (split[0]! + split[1]!);
 }
 
-const mean = (xs: readonly number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
-function sampleStd(xs: readonly number[]): number | null {
-  if (xs.length < 2) return null;
-  const m = mean(xs)!;
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
-}
-
-const sameItem = (a: GroupSplitItem, b: GroupSplitItem): boolean => a.file === b.file && a.label === b.label && (a.group ?? '') === (b.group ?? '');
-
 /** Refuses a folds.json made with other settings or another dataset, naming what differs. */
 function checkSameFolds(path: string, stored: KFoldAssignment, now: KFoldAssignment): void {
-  const diff: string[] = [];
-  if (stored.of !== now.of) diff.push(`folds: it has ${stored.of}, this one ${now.of}`);
-  if (stored.seed !== now.seed) diff.push(`seed: it has ${stored.seed}, this one ${now.seed}`);
-  if (stored.groupBy !== now.groupBy) diff.push(`groupBy: it has ${stored.groupBy ?? 'none'}, this one ${now.groupBy ?? 'none'}`);
-  if (diff.length === 0) {
-    const at = new Map(stored.items.map((it, i) => [resolve(it.file), i]));
-    const missing = now.items.find((it) => !at.has(resolve(it.file)));
-    const changed = now.items.find((it, i) => {
-      const j = at.get(resolve(it.file));
-      return j !== undefined && (!sameItem({ ...stored.items[j]!, file: it.file }, it) || stored.folds[j] !== now.folds[i]);
-    });
-    if (stored.items.length !== now.items.length) diff.push(`the dataset: it has ${stored.items.length} images, this one ${now.items.length}`);
-    else if (missing) diff.push(`the dataset: ${missing.file} is not in it`);
-    else if (changed) diff.push(`the dataset: ${changed.file} has another label, patient or fold in it`);
-  }
+  const diff = foldsDifferences(stored, now);
   if (diff.length > 0) {
     const flags = (d: string): string => d.replace(/^(folds|seed): /, '--$1: ').replace(/^groupBy: /, '--group-by: ').replace(/^the dataset: /, '--data: ');
     throw new FoldsError(
@@ -140,94 +83,43 @@ function checkSameFolds(path: string, stored: KFoldAssignment, now: KFoldAssignm
   }
 }
 
-/** Every fold's test rows of predictions.csv, in fold order: each image once. */
-function pooledPredictions(dir: string, K: number, classes: readonly string[]): ScoredImage[] {
-  const images: ScoredImage[] = [];
-  for (let k = 1; k <= K; k++)
-    for (const p of readPredictions(join(dir, `fold-${k}`, 'predictions.csv'), classes))
-      if (p.split === 'test') images.push({ file: p.file, group: p.group, label: p.label, probs: p.probs });
-  return images;
+/** The test rows of fold k's predictions.csv. */
+function foldTestImages(dir: string, k: number, classes: readonly string[]): ScoredImage[] {
+  return readPredictions(join(dir, `fold-${k}`, 'predictions.csv'), classes)
+    .filter((p) => p.split === 'test')
+    .map((p) => ({ file: p.file, group: p.group, label: p.label, probs: p.probs }));
 }
-
-const fixed = (x: number | null | undefined, digits = 4): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
 
 /** cv.md: the per-fold table with mean ± std, then the pooled out-of-fold metrics. */
 export function cvMarkdown(s: CvSummary): string {
-  const pm = (k: CvMetric): string => (s.mean[k] === null ? 'n/a' : `${fixed(s.mean[k])} ± ${fixed(s.std[k])}`);
-  const iv = (i: Interval | null): string => (i ? `${fixed(i.estimate)} [${fixed(i.lo)}, ${fixed(i.hi)}]` : 'n/a');
-  const b = s.pooled.bootstrap;
-  const binary = s.classes.length === 2;
   return [
     `# Cross-validation: ${s.model}, ${s.folds} folds${s.groupBy ? ' grouped by patient' : ' by image'}`,
     '',
     `Dataset: ${s.dataset}. Classes: ${s.classes.join(', ')}. Folds: folds.json (seed ${s.seed}); each fold's run in fold-k/, ` +
-      `tested on fold k, validated on ${fixed(s.valRatio * 100, 1)}% of the other folds' images${s.groupBy ? ' (whole patients)' : ''}.`,
+      `tested on fold k, validated on ${(s.valRatio * 100).toFixed(1)}% of the other folds' images${s.groupBy ? ' (whole patients)' : ''}.`,
     '',
-    `| fold | images | patients | best epoch | accuracy | AUC${binary ? '' : ' (macro OvR)'} | macro F1 |`,
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...s.perFold.map((f) => `| ${f.fold} | ${f.images} | ${f.patients ?? 'n/a'} | ${f.bestEpoch} | ${fixed(f.accuracy)} | ${fixed(f.auc)} | ${fixed(f.macroF1)} |`),
-    `| mean ± std | | | | ${pm('accuracy')} | ${pm('auc')} | ${pm('macroF1')} |`,
-    '',
-    `Pooled out-of-fold test predictions (every image once): ${s.pooled.n} images${s.pooled.patients !== null ? `, ${s.pooled.patients} patients` : ''}. ` +
-      `95% intervals: percentile bootstrap, ${b.replicates} replicates over ${b.clusters} ${b.by === 'patient' ? 'patients (images of one patient move together)' : 'images'}.`,
-    '',
-    '| metric | value [95% interval] |',
-    '|---|---|',
-    `| accuracy | ${iv(s.pooled.accuracy)} |`,
-    `| AUC${binary ? ` (${s.classes[1]} vs ${s.classes[0]})` : ' (macro one-vs-rest)'} | ${iv(s.pooled.auc)} |`,
-    `| macro F1 | ${iv(s.pooled.macroF1)} |`,
-    `| ECE (15 bins, top label) | ${fixed(s.pooled.ece)} |`,
+    ...foldsMarkdown(s, s.classes),
     '',
   ].join('\n');
 }
 
 function summarize(cfg: TrainConfig, dir: string, assign: KFoldAssignment, valRatio: number, runs: RunResult[]): CvSummary {
-  const K = assign.of;
   const classes = assign.classes;
+  const perFoldImages = runs.map((_, i) => foldTestImages(dir, i + 1, classes));
   const perFold: FoldRow[] = runs.map((r, i) => {
-    const test = assign.items.filter((_, j) => assign.folds[j] === i);
-    const groups = new Set(test.map((it) => it.group ?? '').filter((g) => g !== ''));
     if (!r.test) throw new Error(`${r.dir}: the fold's run has no test metrics`);
-    return {
-      fold: i + 1,
-      dir: `fold-${i + 1}`,
-      images: r.test.n,
-      patients: groups.size > 0 ? groups.size : null,
-      bestEpoch: r.bestEpoch,
-      accuracy: r.test.accuracy,
-      auc: r.test.auc,
-      macroF1: r.test.macro.f1,
-    };
+    return foldRow(i + 1, `fold-${i + 1}`, r.bestEpoch, r.test, perFoldImages[i]!);
   });
-  const values = (k: CvMetric): number[] => perFold.flatMap((f) => (f[k] === null ? [] : [f[k]!]));
-  const images = pooledPredictions(dir, K, classes);
-  const boot = bootstrapRun(images, classes.length, DEFAULT_BOOTSTRAP);
-  const patients = new Set(images.map((im) => im.group).filter((g) => g !== ''));
   return {
     version: 1,
     dataset: cfg.data,
     model: cfg.model,
-    folds: K,
+    folds: assign.of,
     groupBy: assign.groupBy,
     seed: assign.seed,
     valRatio,
     classes,
-    perFold,
-    mean: Object.fromEntries(CV_METRICS.map((k) => [k, mean(values(k))])) as Record<CvMetric, number | null>,
-    std: Object.fromEntries(CV_METRICS.map((k) => [k, sampleStd(values(k))])) as Record<CvMetric, number | null>,
-    pooled: {
-      n: images.length,
-      patients: patients.size > 0 ? patients.size : null,
-      accuracy: boot.intervals.accuracy!,
-      auc: boot.intervals.auc,
-      macroF1: boot.intervals.macroF1!,
-      ece: calibrationError(
-        images.map((im) => im.probs),
-        images.map((im) => im.label),
-        { norm: 'l1' },
-      ),
-      bootstrap: { by: boot.by, clusters: boot.clusters, replicates: boot.replicates, level: DEFAULT_BOOTSTRAP.level, seed: DEFAULT_BOOTSTRAP.seed },
-    },
+    ...summarizeFolds(perFold, perFoldImages.flat(), classes.length),
   };
 }
 

@@ -1,8 +1,10 @@
 // report/index.html in a real browser: headless Chromium (Debian's `chromium`) through
-// puppeteer-core opens the page of a small study (two runs of **, *, +, ++ and SWFT step 2,
-// with LayerCAM figures) from disk. No console or page errors, no network request, every
-// image loads, the tables hold the values of tables.json and statistics.json (the ECE and
-// Brier columns included), the reliability diagrams are shown, and sorting works; a
+// puppeteer-core opens the page of a small study (3-fold cross-validation of **, *, +, ++
+// and SWFT step 2, with LayerCAM figures) from disk. No console or page errors, no network
+// request, every image loads, the tables hold the values of tables.json and statistics.json
+// (the ECE and Brier columns included), the cross-validation tables hold each fold's
+// final.json metrics and the pooled out-of-fold predictions of every target image once,
+// the reliability diagrams are shown, and sorting works; a
 // screenshot is saved. Skips visibly where Chromium is missing; fails in CI,
 // where .ci/run installs it.
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { StudyStatistics } from '../../lib/report/comparisons.js';
+import type { FoldsReport } from '../../lib/report/folds.js';
 import type { ReportJson } from '../../lib/report/index.js';
 import { brierScore, calibrationError, multiclassBrier } from '../../lib/stats/calibration.js';
 import { readPredictions } from '../../lib/train/predictions.js';
@@ -46,13 +49,14 @@ describe.skipIf(why !== null)('report/index.html in headless Chromium', () => {
       name: 'html report test',
       experiments: [{ protocols: ['1', '3', '4', 'swft'], models: ['resnet18'], steps: [2] }],
       images: 30,
-      runs: 2,
+      runs: 3,
+      folds: 3,
       epochs: 2,
     });
     dir = tempDir('html-study');
     const r = await cli(['reproduce', '--config', config, '--out', dir]);
     expect(r.code, r.stderr).toBe(0);
-    const run = (u: string) => join(dir, 'runs', 'resnet18', 'run-1', u);
+    const run = (u: string) => join(dir, 'runs', 'resnet18', 'fold-1', u);
     const cam = await cli(['cam', '--run', run('expt1'), '--compare', run('plusplus'), '--split', 'test', '--limit', '2', '--out', join(dir, 'cam'), '--threads', '1']);
     expect(cam.code, cam.stderr).toBe(0);
     const rep = await cli(['report', dir, '--html']);
@@ -73,7 +77,7 @@ describe.skipIf(why !== null)('report/index.html in headless Chromium', () => {
     // ROC figures, confusion matrices, LayerCAM (2 images) and learning curves of each run folder
     expect(page.images.filter((i) => i.alt.startsWith('LayerCAM of'))).toHaveLength(2);
     expect(page.images.some((i) => i.alt === 'confusion matrices')).toBe(true);
-    expect(page.images.filter((i) => i.alt.startsWith('learning curves of'))).toHaveLength(10); // 2 runs x 5 run folders: **, *, +, ++ (= SWFT step 1), SWFT step 2
+    expect(page.images.filter((i) => i.alt.startsWith('learning curves of'))).toHaveLength(15); // 3 folds x 5 run folders: **, *, +, ++ (= SWFT step 1), SWFT step 2
     expect(existsSync(screenshot)).toBe(true);
 
     // every numeric mean of tables.json, formatted as the tables do, in its row and column
@@ -110,6 +114,33 @@ describe.skipIf(why !== null)('report/index.html in headless Chromium', () => {
     expect(reliability.map((i) => i.alt.slice('reliability diagram of '.length).split(':')[0])).toEqual(report.reliability!.map((f) => f.label));
     expect(reliability.every((i) => i.loaded)).toBe(true);
     for (const f of report.reliability!) expect(existsSync(join(dir, 'report', `${f.figure}.svg`)), f.figure).toBe(true);
+
+    // cross-validation: per configuration (**, *, ++, SWFT step 2) a table of its 3
+    // folds (each fold's final.json) with a mean ± std row, and the pooled out-of-fold
+    // predictions: the 30 target images, each once
+    const cv = JSON.parse(readFileSync(join(dir, 'report', 'cv.json'), 'utf8')) as FoldsReport;
+    expect(cv.folds).toBe(3);
+    expect(cv.configurations.map((c) => c.label)).toEqual(['resnet18**', 'resnet18*', 'resnet18++', 'Step 2']);
+    cv.configurations.forEach((c, i) => {
+      const shown = page.tables[`cv-${i + 1}`]!;
+      expect(shown.rows).toHaveLength(4);
+      expect(c.summary.perFold.map((f) => f.fold)).toEqual([1, 2, 3]);
+      c.summary.perFold.forEach((f, k) => {
+        expect(f.dir).toContain(`/fold-${k + 1}/`);
+        const final = JSON.parse(readFileSync(join(dir, f.dir, 'final.json'), 'utf8')) as { test: { accuracy: number; n: number } };
+        expect(f.accuracy).toBe(final.test.accuracy);
+        expect(shown.rows[k]![shown.head.indexOf('Accuracy')]).toBe(final.test.accuracy.toFixed(4));
+      });
+      expect(shown.rows[3]![0]).toBe('mean ± std');
+      expect(c.summary.perFold.reduce((a, f) => a + f.images, 0)).toBe(30);
+      expect(c.summary.pooled.n).toBe(30);
+      const pooled = page.tables[`cv-pooled-${i + 1}`]!;
+      expect(pooled.rows[0]).toEqual(['accuracy', `${c.summary.pooled.accuracy.estimate.toFixed(4)} [${c.summary.pooled.accuracy.lo.toFixed(4)}, ${c.summary.pooled.accuracy.hi.toFixed(4)}]`]);
+    });
+    const testFiles = cv.configurations[0]!.summary.perFold.flatMap((f) =>
+      readPredictions(join(dir, f.dir, 'predictions.csv'), cv.configurations[0]!.classes).filter((p) => p.split === 'test').map((p) => p.file),
+    );
+    expect(new Set(testFiles).size).toBe(30);
 
     // the comparisons of statistics.json, row for row
     const stats = JSON.parse(readFileSync(join(dir, 'report', 'statistics.json'), 'utf8')) as StudyStatistics;

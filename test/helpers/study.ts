@@ -20,6 +20,8 @@ export interface TestStudyOptions {
   /** images per domain */
   images: number;
   runs: number;
+  /** k-fold cross-validation of the target (then runs must equal folds) */
+  folds?: number;
   epochs: number;
 }
 
@@ -40,6 +42,7 @@ export async function makeTestStudy(prefix: string, o: TestStudyOptions): Promis
       intermediate: join(data, 'intermediate'),
       initialWeights: { resnet18: join(data, 'init.safetensors') },
       runs: o.runs,
+      ...(o.folds !== undefined ? { folds: o.folds } : {}),
       seed: 11,
       recipe: { epochs: o.epochs, patience: 5, batchSize: 8, inputSize: 32, device: 'cpu', threads: 1 },
     }),
