@@ -13,6 +13,7 @@ base_python=${THTL_CI_BASE_PYTHON:-/usr/bin/python3}
 venv=${THTL_TB_VENV:-$HOME/.cache/thtl-native/venv-tensorboard}
 py="$venv/bin/python"
 log() { printf '[tb-venv] %s\n' "$*" >&2; }
+. "$(dirname "${BASH_SOURCE[0]}")/pip-args.sh"
 check="from tensorboard.backend.event_processing import event_accumulator"
 
 if [ -f "$venv/.thtl-ready" ] && "$py" -c "$check" 2>/dev/null; then
@@ -25,15 +26,8 @@ log "creating $venv (tensorboard from the local package store)"
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 "$base_python" -m venv "$venv"
-# the configured indexes only, the first as --index-url: pip's default index (pypi.org)
-# is never asked, so this works, and fails fast, without a network
-pip_args=(-q --disable-pip-version-check)
-first=1
-for url in $("$base_python" -m pip config get global.index-url 2>/dev/null || true) $("$base_python" -m pip config get global.extra-index-url 2>/dev/null || true); do
-  if [ $first = 1 ]; then pip_args+=(--index-url "$url"); first=0; else pip_args+=(--extra-index-url "$url"); fi
-done
-[ $first = 0 ] || pip_args+=(--no-index)
-for dir in $("$base_python" -m pip config get global.find-links 2>/dev/null || true); do pip_args+=(--find-links "$dir"); done
+# the configured indexes only (scripts/pip-args.sh): without a network, this works or fails fast
+pip_config_args "$base_python" no-index
 "$venv/bin/pip" install "${pip_args[@]}" tensorboard
 "$py" -c "$check" || { log "the venv does not import tensorboard's event_accumulator"; exit 1; }
 touch "$venv/.thtl-ready"

@@ -20,6 +20,7 @@ case $flavour in
   *) echo "torch-venv.sh: unknown flavour '$flavour' (expected cpu or cuda)" >&2; exit 2 ;;
 esac
 venv=${THTL_CI_VENV:-$HOME/.cache/thtl-native/venv-torch-$torch_version-$flavour}
+. "$root/scripts/pip-args.sh"
 log() { printf '[torch-venv %s] %s\n' "$flavour" "$*" >&2; }
 
 # torchvision through the oracle's import shim (a CUDA torchvision's C++ ops do not load
@@ -36,12 +37,7 @@ log "creating $venv (torch $torch_version, torchvision $vision_version)"
 rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 "$base_python" -m venv "$venv"
-pip_args=(-q --disable-pip-version-check)
-first=1
-for url in $("$base_python" -m pip config get global.index-url 2>/dev/null || true) $("$base_python" -m pip config get global.extra-index-url 2>/dev/null || true); do
-  if [ $first = 1 ]; then pip_args+=(--index-url "$url"); first=0; else pip_args+=(--extra-index-url "$url"); fi
-done
-for dir in $("$base_python" -m pip config get global.find-links 2>/dev/null || true); do pip_args+=(--find-links "$dir"); done
+pip_config_args "$base_python"
 pip=("$venv/bin/pip" install "${pip_args[@]}")
 
 if [ "$flavour" = cpu ]; then

@@ -8,9 +8,10 @@ import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, parseFolds, 
 import { conflict, UsageError } from './usage.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
-import { DEFAULT_STUDY, type Recipe, type RecipeOption, type StudyConfig } from '../experiment/study-config.js';
+import { DEFAULT_STUDY, RECIPE_OPTIONS, type Recipe, type RecipeOption, type StudyConfig } from '../experiment/study-config.js';
 import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
 import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js';
+import { RESUME_FREE_OPTIONS } from '../train/config.js';
 import { writePlanFile } from '../scale/plan-file.js';
 import { submitStudy } from '../scale/slurm.js';
 import { checkGpus, executorChoice, executorFlags, formatPlan } from './scale.js';
@@ -117,8 +118,8 @@ function experimentStudy(o: Record<string, unknown>): StudyConfig {
   return mergeStudy(file, flags);
 }
 
-/** Study settings a resumed study may change: where and how it runs, not what it computes. */
-const FREE_ON_RESUME = new Set(['out', 'recipe.device', 'recipe.threads', 'recipe.cacheDir', 'recipe.noCache']);
+/** Study settings a resumed study may change: where and how it runs, not what it computes (its folder, and the recipe's resumeFree options). */
+const FREE_ON_RESUME = new Set(['out', ...RECIPE_OPTIONS.filter((name) => RESUME_FREE_OPTIONS.includes(name)).map((name) => `recipe.${name}`)]);
 
 /** The settings (as "key" and "recipe.key") on which two study configs differ. */
 function studyDifferences(before: StudyConfig, now: StudyConfig): string[] {

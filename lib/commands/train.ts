@@ -18,7 +18,7 @@ import { runIn } from '../util/runfolder.js';
 import { LabelVariantsError } from '../data/labels.js';
 import { findModelInfo } from '../models/index.js';
 import { formatReport } from '../report/metrics-table.js';
-import { DEFAULT_TRAIN_CONFIG, shown, TRAIN_OPTION_NAMES, type TrainConfig, type TrainOption } from '../train/config.js';
+import { DEFAULT_TRAIN_CONFIG, RESUME_FREE_OPTIONS, shown, TRAIN_OPTION_NAMES, type TrainConfig, type TrainOption } from '../train/config.js';
 import { trainRun, type RunResult } from '../train/runner.js';
 import { cvMarkdown, FoldsError, trainCrossValidation, type CvSummary } from '../train/cv.js';
 
@@ -29,8 +29,6 @@ const TRAIN_FLAGS = [
   'patience', 'minDelta', 'monitor', 'calibrate', 'skipBadImages', 'labelNormalize', 'cacheDir', 'noCache', 'resume', 'force', 'out',
 ] as const satisfies readonly TrainOption[];
 
-/** Settings a resumed run may take from the command line although its config.json has others: they do not change the run. */
-const FREE_ON_RESUME: readonly TrainOption[] = ['device', 'threads', 'cacheDir', 'noCache', 'resume', 'out'];
 /** Options whose values are paths: compared resolved. */
 const PATH_OPTIONS: readonly TrainOption[] = ['data', 'splitFile', 'valDir', 'testDir', 'weights'];
 
@@ -69,13 +67,13 @@ function resumeConfig(flags: Partial<TrainConfig>, out: string, isGiven: (name: 
   if (!stored) return null;
   const same = (name: TrainOption, a: unknown, b: unknown): boolean =>
     PATH_OPTIONS.includes(name) && typeof a === 'string' && typeof b === 'string' ? resolve(a) === resolve(b) : JSON.stringify(a) === JSON.stringify(b);
-  const differ = TRAIN_FLAGS.filter((name) => isGiven(name) && !FREE_ON_RESUME.includes(name) && !same(name, stored[name], flags[name]));
+  const differ = TRAIN_FLAGS.filter((name) => isGiven(name) && !RESUME_FREE_OPTIONS.includes(name) && !same(name, stored[name], flags[name]));
   if (differ.length > 0)
     throw new UsageError(
       `${differ.map((name) => `${flagOf(name)}: the run has ${shown(stored[name] ?? null)}, you gave ${shown(flags[name])}`).join('; ')} ` +
         `(${resolve(out)}); drop the flag to resume, or start a new run with another --out or --force`,
     );
-  const free = Object.fromEntries(FREE_ON_RESUME.filter((name) => isGiven(name)).map((name) => [name, flags[name]]));
+  const free = Object.fromEntries(RESUME_FREE_OPTIONS.filter((name) => isGiven(name)).map((name) => [name, flags[name]]));
   return { ...DEFAULT_TRAIN_CONFIG, ...stored, ...free, resume: true, out } as TrainConfig;
 }
 

@@ -11,7 +11,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { stageRow, tableStages } from '../experiment/protocols.js';
 import type { RunRecord, Stage } from '../experiment/types.js';
 import { calibrationError, reliabilityBins, type ReliabilityBin } from '../stats/calibration.js';
-import { fileSafe, FONT_FAMILY, renderVegaLiteSvg } from './roc.js';
+import { FIGURE_CONFIG, fileSafe, renderVegaLiteSvg, unitAxis } from './roc.js';
 import { configLabel, groupRuns } from './tables.js';
 import { CALIBRATION_BINS, type TestPredictions } from './test-predictions.js';
 
@@ -107,11 +107,7 @@ export function reliabilitySpec(fig: Pick<ReliabilityFigure, 'bins' | 'title' | 
     title: { text: fig.title, subtitle: exactOne ? [...fig.subtitle, 'bar right of 1: confidence exactly 1'] : fig.subtitle },
     background: 'white',
     padding: 12,
-    config: {
-      font: FONT_FAMILY,
-      title: { fontSize: 14, subtitleFontSize: 12 },
-      axis: { labelFontSize: 11, titleFontSize: 12 },
-    },
+    config: FIGURE_CONFIG,
     spacing: 6,
     vconcat: [
       {
@@ -125,7 +121,7 @@ export function reliabilitySpec(fig: Pick<ReliabilityFigure, 'bins' | 'title' | 
             encoding: {
               x: x(null),
               x2: { field: 'x2' },
-              y: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: { title: 'Accuracy', tickCount: 5, format: '.1f', grid: true } },
+              y: { field: 'zero', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: unitAxis('Accuracy') },
               y2: { field: 'accuracy' },
             },
           },

@@ -15,6 +15,18 @@ import { groupRuns, orderModels } from './tables.js';
 
 export const FONT_FAMILY = 'DejaVu Sans';
 
+/** The Vega-Lite config the ROC and reliability figures share: the font and its sizes (the ROC figures add their legend's). */
+export const FIGURE_CONFIG = {
+  font: FONT_FAMILY,
+  title: { fontSize: 14, subtitleFontSize: 12 },
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+};
+
+/** An axis of a quantity from 0 to 1 (five ticks, one decimal, with a grid), as the ROC and reliability figures draw it. */
+export function unitAxis(title: string) {
+  return { title, tickCount: 5, format: '.1f', grid: true };
+}
+
 /** Two accuracies closer than this count as a tie (then the lower run index wins). */
 const TIE_EPS = 1e-12;
 
@@ -164,7 +176,6 @@ const PALETTE = [
 export function rocSpec(fig: RocFigure): TopLevelSpec {
   const labels = fig.curves.map((c) => c.label);
   const values = fig.curves.flatMap((c) => c.fpr.map((x, i) => ({ curve: c.label, fpr: x, tpr: c.tpr[i] as number, i })));
-  const axis = (title: string) => ({ title, tickCount: 5, format: '.1f', grid: true });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: fig.subtitle.length > 0 ? { text: fig.title, subtitle: fig.subtitle } : { text: fig.title },
@@ -172,20 +183,15 @@ export function rocSpec(fig: RocFigure): TopLevelSpec {
     height: 420,
     background: 'white',
     padding: 12,
-    config: {
-      font: FONT_FAMILY,
-      title: { fontSize: 14, subtitleFontSize: 12 },
-      axis: { labelFontSize: 11, titleFontSize: 12 },
-      legend: { labelFontSize: 11, labelLimit: 0 },
-    },
+    config: { ...FIGURE_CONFIG, legend: { labelFontSize: 11, labelLimit: 0 } },
     layer: [
       {
         name: 'chance',
         data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] },
         mark: { type: 'line', color: '#888888', strokeDash: [5, 4], strokeWidth: 1 },
         encoding: {
-          x: { field: 'x', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: axis('False positive rate') },
-          y: { field: 'y', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: axis('True positive rate') },
+          x: { field: 'x', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: unitAxis('False positive rate') },
+          y: { field: 'y', type: 'quantitative', scale: { domain: [0, 1], nice: false, zero: true }, axis: unitAxis('True positive rate') },
         },
       },
       {

@@ -2,7 +2,7 @@
 // type, default (the paper's recipe), command-line flag, help text and check. TrainConfig,
 // DEFAULT_TRAIN_CONFIG, the study recipe (lib/experiment/study-config.ts), the flags of
 // `train`, `experiment`, `reproduce` and `demo` (lib/commands/options.ts), the study config
-// reader and a run's resume identity are all read from it.
+// reader, a run's resume identity and what a resume may change are all read from it.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -38,6 +38,8 @@ export interface OptionSpec<T> {
   check?: Check;
   /** part of the run's identity (config.json): a resumed folder must match it. 'whenSet': only when not the default, so folders written before the option existed still resume */
   identity?: true | 'whenSet';
+  /** may differ from the run's own setting when a run (or a study, for the recipe's) is resumed: where and how it runs, not what it computes */
+  resumeFree?: true;
   /** the type carrier (never set) */
   readonly __type?: (value: T) => T;
 }
@@ -110,7 +112,7 @@ export const TRAIN_OPTIONS = {
     default: 'train',
     identity: true,
   }),
-  device: option<string>()({ ...text, flag: '--device <device>', help: 'cpu | cuda | cuda:N | auto', default: 'auto' }),
+  device: option<string>()({ ...text, flag: '--device <device>', help: 'cpu | cuda | cuda:N | auto', default: 'auto', resumeFree: true }),
   precision: option<Precision>()({
     ...oneOf(PRECISIONS),
     flag: '--precision <p>',
@@ -119,7 +121,7 @@ export const TRAIN_OPTIONS = {
     identity: 'whenSet',
   }),
   channelsLast: option<boolean>()({ ...flag, flag: '--channels-last', help: 'channels_last memory format for weights and batches', default: false, identity: 'whenSet' }),
-  threads: option<number>()({ ...nonNegativeInt, flag: '--threads <n>', help: 'LibTorch threads (0 = all cores)', default: 0 }),
+  threads: option<number>()({ ...nonNegativeInt, flag: '--threads <n>', help: 'LibTorch threads (0 = all cores)', default: 0, resumeFree: true }),
   seed: option<number>()({ ...nonNegativeInt, flag: '--seed <n>', help: 'seed for split, initialisation, shuffling and augmentation', default: 123, identity: true }),
   patience: option<number>()({ ...positiveInt, flag: '--patience <n>', help: 'early-stopping patience in epochs', default: 10, identity: true }),
   minDelta: option<number>()({ ...nonNegativeNumber, flag: '--min-delta <x>', help: 'minimum improvement that resets patience', default: 0, identity: true }),
@@ -144,12 +146,12 @@ export const TRAIN_OPTIONS = {
   /** keep best.ckpt (model + optimiser) after the run; weights.safetensors is always written */
   keepCheckpoint: option<boolean>()({ ...flag, help: 'keep best.ckpt (model + optimiser) after the run', default: true, optional: true }),
   /** decode cache folder (default: defaultCacheDir()); shared by runs, models and epochs */
-  cacheDir: option<string>()({ ...text, flag: '--cache-dir <dir>', help: 'decode cache folder', defaultText: '$THTL_CACHE_DIR or ~/.cache/thtl-native' }),
+  cacheDir: option<string>()({ ...text, flag: '--cache-dir <dir>', help: 'decode cache folder', defaultText: '$THTL_CACHE_DIR or ~/.cache/thtl-native', resumeFree: true }),
   /** decode into memory for this run only, no disk cache */
-  noCache: option<boolean>()({ ...flag, flag: '--no-cache', help: 'decode into memory for this run, without the disk cache' }),
-  out: option<string>()({ ...text, flag: '--out <dir>', flagRequired: true, required: true, help: 'run folder to write' }),
+  noCache: option<boolean>()({ ...flag, flag: '--no-cache', help: 'decode into memory for this run, without the disk cache', resumeFree: true }),
+  out: option<string>()({ ...text, flag: '--out <dir>', flagRequired: true, required: true, help: 'run folder to write', resumeFree: true }),
   /** continue a run folder: a finished run is returned as it is, an interrupted one goes on from its last epoch */
-  resume: option<boolean>()({ ...flag, flag: '--resume', help: 'continue the run folder: a finished run is kept, an interrupted one goes on from its last epoch' }),
+  resume: option<boolean>()({ ...flag, flag: '--resume', help: 'continue the run folder: a finished run is kept, an interrupted one goes on from its last epoch', resumeFree: true }),
   /** start over in a folder that holds a run: the old run is moved aside (never deleted) */
   force: option<boolean>()({ ...flag, flag: '--force', help: 'start over in a run folder that holds a run: the old run is moved aside to <out>.replaced-<time>' }),
 } as const;
@@ -179,6 +181,9 @@ export function optionDefaults<K extends TrainOption>(names: readonly K[]): Pick
 }
 
 export const TRAIN_OPTION_NAMES = Object.keys(TRAIN_OPTIONS) as TrainOption[];
+
+/** The `resumeFree` options, in TRAIN_OPTIONS' order: a resumed run takes them from the command line although its config.json has others. */
+export const RESUME_FREE_OPTIONS: readonly TrainOption[] = TRAIN_OPTION_NAMES.filter((name) => specOf(name).resumeFree === true);
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'model' | 'data' | 'out'> = optionDefaults(TRAIN_OPTION_NAMES);
 

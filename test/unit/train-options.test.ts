@@ -12,7 +12,7 @@ import { resolveInputSize } from '../../lib/models/index.js';
 import { buildSplit } from '../../lib/split/run.js';
 import { writePng } from '../helpers/png.js';
 import { DEFAULT_RECIPE } from '../../lib/experiment/study-config.js';
-import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, trainIdentity, type TrainConfig } from '../../lib/train/config.js';
+import { checkTrainConfig, DEFAULT_TRAIN_CONFIG, RESUME_FREE_OPTIONS, trainIdentity, type TrainConfig } from '../../lib/train/config.js';
 
 const cfg: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, model: 'resnet18', data: 'd', out: 'o' };
 
@@ -41,6 +41,12 @@ describe('training options', () => {
     expect(JSON.stringify(trainIdentity(cfg, { lr: 0.001, inputSize: 224 }))).toBe(JSON.stringify(base));
     const set = trainIdentity({ ...cfg, precision: 'bf16', channelsLast: true, weights: 'w.pth' }, { lr: 0.001, inputSize: 224 });
     expect(JSON.stringify(set)).toBe(JSON.stringify({ ...base, weights: 'w.pth', precision: 'bf16', channelsLast: true }));
+  });
+
+  it('a resume may change only where and how a run goes, never its identity', () => {
+    expect(RESUME_FREE_OPTIONS).toEqual(['device', 'threads', 'cacheDir', 'noCache', 'out', 'resume']);
+    const id = Object.keys(trainIdentity({ ...cfg, precision: 'bf16', channelsLast: true, labelNormalize: true }, { lr: 0.001, inputSize: 224 }));
+    expect(RESUME_FREE_OPTIONS.filter((name) => id.includes(name))).toEqual([]);
   });
 
   it('the library names the option, not a flag', () => {
