@@ -43,6 +43,7 @@ export function collectRecords(dir: string, study: Pick<StudyFile, 'entries'> = 
       seed: e.seed,
       ...(e.step !== undefined ? { step: e.step } : {}),
       classes: f.classes,
+      ...(f.ordinal ? { ordinal: true } : {}),
       epochsRun: f.epochsRun,
       bestEpoch: f.bestEpoch,
       avgEpochSeconds: f.avgEpochSeconds,
