@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest';
 
 import type { RunRecord } from '../../lib/experiment/types.js';
 import { buildHtmlReport } from '../../lib/report/html.js';
-import { buildTable, tablesToMarkdown, tableToCsv, type PaperTable } from '../../lib/report/tables.js';
+import { buildTable, tablesToMarkdown, tableToCsv } from '../../lib/report/tables.js';
 import { TestPredictions } from '../../lib/report/test-predictions.js';
 import { DEFAULT_BOOTSTRAP } from '../../lib/stats/bootstrap.js';
 import { argmax, oneVsRestAuc, quadraticWeightedKappa } from '../../lib/stats/metrics.js';
 import { predictionsCsv, readPredictions, type Prediction } from '../../lib/train/predictions.js';
 import { tempDir } from '../helpers/images.js';
-import { record } from './fixtures.js';
+import { cell, record } from './fixtures.js';
 
 const GRADES = ['0', '1', '2'];
 
@@ -45,12 +45,6 @@ function writeRun(study: string, r: RunRecord, test: [number, number[]][]): void
 
 function ordinal(r: RunRecord): RunRecord {
   return { ...r, ordinal: true };
-}
-
-function cell(t: PaperTable, label: string, key: string) {
-  const row = t.rows.find((r) => r.label === label);
-  expect(row, label).toBeDefined();
-  return row!.metrics[key];
 }
 
 describe('graded labels in the report tables', () => {
