@@ -65,6 +65,7 @@ async function runSplit(spec: string, o: SplitFlags): Promise<void> {
     remainder: o.remainder ?? defaultRemainder(o.ratios),
     groupBy: o.groupBy ?? null,
     classes: ds.classes,
+    ...(ds.ordinal ? { ordinal: true } : {}),
     train: toEntries(split.train),
     val: toEntries(split.val),
     test: toEntries(split.test),

@@ -11,6 +11,8 @@ export interface BuildMeta {
   name: string;
   root: string;
   notes?: string[];
+  /** graded labels (default false) */
+  ordinal?: boolean;
 }
 
 export class DatasetBuilder {
@@ -46,7 +48,7 @@ export class DatasetBuilder {
     const skipped = this.bad.map(toSkipped);
     this.mergeVariants(options.labelNormalize ?? false);
     this.checkClasses(skipped.length);
-    return { ...meta, classes: this.classes, items: this.items, source: this.source, skipped, notes: meta.notes ?? [] };
+    return { ...meta, classes: this.classes, items: this.items, source: this.source, skipped, notes: meta.notes ?? [], ordinal: meta.ordinal ?? false };
   }
 
   private mergeVariants(merge: boolean): void {

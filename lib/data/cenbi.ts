@@ -109,6 +109,6 @@ export async function loadCenbiSheet(spec: CenbiSpec, options: LoadOptions): Pro
     if (Array.isArray(item)) builder.reject(item);
     else builder.add(item, row);
   }
-  const meta = { name: spec.name ?? 'cenbi', root: spec.images, notes: notesFor(table, cols, ctx.tally) };
+  const meta = { name: spec.name ?? 'cenbi', root: spec.images, notes: notesFor(table, cols, ctx.tally), ordinal: spec.ordinal ?? false };
   return builder.finish(meta, options);
 }

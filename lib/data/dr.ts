@@ -44,5 +44,6 @@ export async function loadDr(spec: DrSpec, options: LoadOptions): Promise<Loaded
     else builder.add(item, row);
   }
   const notes = [`images from ${spec.images}; group = the id before _left/_right`];
-  return builder.finish({ name: spec.name ?? 'dr', root: spec.images, notes }, options);
+  // the levels are grades of severity: ordinal unless the spec says otherwise
+  return builder.finish({ name: spec.name ?? 'dr', root: spec.images, notes, ordinal: spec.ordinal ?? true }, options);
 }

@@ -32,7 +32,7 @@ export function loadImageFolder(spec: ImageFolderSpec, options: LoadOptions): Lo
   for (const it of folder.items) builder.add(withGroup(it.file, it.label, folder.root));
   // readImageFolder lists JPEG/PNG only; make the other image files visible.
   for (const file of walkFiles(folder.root).filter(isUnsupportedImage)) builder.reject([{ ...formatProblem(file)!, file }]);
-  return builder.finish({ name: spec.name ?? basename(folder.root), root: folder.root }, options);
+  return builder.finish({ name: spec.name ?? basename(folder.root), root: folder.root, ordinal: spec.ordinal ?? false }, options);
 }
 
 const topFolders = subfolders; // (class or lesion folders)
@@ -59,5 +59,5 @@ export function loadCenbiFolders(spec: CenbiFoldersSpec, options: LoadOptions): 
   if (ignored > 0) notes.push(`ignored ${ignored} non-image file(s)`);
   const loose = readdirSync(root).filter((n) => !n.startsWith('.') && isDecodable(n)).length;
   if (loose > 0) notes.push(`ignored ${loose} image(s) directly in ${root} (not in a class or lesion folder)`);
-  return builder.finish({ name: spec.name ?? basename(root), root, notes }, options);
+  return builder.finish({ name: spec.name ?? basename(root), root, notes, ordinal: spec.ordinal ?? false }, options);
 }

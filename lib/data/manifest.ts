@@ -47,6 +47,6 @@ export async function loadManifest(spec: ManifestSpec, options: LoadOptions): Pr
     if (Array.isArray(item)) builder.reject(item);
     else builder.add(item, row);
   }
-  const meta = { name: spec.name ?? basename(spec.csv).replace(/\.[^.]*$/, ''), root: base };
+  const meta = { name: spec.name ?? basename(spec.csv).replace(/\.[^.]*$/, ''), root: base, ordinal: spec.ordinal ?? false };
   return builder.finish(meta, options);
 }

@@ -4,19 +4,24 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-export interface ImageFolderSpec {
-  kind: 'imagefolder';
-  root: string;
+/** Fields every kind may have. */
+interface SpecCommon {
   name?: string;
+  /** The labels are grades in class order (0 < 1 < ...): the report adds quadratic weighted kappa and per-class AUC. */
+  ordinal?: boolean;
 }
 
-export interface ManifestSpec {
+export interface ImageFolderSpec extends SpecCommon {
+  kind: 'imagefolder';
+  root: string;
+}
+
+export interface ManifestSpec extends SpecCommon {
   kind: 'manifest';
   /** CSV with a header `path,label[,group]`. */
   csv: string;
   /** Folder the paths are relative to; default the CSV's folder. */
   root?: string;
-  name?: string;
 }
 
 export interface CenbiColumns {
@@ -28,7 +33,7 @@ export interface CenbiColumns {
 
 export type MappingSource = string | Record<string, string>;
 
-export interface CenbiSpec {
+export interface CenbiSpec extends SpecCommon {
   kind: 'cenbi';
   sheet: string;
   images: string;
@@ -37,22 +42,20 @@ export interface CenbiSpec {
   extensions?: string[];
   /** Worksheet name in an .xlsx; default the first. */
   worksheet?: string;
-  name?: string;
 }
 
-export interface CenbiFoldersSpec {
+export interface CenbiFoldersSpec extends SpecCommon {
   kind: 'cenbi-folders';
   root: string;
   mapping?: MappingSource;
-  name?: string;
 }
 
-export interface DrSpec {
+/** Kaggle DR grades: ordinal unless the spec says `"ordinal": false`. */
+export interface DrSpec extends SpecCommon {
   kind: 'dr';
   csv: string;
   images: string;
   extensions?: string[];
-  name?: string;
 }
 
 export type DatasetSpec = ImageFolderSpec | ManifestSpec | CenbiSpec | CenbiFoldersSpec | DrSpec;
@@ -73,6 +76,7 @@ const FIELDS: Record<DatasetKind, { required: string[]; paths: string[]; optiona
 function checkTypes(o: Record<string, unknown>, where: string): void {
   const strings = ['root', 'csv', 'sheet', 'images', 'worksheet', 'name'];
   for (const k of strings) if (k in o && typeof o[k] !== 'string') throw new Error(`${where}: '${k}' must be a string`);
+  if ('ordinal' in o && typeof o.ordinal !== 'boolean') throw new Error(`${where}: 'ordinal' must be true or false, got ${JSON.stringify(o.ordinal)}`);
   if ('extensions' in o && !(Array.isArray(o.extensions) && o.extensions.every((e) => typeof e === 'string')))
     throw new Error(`${where}: 'extensions' must be a list of strings like [".png", ".jpg"]`);
   if ('columns' in o) {
@@ -97,7 +101,7 @@ export function parseSpec(value: unknown, baseDir: string, where = 'dataset spec
   const fields = FIELDS[o.kind as DatasetKind];
   const missing = fields.required.filter((k) => o[k] === undefined);
   if (missing.length > 0) throw new Error(`${where}: kind '${o.kind}' needs ${missing.map((k) => `'${k}'`).join(', ')}`);
-  const known = new Set(['kind', ...fields.required, ...fields.optional]);
+  const known = new Set(['kind', 'ordinal', ...fields.required, ...fields.optional]);
   const unknown = Object.keys(o).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new Error(`${where}: unknown field(s) ${unknown.join(', ')} for kind '${o.kind}'`);
   checkTypes(o, where);

@@ -24,6 +24,8 @@ export interface LoadedDataset extends Dataset {
   skipped: SkippedEntry[];
   /** How the source was interpreted (columns used, lesion mapping, ...). */
   notes: string[];
+  /** The labels are grades in class order: DR levels, or a spec's `"ordinal": true`. */
+  ordinal: boolean;
 }
 
 export interface LoadOptions {

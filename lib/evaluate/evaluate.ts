@@ -77,6 +77,8 @@ export interface EvaluationMetrics extends ClassificationReport {
     /** the ECE of the probabilities before the temperature (with `temperature`) */
     eceUncalibrated?: number;
   };
+  /** the data's labels are grades in class order (its dataset spec or split file says so; DR levels) */
+  ordinal: boolean;
   /** quadratic weighted kappa (more than two classes; null for two) */
   kappa: number | null;
   /** one-vs-rest AUC per class name (more than two classes; null for two), null where undefined */
@@ -157,17 +159,17 @@ async function rocSvg(rows: readonly Prediction[], classes: string[], report: Cl
 }
 
 /** The labelled images to evaluate, with their classes: a dataset, or a part of a split file. */
-async function evaluationData(o: EvaluateOptions): Promise<{ classes: string[]; entries: SplitEntry[]; source: string; split: string }> {
+async function evaluationData(o: EvaluateOptions): Promise<{ classes: string[]; entries: SplitEntry[]; source: string; split: string; ordinal: boolean }> {
   if (o.splitFile) {
     const name = o.split ?? 'test';
     const file = readSplitFile(resolve(o.splitFile));
     const entries = file[name];
     if (entries.length === 0) throw new Error(`split file ${resolve(o.splitFile)} has no ${name} images`);
-    return { classes: file.classes, entries, source: `${resolve(o.splitFile)} (${name})`, split: name };
+    return { classes: file.classes, entries, source: `${resolve(o.splitFile)} (${name})`, split: name, ordinal: file.ordinal === true };
   }
   const ds = await loadDataset(o.data!);
   if (ds.items.length === 0) throw new Error(`${ds.source} has no images`);
-  return { classes: ds.classes, entries: ds.items.map((i) => ({ file: i.file, label: i.label, ...(i.group !== undefined ? { group: i.group } : {}) })), source: ds.source, split: 'eval' };
+  return { classes: ds.classes, entries: ds.items.map((i) => ({ file: i.file, label: i.label, ...(i.group !== undefined ? { group: i.group } : {}) })), source: ds.source, split: 'eval', ordinal: ds.ordinal };
 }
 
 /**
@@ -214,6 +216,7 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
       ...m.report,
       loss: r.loss,
       calibration: temperature === null ? m.calibration : { ...m.calibration, temperature, eceUncalibrated: calibrationError(raw, exact.map((e) => e.label), { bins: 15, norm: 'l1' }) },
+      ordinal: data.ordinal,
       kappa: m.kappa,
       ovrAuc: m.ovrAuc,
       bootstrap: m.bootstrap,

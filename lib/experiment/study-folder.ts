@@ -44,6 +44,7 @@ export function collectRecords(dir: string, study: Pick<StudyFile, 'entries'> = 
       ...(e.fold !== undefined ? { fold: e.fold } : {}),
       ...(e.step !== undefined ? { step: e.step } : {}),
       classes: f.classes,
+      ...(f.ordinal ? { ordinal: true } : {}),
       epochsRun: f.epochsRun,
       bestEpoch: f.bestEpoch,
       avgEpochSeconds: f.avgEpochSeconds,

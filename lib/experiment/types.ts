@@ -25,4 +25,4 @@ export interface PlanEntry {
 /** One finished training run (one seed) as the report sees it: final.json of its run folder plus its place in the plan. */
 export interface RunRecord
   extends PlanEntry,
-    Pick<RunResult, 'classes' | 'epochsRun' | 'bestEpoch' | 'avgEpochSeconds' | 'valAccuracy' | 'valLoss' | 'trainableParams' | 'totalParams' | 'test'> {}
+    Pick<RunResult, 'classes' | 'ordinal' | 'epochsRun' | 'bestEpoch' | 'avgEpochSeconds' | 'valAccuracy' | 'valLoss' | 'trainableParams' | 'totalParams' | 'test'> {}

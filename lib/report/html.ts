@@ -3,8 +3,8 @@
 // sortable HTML tables (a click on a header sorts; a few lines of inline script); ROC
 // figures, reliability diagrams, confusion matrices and each run's learning curves drawn with Vega-Lite
 // (rendered here to SVG, embedded as data: URIs so that every figure keeps its own ids);
-// LayerCAM figures (the study folder's cam/) embedded as PNG; each run's config.json;
-// with folds, the cross-validation tables (folds.ts).
+// LayerCAM figures (the study folder's cam/) embedded as PNG; each run's config.json; a link to
+// model-cards.md; with folds, the cross-validation tables (folds.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -299,6 +299,7 @@ export async function buildHtmlReport(studyDir: string, records: RunRecord[], o:
     ['confusion', 'Confusion matrices', confusion ? `<p class="caption">Test images of each run: rows are the true class, columns the predicted one.</p>${svgImg(confusion, 'confusion matrices')}` : '<p>No test runs.</p>'],
     ['cam', 'LayerCAM', camHtml(studyDir)],
     ['runs', 'Runs', `<p class="caption">Each run's learning curves (metrics.jsonl) and config.json.</p>${await runsHtml(studyDir, records)}`],
+    ['model-cards', 'Model cards', '<p><a href="model-cards.md">model-cards.md</a>: what the runs share (data, split, recipe) and, for each configuration, a link to each run\'s model-card.md (data, training, test metrics with 95% intervals, calibration).</p>'],
   ];
   return [
     '<!DOCTYPE html>',

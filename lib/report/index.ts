@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../util/runfolder.js';
 import { buildFoldsReport, foldsReportMarkdown } from './folds.js';
+import { buildModelCards, MODEL_CARDS_FILE } from './model-cards.js';
 import { buildReliabilityFigures, renderReliabilitySvg, type ReliabilityFigure } from './reliability.js';
 import { buildRocFigures, renderRoc, type RocFigure } from './roc.js';
 import { buildTables, tablesToMarkdown, tableToCsv, type PaperTable } from './tables.js';
@@ -27,7 +28,7 @@ export interface ReportOptions {
   /**
    * The study folder the records' `dir`s are relative to: with it (or `predictions`) the
    * report adds calibration (ECE and Brier columns, reliability-<config>.svg) from each
-   * run's predictions.csv.
+   * run's predictions.csv, and model-cards.md linking each run's model card.
    */
   studyDir?: string;
   /** the test predictions to use (shared with the statistics so each file is read once); overrides studyDir */
@@ -71,8 +72,8 @@ function reportJson(title: string, records: readonly RunRecord[], tables: PaperT
  * All report files, keyed by file name relative to the report folder, in a fixed order:
  * tables.md, tables.json, table3..6.csv (tables with rows only), then roc-<figure>.svg and
  * .png for each figure with a curve; with `studyDir` or `predictions`, reliability-<config>.svg
- * for each configuration with test predictions, and with `folds` too, cv.md and cv.json.
- * The same records give the same bytes.
+ * for each configuration with test predictions and model-cards.md, and with `folds` too,
+ * cv.md and cv.json. The same records give the same bytes.
  */
 export async function buildReport(records: RunRecord[], opts: ReportOptions = {}): Promise<Map<string, string | Buffer>> {
   const title = opts.title ?? 'Results';
@@ -90,6 +91,7 @@ export async function buildReport(records: RunRecord[], opts: ReportOptions = {}
     files.set(`roc-${f.name}.png`, png);
   }
   for (const f of reliability ?? []) files.set(`reliability-${f.name}.svg`, await renderReliabilitySvg(f));
+  if (predictions) files.set(MODEL_CARDS_FILE, buildModelCards(predictions.studyDir, records, { title, modelOrder: opts.modelOrder ?? [] }));
   if (predictions && opts.folds !== undefined) {
     const cv = buildFoldsReport(records, predictions, { title, of: opts.folds, modelOrder: opts.modelOrder });
     files.set('cv.md', foldsReportMarkdown(cv));
@@ -99,7 +101,7 @@ export async function buildReport(records: RunRecord[], opts: ReportOptions = {}
 }
 
 /** Names this module writes; a report file of an earlier build that the new one lacks is removed. */
-const REPORT_FILE = /^(tables\.md|tables\.json|cv\.md|cv\.json|table[3-6]\.csv|roc-.+\.(svg|png)|reliability-.+\.svg)$/;
+const REPORT_FILE = /^(tables\.md|tables\.json|cv\.md|cv\.json|table[3-6]\.csv|roc-.+\.(svg|png)|reliability-.+\.svg|model-cards\.md)$/;
 
 /**
  * Builds the report and writes each file atomically into `outDir` (created if missing);

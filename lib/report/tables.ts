@@ -2,6 +2,9 @@
 // Expt.#2 `^`), Table 4 (Expt.#3 `*`, Expt.#4 `++`), Table 5 (the `+` models on the
 // intermediate domain) and Table 6 (SWFT steps and LoRA steps per model). Each row is one
 // (stage, model, step) group of repeated runs; every cell is a Summary over those runs.
+// With the runs' test predictions, Tables 3, 4 and 6 gain details-only columns: calibration
+// (ECE, Brier), and where runs of an ordinal dataset of more than two classes are shown,
+// quadratic weighted kappa and the one-vs-rest AUC of each class.
 // Which stages each table shows, and their marks, come from the protocol rows
 // (experiment/protocols.ts).
 // Output: Markdown (means, plus a "mean ± std [95% CI]" details table), CSV (one file per
@@ -76,7 +79,9 @@ export interface TableOptions {
   modelOrder?: readonly string[];
   /**
    * The study folder's test predictions: with them Tables 3, 4 and 6 gain the calibration
-   * columns `ece` and `brier` of each run's predictions.csv test rows, after the others.
+   * columns `ece` and `brier` of each run's predictions.csv test rows, after the others;
+   * and, when a row's runs are ordinal with more than two classes, `kappa` and
+   * `auc_ovr_<k>` (one per class index) after those.
    */
   predictions?: TestPredictions;
 }
@@ -126,6 +131,28 @@ const CALIBRATION_COLUMNS: MetricColumn[] = [
   { key: 'ece', header: 'ECE', format: 3, detailDigits: 3, best: false, detailsOnly: true },
   { key: 'brier', header: 'Brier', format: 3, detailDigits: 3, best: false, detailsOnly: true },
 ];
+
+/** Runs whose test predictions get the graded-label columns: an ordinal dataset of more than two classes, with a test split. */
+function graded(r: RunRecord): boolean {
+  return r.ordinal === true && r.classes.length > 2 && r.stage !== 'plus';
+}
+
+/**
+ * Graded labels (details only): quadratic weighted kappa, then the one-vs-rest AUC of each
+ * class (their mean is the AUC column). None when no run of the table is graded.
+ */
+function gradedColumns(records: readonly RunRecord[]): MetricColumn[] {
+  const runs = records.filter(graded);
+  if (runs.length === 0) return [];
+  const k = Math.max(...runs.map((r) => r.classes.length));
+  const first = runs[0]!.classes;
+  const named = runs.every((r) => r.classes.length === k && r.classes.every((c, i) => c === first[i]));
+  const column = (key: string, header: string): MetricColumn => ({ key, header, format: 3, detailDigits: 3, best: false, detailsOnly: true });
+  return [
+    column('kappa', 'QW kappa'),
+    ...Array.from({ length: k }, (_, i) => column(`auc_ovr_${i}`, `AUC ${named ? first[i] : `class ${i}`} vs rest`)),
+  ];
+}
 
 const TABLE5_COLUMNS: MetricColumn[] = [
   { key: 'epochs', header: 'Epoch', format: 'ceil', detailDigits: 1, best: false },
@@ -229,9 +256,18 @@ function ceilMean(mean: number): number {
   return Math.ceil(mean - 1e-9);
 }
 
+/** A column's value of a run: from final.json, or (calibration, graded labels) from its test predictions. */
+function extractor(key: string, predictions?: TestPredictions): Extract | undefined {
+  if (!predictions) return EXTRACT[key];
+  if (key === 'ece' || key === 'brier') return (r) => (r.stage === 'plus' ? null : (predictions.calibrationOf(r)?.[key] ?? null));
+  if (key === 'kappa') return (r) => (graded(r) ? (predictions.gradedOf(r)?.kappa ?? null) : null);
+  const ovr = /^auc_ovr_(\d+)$/.exec(key);
+  if (ovr) return (r) => (graded(r) ? (predictions.gradedOf(r)?.ovrAuc[Number(ovr[1])] ?? null) : null);
+  return EXTRACT[key];
+}
+
 function summarizeColumn(records: readonly RunRecord[], key: string, predictions?: TestPredictions): Summary | null {
-  const extract: Extract | undefined =
-    predictions && (key === 'ece' || key === 'brier') ? (r) => (r.stage === 'plus' ? null : (predictions.calibrationOf(r)?.[key] ?? null)) : EXTRACT[key];
+  const extract = extractor(key, predictions);
   if (!extract) throw new Error(`no extractor for column ${key}`);
   const values = records.map(extract).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   return values.length === 0 ? null : summarize(values);
@@ -265,7 +301,7 @@ export function buildTable(id: TableId, records: readonly RunRecord[], opts: Tab
       : [
           ...testColumns(classes[0] as string, classes[1] as string),
           ...(id === 'table6' ? [{ key: 'trainable_params', header: 'Trainable params', format: 'int', detailDigits: 0, best: false } as MetricColumn] : []),
-          ...(opts.predictions ? CALIBRATION_COLUMNS : []),
+          ...(opts.predictions ? [...CALIBRATION_COLUMNS, ...gradedColumns(used)] : []),
         ];
   const rows = groups.map((g): TableRow => {
     const metrics: Record<string, Summary | null> = {};
@@ -405,6 +441,9 @@ export function tableToMarkdown(t: PaperTable): string {
     'Details: mean ± sample std [95% t-interval of the mean] over the runs; one run has neither (n/a).' +
       (t.columns.some((c) => c.detailsOnly)
         ? ' ECE (15 equal-width bins, top-label confidence) and Brier (two classes: the positive class; more: the multiclass sum) are the calibration of each run\'s test predictions (predictions.csv); lower is better.'
+        : '') +
+      (t.columns.some((c) => c.key === 'kappa')
+        ? ' For runs of an ordinal dataset (graded labels) of more than two classes, from the same predictions: QW kappa, the quadratic weighted kappa of the predicted class against the true one (class indices as grades), and the one-vs-rest AUC of each class (the AUC column is their mean); n/a for other runs.'
         : ''),
     '',
     details,

@@ -1,12 +1,13 @@
 // The test rows of each run's predictions.csv, read once per report: the statistics
-// (comparisons.ts), the calibration columns of the tables (tables.ts) and the reliability
-// diagrams (reliability.ts) share one TestPredictions, so a run folder's file is parsed
-// once however many of them use it.
+// (comparisons.ts), the calibration and graded-label columns of the tables (tables.ts) and
+// the reliability diagrams (reliability.ts) share one TestPredictions, so a run folder's
+// file is parsed once however many of them use it.
 import { join } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
 import type { ScoredImage } from '../stats/bootstrap.js';
 import { brierScore, calibrationError, multiclassBrier } from '../stats/calibration.js';
+import { argmax, oneVsRestAuc, quadraticWeightedKappa } from '../stats/metrics.js';
 import { readPredictions } from '../train/predictions.js';
 
 /** Equal-width bins of the report's ECE and reliability diagrams. */
@@ -30,11 +31,27 @@ export function calibrationOf(images: readonly ScoredImage[], numClasses: number
   };
 }
 
+/** Metrics of graded (ordinal) labels on one run's test predictions. */
+export interface RunGraded {
+  /** quadratic weighted kappa of the predicted class (argmax) against the true one over class indices 0..K-1; NaN when undefined */
+  kappa: number;
+  /** one-vs-rest AUC per class index; NaN for a class absent from the test rows */
+  ovrAuc: number[];
+}
+
+/** Quadratic weighted kappa and per-class one-vs-rest AUC of a set of test images (at least one) of a task with `numClasses` classes. */
+export function gradedOf(images: readonly ScoredImage[], numClasses: number): RunGraded {
+  const probs = images.map((i) => i.probs);
+  const labels = images.map((i) => i.label);
+  return { kappa: quadraticWeightedKappa(labels, probs.map(argmax), numClasses), ovrAuc: oneVsRestAuc(probs, labels) };
+}
+
 /** The test predictions of a study folder's run folders, each file read at most once. */
 export class TestPredictions {
   private readonly images = new Map<string, ScoredImage[] | null>();
   private readonly errors = new Map<string, string>();
   private readonly calibration = new Map<string, RunCalibration | null>();
+  private readonly graded = new Map<string, RunGraded | null>();
 
   constructor(readonly studyDir: string) {}
 
@@ -64,5 +81,14 @@ export class TestPredictions {
       this.calibration.set(r.dir, images && images.length > 0 ? calibrationOf(images, r.classes.length) : null);
     }
     return this.calibration.get(r.dir)!;
+  }
+
+  /** Kappa and per-class one-vs-rest AUC of the run's test predictions; null without predictions or test rows. */
+  gradedOf(r: RunRecord): RunGraded | null {
+    if (!this.graded.has(r.dir)) {
+      const images = this.get(r);
+      this.graded.set(r.dir, images && images.length > 0 ? gradedOf(images, r.classes.length) : null);
+    }
+    return this.graded.get(r.dir)!;
   }
 }

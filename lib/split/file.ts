@@ -24,6 +24,8 @@ export interface SplitFile {
   remainder: SplitName;
   groupBy: 'patient' | null;
   classes: string[];
+  /** The dataset's labels are grades in class order (present only when true). */
+  ordinal?: boolean;
   train: SplitEntry[];
   val: SplitEntry[];
   test: SplitEntry[];
@@ -56,6 +58,7 @@ function checkShape(value: unknown, path: string): SplitFile {
   if (!Array.isArray(o.classes) || !o.classes.every((c) => typeof c === 'string')) throw bad("'classes' must be a list of class names");
   if (!Array.isArray(o.ratios) || !o.ratios.every((r) => typeof r === 'number')) throw bad("'ratios' must be a list of numbers");
   if (typeof o.seed !== 'number') throw bad("'seed' must be a number");
+  if (o.ordinal !== undefined && typeof o.ordinal !== 'boolean') throw bad(`'ordinal' must be true or false, got ${JSON.stringify(o.ordinal)}`);
   if (o.fold !== undefined) {
     const f = (typeof o.fold === 'object' && o.fold !== null ? o.fold : {}) as Record<string, unknown>;
     if (!Number.isInteger(f.of) || !Number.isInteger(f.k) || (f.of as number) < 2 || (f.k as number) < 0 || (f.k as number) >= (f.of as number))

@@ -36,7 +36,7 @@ async function makeSplit(cfg: SplitSettings): Promise<SplitFile> {
   if (cfg.splitFile) return readSplitFile(cfg.splitFile);
   const normalize = cfg.labelNormalize ?? false;
   const data = await loadDataset(cfg.data, { skipBad: cfg.skipBadImages, labelNormalize: normalize });
-  const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, skipped: data.skipped };
+  const base = { version: 1 as const, dataset: cfg.data, seed: cfg.seed, classes: data.classes, ...(data.ordinal ? { ordinal: true } : {}), skipped: data.skipped };
   if (cfg.valDir || cfg.testDir) {
     if (!cfg.valDir || !cfg.testDir) throw new Error('valDir and testDir must be given together');
     if (realFolder(cfg.valDir) === realFolder(cfg.testDir))

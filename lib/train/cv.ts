@@ -184,7 +184,7 @@ export async function trainCrossValidation(cfg: TrainConfig, options: CrossValid
   for (let k = 1; k <= K; k++) {
     signal?.throwIfAborted();
     const splitPath = join(dir, 'splits', `fold-${k}.json`);
-    const split = kfoldSplits(assign, k - 1, { valRatio, seed: cfg.seed });
+    const split = { ...kfoldSplits(assign, k - 1, { valRatio, seed: cfg.seed }), ...(data.ordinal ? { ordinal: true } : {}) };
     const text = `${JSON.stringify(split, null, 2)}\n`;
     if (!existsSync(splitPath) || readFileSync(splitPath, 'utf8') !== text) writeSplitFile(splitPath, split);
     const foldCfg: TrainConfig = { ...cfg, splitFile: splitPath, out: join(dir, `fold-${k}`), resume: cfg.resume, force: false };

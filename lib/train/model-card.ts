@@ -2,7 +2,8 @@
 // and patients per split), how (the recipe), how well (test metrics with 95% bootstrap
 // intervals, clustered by patient where the data has patients; calibration), with what
 // software, and the headings an author fills in (intended use, limitations), as model
-// cards for medical imaging ask.
+// cards for medical imaging ask. The study report's model-cards.md (lib/report/model-cards.ts)
+// shares the data, recipe and trained-part text below.
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -60,6 +61,31 @@ function softwareVersions(): { addon: string; commit: string } {
     }
   }
   return { addon, commit };
+}
+
+/** The card's data section: dataset, classes in label order, how the split was made, and images (patients) per split and class. */
+export function dataSection(dataset: string, split: SplitFile): string[] {
+  return [
+    `Dataset: ${dataset}. Classes (label order): ${split.classes.map((name, k) => `${k} = ${name}`).join(', ')}${split.ordinal ? ' (ordinal: graded labels)' : ''}.`,
+    `Split: ${split.ratios.length > 0 ? `ratios ${split.ratios.join('/')}, seed ${split.seed}` : 'given folders'}${split.groupBy ? `, grouped by ${split.groupBy} (no patient in two splits)` : ', by image'}.`,
+    '',
+    ...splitRows(split),
+  ];
+}
+
+type RecipeSettings = Pick<TrainConfig, 'epochs' | 'batchSize' | 'seed' | 'precision' | 'channelsLast' | 'patience' | 'monitor'>;
+
+/** "input 224x224 px, batch 32, Adam lr 0.001, at most 30 epochs, early stopping on val_loss (patience 5), seed 1, precision fp32"; without the seed when `seed` is false. */
+export function recipeText(c: RecipeSettings, lr: number, inputSize: number, seed = true): string {
+  return (
+    `input ${inputSize}x${inputSize} px, batch ${c.batchSize}, Adam lr ${lr}, at most ${c.epochs} epochs, early stopping on ${c.monitor} (patience ${c.patience})` +
+    `${seed ? `, seed ${c.seed}` : ''}, precision ${c.precision}${c.channelsLast ? ', channels_last' : ''}`
+  );
+}
+
+/** Which parameters the run trained: "every layer", "the classification head only", "groups ...", "LoRA ...". */
+export function trainedPart(c: Pick<TrainConfig, 'headOnly' | 'trainableGroups' | 'lora'>): string {
+  return c.trainableGroups ? `groups ${c.trainableGroups.join(', ')}` : c.lora ? `LoRA rank ${c.lora.rank} alpha ${c.lora.alpha} on ${c.lora.groups.join(', ')}` : c.headOnly ? 'the classification head only' : 'every layer';
 }
 
 function splitRows(split: SplitFile): string[] {
@@ -122,7 +148,7 @@ export function modelCard(o: ModelCardInput): string {
   const info = native().info();
   const versions = softwareVersions();
   const c = o.cfg;
-  const trained = c.trainableGroups ? `groups ${c.trainableGroups.join(', ')}` : c.lora ? `LoRA rank ${c.lora.rank} alpha ${c.lora.alpha} on ${c.lora.groups.join(', ')}` : c.headOnly ? 'the classification head only' : 'every layer';
+  const trained = trainedPart(c);
   return [
     `# Model card: ${c.model} (${o.split.classes.join(' / ')})`,
     '',
@@ -134,16 +160,13 @@ export function modelCard(o: ModelCardInput): string {
     '',
     '## Data',
     '',
-    `Dataset: ${c.splitFile ?? c.data}. Classes (label order): ${o.split.classes.map((name, k) => `${k} = ${name}`).join(', ')}.`,
-    `Split: ${o.split.ratios.length > 0 ? `ratios ${o.split.ratios.join('/')}, seed ${o.split.seed}` : 'given folders'}${o.split.groupBy ? `, grouped by ${o.split.groupBy} (no patient in two splits)` : ', by image'}.`,
-    '',
-    ...splitRows(o.split),
+    ...dataSection(c.splitFile ?? c.data, o.split),
     '',
     '## Training',
     '',
     `- model: ${c.model} (${o.totalParams.toLocaleString('en-US')} parameters, ${o.trainableParams.toLocaleString('en-US')} trained: ${trained})`,
     `- initial weights: ${c.weights ?? 'random initialisation'}`,
-    `- input ${o.inputSize}x${o.inputSize} px, batch ${c.batchSize}, Adam lr ${o.lr}, at most ${c.epochs} epochs, early stopping on ${c.monitor} (patience ${c.patience}), seed ${c.seed}, precision ${c.precision}${c.channelsLast ? ', channels_last' : ''}`,
+    `- ${recipeText(c, o.lr, o.inputSize)}`,
     `- ${o.epochsRun} epochs run; weights of epoch ${o.bestEpoch} (the best by ${c.monitor})`,
     '',
     '## Test metrics',

@@ -37,6 +37,8 @@ export interface EpochRecord {
 export interface RunResult {
   dir: string;
   classes: string[];
+  /** the dataset's labels are grades in class order (split.json's `ordinal`); present only when true */
+  ordinal?: boolean;
   epochsRun: number;
   bestEpoch: number;
   avgEpochSeconds: number;
@@ -486,6 +488,7 @@ async function finishRun(
   const result: RunResult = {
     dir: run.dir,
     classes: split.classes,
+    ...(split.ordinal ? { ordinal: true } : {}),
     epochsRun: history.length,
     bestEpoch,
     avgEpochSeconds: history.reduce((a, r) => a + r.seconds, 0) / Math.max(history.length, 1),

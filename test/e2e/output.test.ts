@@ -1,6 +1,6 @@
 // Output for scripts: `--json` (one JSON event per line on stdout, nothing else) and
 // `--quiet` (nothing on stderr but errors) of `train` and `experiment`.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -89,6 +89,12 @@ describe('experiment --json', () => {
     expect(r.stderr).toMatch(/train loss/);
     // one run per configuration: the report gives no interval
     expect(readFileSync(join(out, 'report', 'tables.md'), 'utf8')).toMatch(/\(n=1; interval n\/a\)/);
+    // the study's model cards: report/model-cards.md links each run's model-card.md, relative to report/
+    const cards = readFileSync(join(out, 'report', 'model-cards.md'), 'utf8');
+    const links = [...cards.matchAll(/\]\(([^)]+)\)/g)].map((m) => decodeURI(m[1]!));
+    expect(links).toEqual(['../runs/resnet18/run-1/expt2/model-card.md']);
+    for (const l of links) expect(existsSync(join(out, 'report', l)), l).toBe(true);
+    expect(cards).toMatch(/^## resnet18\\\^$/m);
 
     // the local executor, quiet: the child's epoch events come through with their unit; stderr stays empty
     const local = tempDir('json-study-local');

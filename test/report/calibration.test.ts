@@ -12,13 +12,13 @@ import { buildStatistics } from '../../lib/report/comparisons.js';
 import { buildHtmlReport } from '../../lib/report/html.js';
 import { buildReport, writeReport, type ReportJson } from '../../lib/report/index.js';
 import { buildReliabilityFigures } from '../../lib/report/reliability.js';
-import { buildTable, tablesToMarkdown, tableToCsv, type PaperTable } from '../../lib/report/tables.js';
+import { buildTable, tablesToMarkdown, tableToCsv } from '../../lib/report/tables.js';
 import { TestPredictions } from '../../lib/report/test-predictions.js';
 import { DEFAULT_BOOTSTRAP } from '../../lib/stats/bootstrap.js';
 import { brierScore, calibrationError, multiclassBrier, reliabilityBins } from '../../lib/stats/calibration.js';
 import { predictionsCsv, readPredictions, type Prediction } from '../../lib/train/predictions.js';
 import { tempDir } from '../helpers/images.js';
-import { CLASSES, record } from './fixtures.js';
+import { cell, CLASSES, record } from './fixtures.js';
 
 /** Deterministic test (and a few validation) rows: probabilities spread over many bins, some confidences exactly 1. */
 function rows(seed: number, classes: readonly string[], n = 40): Prediction[] {
@@ -86,12 +86,6 @@ function bars(svg: string, mark: string): number {
   expect(groups).toHaveLength(1);
   const g = groups[0]!;
   return (g.slice(0, g.indexOf('</g>')).match(/<path /g) ?? []).length;
-}
-
-function cell(t: PaperTable, label: string, key: string) {
-  const row = t.rows.find((r) => r.label === label);
-  expect(row, label).toBeDefined();
-  return row!.metrics[key];
 }
 
 describe('calibration in the report tables', () => {

@@ -1,6 +1,9 @@
 // Hand-built RunRecords for the report tests: metrics come from real (tiny) predictions
 // through classificationReport, so records are internally consistent.
+import { expect } from 'vitest';
+
 import type { RunRecord, Stage } from '../../lib/experiment/types.js';
+import type { PaperTable } from '../../lib/report/tables.js';
 import { classificationReport } from '../../lib/stats/metrics.js';
 
 export const CLASSES = ['benign', 'malignant'];
@@ -70,4 +73,11 @@ export function study(): RunRecord[] {
     }
   }
   return out;
+}
+
+/** The summary of column `key` in the row labelled `label` (the row must exist). */
+export function cell(t: PaperTable, label: string, key: string) {
+  const row = t.rows.find((r) => r.label === label);
+  expect(row, label).toBeDefined();
+  return row!.metrics[key];
 }

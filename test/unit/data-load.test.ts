@@ -165,6 +165,38 @@ describe('DR (Kaggle trainLabels.csv)', () => {
     expect(ds.items[1]!.group).toBe('10');
     // The bare CSV path finds train/ next to it.
     expect((await loadDataset(join(dir, 'trainLabels.csv'))).items).toEqual(ds.items);
+    // DR levels are grades: ordinal, unless a spec says otherwise
+    expect(ds.ordinal).toBe(true);
+    expect((await loadDataset(join(dir, 'trainLabels.csv'))).ordinal).toBe(true);
+    expect((await loadDataset({ kind: 'dr', csv: join(dir, 'trainLabels.csv'), images: join(dir, 'train'), ordinal: false })).ordinal).toBe(false);
+  });
+});
+
+describe('ordinal labels', () => {
+  it('a folder or manifest is not ordinal unless its JSON spec says "ordinal": true', async () => {
+    const dir = tmp();
+    for (const g of ['grade0', 'grade1', 'grade2']) writePng(join(dir, 'folder', g, `${g}.png`));
+    writeFileSync(join(dir, 'm.csv'), 'path,label\nfolder/grade0/grade0.png,g0\nfolder/grade1/grade1.png,g1\n');
+    expect((await loadDataset(join(dir, 'folder'))).ordinal).toBe(false);
+    expect((await loadDataset(join(dir, 'm.csv'))).ordinal).toBe(false);
+    writeFileSync(join(dir, 'graded.json'), JSON.stringify({ kind: 'imagefolder', root: 'folder', ordinal: true }));
+    writeFileSync(join(dir, 'plain.json'), JSON.stringify({ kind: 'manifest', csv: 'm.csv', ordinal: false }));
+    writeFileSync(join(dir, 'graded-m.json'), JSON.stringify({ kind: 'manifest', csv: 'm.csv', ordinal: true }));
+    expect((await loadDataset(join(dir, 'graded.json'))).ordinal).toBe(true);
+    expect((await loadDataset(join(dir, 'plain.json'))).ordinal).toBe(false);
+    expect((await loadDataset(join(dir, 'graded-m.json'))).ordinal).toBe(true);
+  });
+
+  it('refuses an "ordinal" that is not a boolean, naming the spec file and the key', async () => {
+    const dir = tmp();
+    writePng(join(dir, 'folder', 'a', 'a.png'));
+    writePng(join(dir, 'folder', 'b', 'b.png'));
+    for (const [name, value] of [['s1.json', 'yes'], ['s2.json', 1], ['s3.json', null]] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify({ kind: 'imagefolder', root: 'folder', ordinal: value }));
+      const err = await loadDataset(path).then(() => null, (e: Error) => e);
+      expect(err?.message).toBe(`dataset spec ${path}: 'ordinal' must be true or false, got ${JSON.stringify(value)}`);
+    }
   });
 });
 

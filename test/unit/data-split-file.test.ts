@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { type SplitFile, defaultRemainder, readSplitFile, toEntries, writeSplitFile } from '../../lib/split/index.js';
 import { stratifiedSplit } from '../../lib/split/index.js';
+import { buildSplit } from '../../lib/split/run.js';
 import { writePng } from '../helpers/png.js';
 
 function fixture(): { dir: string; split: SplitFile } {
@@ -40,6 +41,19 @@ describe('split.json', () => {
     expect(defaultRemainder([0.7, 0.3])).toBe('val');
   });
 
+  it('carries the dataset\'s "ordinal": true from buildSplit, and back', async () => {
+    const { dir } = fixture();
+    ['g0', 'g1'].forEach((g, c) => { for (let i = 0; i < 6; i++) writePng(join(dir, 'graded', g, `${g}-${i}.png`), 8, 6, c * 20 + i); });
+    writeFileSync(join(dir, 'graded.json'), JSON.stringify({ kind: 'imagefolder', root: 'graded', ordinal: true }));
+    const graded = await buildSplit({ data: join(dir, 'graded.json'), split: [0.5, 0.5], seed: 1, skipBadImages: false });
+    expect(graded.ordinal).toBe(true);
+    writeSplitFile(join(dir, 'graded-split.json'), graded);
+    expect(readSplitFile(join(dir, 'graded-split.json')).ordinal).toBe(true);
+    // not ordinal: no key at all, so the file is as before
+    const plain = await buildSplit({ data: join(dir, 'graded'), split: [0.5, 0.5], seed: 1, skipBadImages: false });
+    expect('ordinal' in plain).toBe(false);
+  });
+
   it('names every file that no longer exists', () => {
     const { dir, split } = fixture();
     const path = join(dir, 'split.json');
@@ -60,6 +74,8 @@ describe('split.json', () => {
     expect(() => readSplitFile(path)).toThrow(/1 file\(s\) in more than one split:\n  .*img\d+\.png \(train and val\)/);
     writeSplitFile(path, { ...split, test: [{ file: 'x', label: 2 }] });
     expect(() => readSplitFile(path)).toThrow(/test\[0\] is not \{file, label\} with a label in 0\.\.1/);
+    writeSplitFile(path, { ...split, ordinal: 'yes' as unknown as boolean });
+    expect(() => readSplitFile(path)).toThrow(`split file ${path}: 'ordinal' must be true or false, got "yes"`);
     writeFileSync(path, '{"classes": ');
     expect(() => readSplitFile(path)).toThrow(/cannot read split file/);
     expect(existsSync(join(dir, 'nope.json'))).toBe(false);
