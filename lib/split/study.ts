@@ -42,7 +42,7 @@ async function makeFolds(cfg: StudySplitSettings, out: string): Promise<{ foldsP
     if (diff.length > 0) throw new Error(`${foldsPath} was made with other settings: ${diff.join('; ')}; use another --out`);
   }
   const splits = Array.from({ length: K }, (_, k) => {
-    const split = kfoldSplits(assign, k, { valRatio: foldValShare(cfg.targetSplit), seed: cfg.seed });
+    const split = { ...kfoldSplits(assign, k, { valRatio: foldValShare(cfg.targetSplit), seed: cfg.seed }), ...(data.ordinal ? { ordinal: true } : {}) };
     checkNoLeaks(split);
     return { path: join(out, 'splits', `fold-${k + 1}.json`), split };
   });
