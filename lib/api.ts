@@ -30,7 +30,7 @@ export { readImageFolder } from './data/imagefolder.js';
 export { runDemo } from './experiment/demo.js';
 export { writeSynthDataset, SYNTH_DOMAINS, type SynthDomain, type SynthDatasetOptions } from './synth/write.js';
 export { doctor } from './install/doctor.js';
-export { runStudy, prepareStudy, planStudy, collectRecords, readStudyFile, writeStudyReport, PROTOCOLS, DEFAULT_RECIPE, type StudyConfig, type Recipe, type StudyRunOptions } from './experiment/study.js';
+export { runStudy, prepareStudy, checkStudyFolder, StudyFolderError, type StudyFolderOptions, planStudy, collectRecords, readStudyFile, writeStudyReport, PROTOCOLS, DEFAULT_RECIPE, type StudyConfig, type Recipe, type StudyRunOptions } from './experiment/study.js';
 export { writePlanFile, readPlanFile, type PlanFile, type PlanUnit } from './scale/plan-file.js';
 export { runUnit } from './scale/run-unit.js';
 export { submitStudy, type SlurmOptions } from './scale/slurm.js';

@@ -1,6 +1,5 @@
 // `thtl-native experiment`, `reproduce`, `report` and `weights`: the paper's study
 // (protocols, SWFT, LoRA, repeated runs) and its tables and figures. See lib/experiment/.
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 
@@ -8,17 +7,15 @@ import { addTrainingFlags, readTrainingFlags, list, nonNegativeInt, parseFolds, 
 import { conflict, UsageError } from './usage.js';
 import { readStudyConfig, mergeStudy, type PartialStudy } from '../experiment/config-file.js';
 import { parseProtocols, PROTOCOLS } from '../experiment/protocols.js';
-import { DEFAULT_STUDY, RECIPE_OPTIONS, type Recipe, type RecipeOption, type StudyConfig } from '../experiment/study-config.js';
-import { collectRecords, readStudyFile } from '../experiment/study-folder.js';
+import { DEFAULT_STUDY, type Recipe, type RecipeOption, type StudyConfig } from '../experiment/study-config.js';
+import { checkStudyFolder, collectRecords, readStudyFile, StudyFolderError, type StudyFolderOptions } from '../experiment/study-folder.js';
 import { prepareStudy, runStudy, writeStudyReport } from '../experiment/study.js';
-import { RESUME_FREE_OPTIONS } from '../train/config.js';
 import { writePlanFile } from '../scale/plan-file.js';
 import { submitStudy } from '../scale/slurm.js';
 import { checkGpus, executorChoice, executorFlags, formatPlan } from './scale.js';
 import { fetchWeights, imagenetWeightFiles, WEIGHTS_BASE_URL } from '../models/index.js';
 import { interruptible } from '../util/interrupt.js';
 import { commandProgress, consoleProgress, formatDuration } from '../util/progress.js';
-import { moveAside, studyIn } from '../util/runfolder.js';
 import { outputFlags, readOutputFlags } from './output.js';
 
 /** The recipe options `experiment`, `reproduce` and `plan` take as flags (stepSize, gamma, minDelta, noCache: config file only). */
@@ -118,43 +115,19 @@ function experimentStudy(o: Record<string, unknown>): StudyConfig {
   return mergeStudy(file, flags);
 }
 
-/** Study settings a resumed study may change: where and how it runs, not what it computes (its folder, and the recipe's resumeFree options). */
-const FREE_ON_RESUME = new Set(['out', ...RECIPE_OPTIONS.filter((name) => RESUME_FREE_OPTIONS.includes(name)).map((name) => `recipe.${name}`)]);
-
-/** The settings (as "key" and "recipe.key") on which two study configs differ. */
-function studyDifferences(before: StudyConfig, now: StudyConfig): string[] {
-  const flat = (c: StudyConfig): Record<string, string> => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(c)) if (k !== 'recipe') out[k] = JSON.stringify(v ?? null);
-    for (const [k, v] of Object.entries(c.recipe ?? {})) out[`recipe.${k}`] = JSON.stringify(v ?? null);
-    return out;
-  };
-  const a = flat(before);
-  const b = flat(now);
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
-    .filter((k) => !FREE_ON_RESUME.has(k) && (a[k] ?? 'null') !== (b[k] ?? 'null'))
-    .map((k) => `${k}: the study has ${a[k] ?? 'null'}, you gave ${b[k] ?? 'null'}`);
-}
-
-/**
- * A study folder is never taken over by accident: one that holds a study needs --resume
- * (with the same settings) or --force (the old study is moved aside, not deleted).
- */
+/** The study folder's guard (lib/experiment/study-folder.ts) with the command line's flags: a usage error, before any work. */
 function guardStudyFolder(cfg: StudyConfig, o: Record<string, unknown>): void {
-  const out = resolve(cfg.out);
   if (o.resume === true && o.force === true) throw conflict('--resume', '--force', '--resume keeps the study in the folder, --force replaces it');
-  // a study planned (`plan`, a --dry-run) but not yet trained holds nothing to lose
-  if (!studyIn(out) || !existsSync(join(out, 'runs'))) return;
-  if (o.force === true) return;
-  const { missing } = collectRecords(out);
-  const study = readStudyFile(out);
-  const what = `a study (${study.entries.length - missing.length} of ${study.entries.length} report rows finished)`;
-  // --retry-failed can only mean going on with the study
-  if (o.resume !== true && o.retryFailed !== true)
-    throw new UsageError(`${out} holds ${what}; give --resume to go on with it, or --force to start over (the old study is moved to ${out}.replaced-<time>)`);
-  const diff = studyDifferences(study.config, cfg);
-  if (diff.length > 0) throw new UsageError(`${diff.join('; ')} (${out}); drop the change to resume, or start a new study with another --out or --force`);
+  try {
+    checkStudyFolder(cfg, folderOptions(o));
+  } catch (err) {
+    if (err instanceof StudyFolderError) throw new UsageError(err.flagged);
+    throw err;
+  }
 }
+
+/** --resume, --force and --retry-failed as the study folder's guard takes them. */
+const folderOptions = (o: Record<string, unknown>): StudyFolderOptions => ({ resume: o.resume === true, force: o.force === true, retryFailed: o.retryFailed === true });
 
 async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promise<void> {
   const exec = executorChoice(o);
@@ -162,14 +135,13 @@ async function runAndPrint(cfg: StudyConfig, o: Record<string, unknown>): Promis
   guardStudyFolder(cfg, o);
   const output = readOutputFlags(o);
   const progress = commandProgress(output);
-  if (o.force === true && studyIn(resolve(cfg.out))) progress.line(`moved the study that was in ${resolve(cfg.out)} to ${moveAside(cfg.out)}`);
   if (exec.kind === 'slurm') {
-    const prepared = await prepareStudy(cfg);
+    const prepared = await prepareStudy(cfg, progress, folderOptions(o));
     submitStudy(prepared, exec.slurm, progress);
     return;
   }
   const r = await interruptible('run the same command with --resume to go on where it stopped (finished runs are kept)', (signal) =>
-    runStudy(cfg, progress, { signal, ...exec.local }),
+    runStudy(cfg, progress, { signal, ...exec.local, folder: folderOptions(o) }),
   );
   if (!r) return;
   if (output.json) progress.event?.({ event: 'result', dir: r.dir, report: resolve(r.dir, 'report'), rows: r.records.length, seconds: r.seconds });

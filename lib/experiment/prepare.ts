@@ -6,11 +6,11 @@ import { join, resolve } from 'node:path';
 
 import { modelGroups } from '../models/index.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
-import { writeJsonAtomic } from '../util/runfolder.js';
+import { moveAside, studyIn, writeJsonAtomic } from '../util/runfolder.js';
 import { studySplits, type StudySplits } from '../split/index.js';
 import { planStudy, type Plan } from './plan.js';
 import type { StudyConfig } from './study-config.js';
-import type { StudyFile } from './study-folder.js';
+import { checkStudyFolder, type StudyFile, type StudyFolderOptions } from './study-folder.js';
 import { checkStudy } from './unit-config.js';
 
 /** The plan of a study, each model's parameter groups taken from the registry; an unknown model name throws here. */
@@ -30,12 +30,17 @@ export interface PreparedStudy {
 
 /**
  * Everything before training: checks the inputs, makes the shared splits (so that units
- * run by other processes only read them), writes study.json.
+ * run by other processes only read them), writes study.json. With `folder`, a folder that
+ * holds a started study is first checked (checkStudyFolder: resume with the same
+ * settings, or force, which moves the old study aside once the inputs are checked);
+ * without it the folder is taken up as it is (the demo, a unit's child process).
  */
-export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress()): Promise<PreparedStudy> {
+export async function prepareStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress(), folder?: StudyFolderOptions): Promise<PreparedStudy> {
   const out = resolve(cfg.out);
+  if (folder) checkStudyFolder(cfg, folder);
   const plan = registryPlan(cfg);
   checkStudy(cfg, plan.units);
+  if (folder?.force && studyIn(out)) progress.line(`moved the study that was in ${out} to ${moveAside(out)}`);
   const modelOrder = [...new Set(cfg.experiments.flatMap((s) => s.models))];
   const study: StudyFile = { version: 1, name: cfg.name, config: cfg, modelOrder, entries: plan.entries };
   // the splits are made (and their datasets checked) before study.json is written

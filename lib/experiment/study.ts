@@ -12,7 +12,7 @@ import { unitId } from '../scale/plan-file.js';
 import type { Unit } from './plan.js';
 import { prepareStudy } from './prepare.js';
 import type { StudyConfig } from './study-config.js';
-import { collectRecords, type StudyFile } from './study-folder.js';
+import { collectRecords, type StudyFile, type StudyFolderOptions } from './study-folder.js';
 import { trainUnit } from './train-unit.js';
 import type { RunRecord } from './types.js';
 
@@ -23,7 +23,7 @@ export { planStudy, runSeed, type Plan, type Unit } from './plan.js';
 export { unitConfig } from './unit-config.js';
 export { prepareStudy, registryPlan, type PreparedStudy } from './prepare.js';
 export { describeUnit, trainUnit } from './train-unit.js';
-export { collectRecords, readStudyFile, type StudyFile } from './study-folder.js';
+export { checkStudyFolder, collectRecords, readStudyFile, StudyFolderError, type StudyFile, type StudyFolderOptions } from './study-folder.js';
 
 export interface StudyResult {
   dir: string;
@@ -40,12 +40,14 @@ export interface StudyRunOptions extends RunOptions {
   gpus?: string[];
   /** false: no report at the end (the caller writes it later, as the demo does after LayerCAM) */
   report?: boolean;
+  /** a folder that holds a started study: resume it, or force (move it aside); see prepareStudy */
+  folder?: StudyFolderOptions;
 }
 
 /** Runs (or resumes) a study; `options.signal` aborts it between and inside runs (resumable). */
 export async function runStudy(cfg: StudyConfig, progress: ProgressSink = consoleProgress(), options: StudyRunOptions = {}): Promise<StudyResult> {
   const t0 = Date.now();
-  const prepared = await prepareStudy(cfg, progress);
+  const prepared = await prepareStudy(cfg, progress, options.folder);
   const { out, plan } = prepared;
   progress.line(`${cfg.name}: ${plan.units.length} training run(s), ${plan.entries.length} report row(s) -> ${out}`);
   if ((options.workers ?? 1) > 1 || options.gpus) {
