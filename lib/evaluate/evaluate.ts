@@ -16,7 +16,7 @@ import { argmax, classificationReport, oneVsRestAuc, quadraticWeightedKappa, roc
 import { decodeSplit, probRows, resolveDevice } from '../train/runner.js';
 import { predictionRows, predictionsCsv, type Prediction } from '../train/predictions.js';
 import { runTemperature, scaleProbs } from '../train/temperature.js';
-import { openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
+import { modelSourceProblem, openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { moveAside, RunFolder, writeFileAtomic } from '../util/runfolder.js';
 import { setTorchThreads } from '../util/threads.js';
@@ -96,11 +96,8 @@ export function evaluationIn(dir: string): boolean {
  * file is read or written (the CLI makes it a usage error).
  */
 export function evaluateProblem(o: Partial<EvaluateOptions>): string | null {
-  if (o.run !== undefined && o.checkpoint !== undefined)
-    return "--run and --checkpoint cannot go together: --run uses the run folder's weights, --checkpoint the file given";
-  if (o.run === undefined && o.checkpoint === undefined) return 'give --run DIR (a finished run) or --checkpoint FILE (with --model and --classes unless a config.json is beside it)';
-  if (o.run !== undefined && (o.model !== undefined || o.classes !== undefined))
-    return "--run and --model/--classes cannot go together: the run's config.json names its model and classes";
+  const source = modelSourceProblem(o);
+  if (source) return source;
   if (o.data !== undefined && o.splitFile !== undefined)
     return '--data and --split-file cannot go together: the split file names its images; give one or the other';
   if (o.data === undefined && o.splitFile === undefined) return 'give --data (a labelled dataset) or --split-file (a split.json, its --split part)';

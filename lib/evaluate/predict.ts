@@ -11,7 +11,7 @@ import { csvCell } from '../data/csv.js';
 import { runTemperature, scaleProbs } from '../train/temperature.js';
 import { argmax } from '../stats/metrics.js';
 import { decodeSplit, resolveDevice } from '../train/runner.js';
-import { openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
+import { modelSourceProblem, openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { writeFileAtomic } from '../util/runfolder.js';
 import { setTorchThreads } from '../util/threads.js';
@@ -36,11 +36,8 @@ export interface PredictionRow {
 
 /** The one-line refusal of options that cannot run as given, or null (before any file is read). */
 export function predictProblem(o: Partial<PredictOptions>): string | null {
-  if (o.run !== undefined && o.checkpoint !== undefined)
-    return "--run and --checkpoint cannot go together: --run uses the run folder's weights, --checkpoint the file given";
-  if (o.run === undefined && o.checkpoint === undefined) return 'give --run DIR (a finished run) or --checkpoint FILE (with --model and --classes unless a config.json is beside it)';
-  if (o.run !== undefined && (o.model !== undefined || o.classes !== undefined))
-    return "--run and --model/--classes cannot go together: the run's config.json names its model and classes";
+  const source = modelSourceProblem(o);
+  if (source) return source;
   if (!o.images || o.images.length === 0) return 'give --images FILES... or --images DIR';
   if (o.cacheDir !== undefined && o.noCache) return '--no-cache and --cache-dir cannot go together: --no-cache decodes into memory';
   if (o.out !== undefined && existsSync(o.out) && !o.force) return `${resolve(o.out)} exists; give --force to replace it`;

@@ -58,6 +58,22 @@ export function readRunConfig(dir: string): RunConfig | null {
   return c as RunConfig;
 }
 
+/**
+ * The one-line refusal of a model source that cannot be used as given, or null; checked
+ * before any file is read. `checks` 'exclusive': only --run with --checkpoint (cam, whose
+ * other model flags may go with --run); 'all' (evaluate, predict): also neither given, and
+ * --run with --model/--classes.
+ */
+export function modelSourceProblem(o: Partial<ModelSource>, checks: 'all' | 'exclusive' = 'all'): string | null {
+  if (o.run !== undefined && o.checkpoint !== undefined)
+    return "--run and --checkpoint cannot go together: --run uses the run folder's weights, --checkpoint the file given";
+  if (checks === 'exclusive') return null;
+  if (o.run === undefined && o.checkpoint === undefined) return 'give --run DIR (a finished run) or --checkpoint FILE (with --model and --classes unless a config.json is beside it)';
+  if (o.run !== undefined && (o.model !== undefined || o.classes !== undefined))
+    return "--run and --model/--classes cannot go together: the run's config.json names its model and classes";
+  return null;
+}
+
 /** Which file, model, classes and input size `o` names; reads config.json only. */
 export function resolveTrainedModel(o: ModelSource): TrainedModelSpec {
   let file: string;
