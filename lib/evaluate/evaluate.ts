@@ -6,16 +6,16 @@
 // (classification report, calibration, kappa, one-vs-rest AUC, bootstrap intervals) and
 // roc.svg / reliability.svg. See docs/EVALUATION.md.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { loadDataset } from '../data/dataset.js';
 import { readSplitFile, type SplitEntry } from '../split/index.js';
 import { bootstrapRun, DEFAULT_BOOTSTRAP, type BootstrapOptions, type RunBootstrap } from '../stats/bootstrap.js';
 import { brierScore, calibrationError, multiclassBrier, reliabilityBins, type ReliabilityBin } from '../stats/calibration.js';
 import { argmax, classificationReport, oneVsRestAuc, quadraticWeightedKappa, rocCurve, type ClassificationReport } from '../stats/metrics.js';
-import { decodeSplit, probRows, resolveDevice } from '../train/runner.js';
-import { predictionRows, predictionsCsv, type Prediction } from '../train/predictions.js';
-import { runTemperature, scaleProbs } from '../train/temperature.js';
+import { decodeSplit, resolveDevice } from '../train/runner.js';
+import { predictionRows, predictionsCsv, probRows, type Prediction } from '../train/predictions.js';
+import { scaleProbs } from '../train/temperature.js';
 import { modelSourceProblem, openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { moveAside, RunFolder, writeFileAtomic } from '../util/runfolder.js';
@@ -188,14 +188,12 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
     const failed = set.failures();
     if (failed.length > 0) throw new Error(`${failed[0]!.file}: ${failed[0]!.reason}`);
     const r = await model.session.evaluate(set, Int32Array.from(entries.map((e) => e.label)), { batchSize });
-    const rows = predictionRows(data.split as Prediction['split'], entries, r, spec.classes);
-    // the metrics from the evaluation's own numbers (not the CSV's rounded ones), as the run's final.json
-    // a run calibrated with --calibrate temperature: its temperature applies (calibration.json beside the weights)
-    const temperature = spec.config ? runTemperature(dirname(spec.file)) : null;
     const raw = probRows(r);
-    const scaled = temperature === null ? raw : scaleProbs(raw, temperature);
-    if (temperature !== null) rows.forEach((row, i) => (row.probs = scaled[i]!.map((p) => Number(p.toPrecision(9)))));
-    const exact = rows.map((row, i) => ({ ...row, probs: scaled[i]! }));
+    // a run calibrated with --calibrate temperature: its temperature applies to every probability
+    const probs = spec.temperature === null ? raw : scaleProbs(raw, spec.temperature);
+    const rows = predictionRows(data.split as Prediction['split'], entries, r, spec.classes, probs);
+    // the metrics from the evaluation's own numbers (not the CSV's rounded ones), as the run's final.json
+    const exact = rows.map((row, i) => ({ ...row, probs: probs[i]! }));
     const m = evaluationMetrics(exact, spec.classes, o.bootstrap);
     const title = `${spec.label} on ${data.split === 'eval' ? data.source : `${data.split} of ${data.source}`}`;
     const roc = await rocSvg(exact, spec.classes, m.report, spec.label);
@@ -210,7 +208,7 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
       classMap: Object.fromEntries(data.classes.map((c, i) => [c, spec.classes[toModel[i]!]!])),
       ...m.report,
       loss: r.loss,
-      calibration: temperature === null ? m.calibration : { ...m.calibration, temperature, eceUncalibrated: calibrationError(raw, exact.map((e) => e.label), { bins: 15, norm: 'l1' }) },
+      calibration: spec.temperature === null ? m.calibration : { ...m.calibration, temperature: spec.temperature, eceUncalibrated: calibrationError(raw, exact.map((e) => e.label), { bins: 15, norm: 'l1' }) },
       kappa: m.kappa,
       ovrAuc: m.ovrAuc,
       bootstrap: m.bootstrap,

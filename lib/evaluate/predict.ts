@@ -4,11 +4,12 @@
 // placeholder labels: the batched path of predictions.csv, without copying batches into
 // JavaScript as Session.predict would), so the probabilities are the run's own.
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import { isDecodable, walkFiles } from '../data/walk.js';
 import { csvCell } from '../data/csv.js';
-import { runTemperature, scaleProbs } from '../train/temperature.js';
+import { probRows } from '../train/predictions.js';
+import { scaleProbs } from '../train/temperature.js';
 import { argmax } from '../stats/metrics.js';
 import { decodeSplit, resolveDevice } from '../train/runner.js';
 import { modelSourceProblem, openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
@@ -81,15 +82,13 @@ export async function predictImages(o: PredictOptions, progress: ProgressSink = 
     const failed = set.failures();
     if (failed.length > 0) throw new Error(`${failed[0]!.file}: ${failed[0]!.reason}`);
     const r = await model.session.evaluate(set, new Int32Array(entries.length), { batchSize: o.batchSize ?? spec.config?.batchSize ?? 32 });
-    const k = spec.classes.length;
-    const rows: PredictionRow[] = [];
+    const raw = probRows(r);
     // a run calibrated with --calibrate temperature: its temperature applies
-    const temperature = spec.config ? runTemperature(dirname(spec.file)) : null;
-    for (let i = 0; i < r.n; i++) {
-      const raw = Array.from(r.probs.subarray(i * k, (i + 1) * k));
-      const probs = (temperature === null ? raw : scaleProbs([raw], temperature)[0]!).map((p) => Number(p.toPrecision(9)));
-      rows.push({ file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! });
-    }
+    const scaled = spec.temperature === null ? raw : scaleProbs(raw, spec.temperature);
+    const rows: PredictionRow[] = scaled.map((p, i) => {
+      const probs = p.map((x) => Number(x.toPrecision(9)));
+      return { file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! };
+    });
     if (o.out) {
       writeFileAtomic(resolve(o.out), predictCsv(spec.classes, rows));
       progress.line(`${spec.label}: ${rows.length} image(s) predicted; written to ${resolve(o.out)}`);

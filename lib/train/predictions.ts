@@ -20,15 +20,23 @@ export interface Prediction {
   predicted: number;
 }
 
-/** The rows of one evaluated split (images that failed to decode are not among them). */
-export function predictionRows(split: Prediction['split'], entries: readonly SplitEntry[], r: EvalResult, classes: readonly string[]): Prediction[] {
-  const rows: Prediction[] = [];
-  for (let i = 0; i < r.n; i++) {
-    const e = entries[r.indices[i]!]!;
-    const probs = Array.from(r.probs.subarray(i * classes.length, (i + 1) * classes.length), (p) => Number(p.toPrecision(9)));
-    rows.push({ split, file: e.file, group: e.group ?? '', label: r.labels[i]!, probs, predicted: argmax(probs) });
-  }
+/** The probabilities of an evaluation, one row per image. */
+export function probRows(r: EvalResult): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < r.n; i++) rows.push(Array.from(r.probs.subarray(i * r.numClasses, (i + 1) * r.numClasses)));
   return rows;
+}
+
+/**
+ * The rows of one evaluated split (images that failed to decode are not among them);
+ * `probs`: the probabilities to keep, one row per evaluated image (default: the evaluation's own).
+ */
+export function predictionRows(split: Prediction['split'], entries: readonly SplitEntry[], r: EvalResult, classes: readonly string[], probs: readonly (readonly number[])[] = probRows(r)): Prediction[] {
+  return probs.map((row, i) => {
+    const e = entries[r.indices[i]!]!;
+    const p = row.map((x) => Number(x.toPrecision(9)));
+    return { split, file: e.file, group: e.group ?? '', label: r.labels[i]!, probs: p, predicted: argmax(p) };
+  });
 }
 
 export function predictionsCsv(classes: readonly string[], rows: readonly Prediction[]): string {
