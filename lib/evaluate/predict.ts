@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 
 import { isDecodable, walkFiles } from '../data/walk.js';
 import { csvCell } from '../data/csv.js';
-import { probRows } from '../train/predictions.js';
+import { csvProb, probRows } from '../train/predictions.js';
 import { scaleProbs } from '../train/temperature.js';
 import { argmax } from '../stats/metrics.js';
 import { decodeSplit, resolveDevice } from '../train/runner.js';
@@ -86,7 +86,7 @@ export async function predictImages(o: PredictOptions, progress: ProgressSink = 
     // a run calibrated with --calibrate temperature: its temperature applies
     const scaled = spec.temperature === null ? raw : scaleProbs(raw, spec.temperature);
     const rows: PredictionRow[] = scaled.map((p, i) => {
-      const probs = p.map((x) => Number(x.toPrecision(9)));
+      const probs = p.map(csvProb);
       return { file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! };
     });
     if (o.out) {

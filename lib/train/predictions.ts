@@ -20,6 +20,9 @@ export interface Prediction {
   predicted: number;
 }
 
+/** A probability as the CSVs keep it: 9 significant digits (a float32 softmax's precision). */
+export const csvProb = (p: number): number => Number(p.toPrecision(9));
+
 /** The probabilities of an evaluation, one row per image. */
 export function probRows(r: EvalResult): number[][] {
   const rows: number[][] = [];
@@ -34,7 +37,7 @@ export function probRows(r: EvalResult): number[][] {
 export function predictionRows(split: Prediction['split'], entries: readonly SplitEntry[], r: EvalResult, classes: readonly string[], probs: readonly (readonly number[])[] = probRows(r)): Prediction[] {
   return probs.map((row, i) => {
     const e = entries[r.indices[i]!]!;
-    const p = row.map((x) => Number(x.toPrecision(9)));
+    const p = row.map(csvProb);
     return { split, file: e.file, group: e.group ?? '', label: r.labels[i]!, probs: p, predicted: argmax(p) };
   });
 }
