@@ -2,13 +2,14 @@
 // unlabelled images (files, or every JPEG/PNG under a folder, sorted). The images are
 // decoded and run exactly as a run's test images are (decodeSplit, Session.evaluate with
 // placeholder labels: the batched path of predictions.csv, without copying batches into
-// JavaScript as Session.predict would), so the probabilities are the run's own.
+// JavaScript as Session.predict would), so the probabilities are the run's own; `tta:
+// 'flip'` averages them with the mirrored images' (./tta.ts).
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { isDecodable, walkFiles } from '../data/walk.js';
 import { csvCell } from '../data/csv.js';
-import { csvProb, probRows } from '../train/predictions.js';
+import { csvProb } from '../train/predictions.js';
 import { scaleProbs } from '../train/temperature.js';
 import { argmax } from '../stats/metrics.js';
 import { decodeSplit, resolveDevice } from '../train/runner.js';
@@ -17,6 +18,7 @@ import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { writeFileAtomic } from '../util/runfolder.js';
 import { setTorchThreads } from '../util/threads.js';
 import type { RunSettings } from './evaluate.js';
+import { ttaProblem, ttaProbs, type Tta } from './tta.js';
 
 export interface PredictOptions extends ModelSource, RunSettings {
   /** image files, or folders (every JPEG/PNG under them, sorted) */
@@ -41,6 +43,8 @@ export function predictProblem(o: Partial<PredictOptions>): string | null {
   if (source) return source;
   if (!o.images || o.images.length === 0) return 'give --images FILES... or --images DIR';
   if (o.cacheDir !== undefined && o.noCache) return '--no-cache and --cache-dir cannot go together: --no-cache decodes into memory';
+  const tta = ttaProblem(o.tta);
+  if (tta) return tta;
   if (o.out !== undefined && existsSync(o.out) && !o.force) return `${resolve(o.out)} exists; give --force to replace it`;
   return null;
 }
@@ -60,17 +64,19 @@ export function imageFiles(images: readonly string[]): string[] {
   return files;
 }
 
-/** The CSV of predictImages' rows: file, prob_<class> per model class, predicted. */
-export function predictCsv(classes: readonly string[], rows: readonly PredictionRow[]): string {
-  const head = ['file', ...classes.map((c) => `prob_${c}`), 'predicted'];
-  const lines = rows.map((r) => [r.file, ...r.probs, r.predicted].map(csvCell).join(','));
+/** The CSV of predictImages' rows: file, prob_<class> per model class, predicted; then `tta` unless it is 'none'. */
+export function predictCsv(classes: readonly string[], rows: readonly PredictionRow[], tta: Tta = 'none'): string {
+  const extra = tta === 'none' ? [] : [['tta', tta] as const];
+  const head = ['file', ...classes.map((c) => `prob_${c}`), 'predicted', ...extra.map(([k]) => k)];
+  const lines = rows.map((r) => [r.file, ...r.probs, r.predicted, ...extra.map(([, v]) => v)].map(csvCell).join(','));
   return `${[head.map(csvCell).join(','), ...lines].join('\n')}\n`;
 }
 
 /** A trained model's probabilities for each image (writes `out` when given); resolves with the rows and the model's classes. */
-export async function predictImages(o: PredictOptions, progress: ProgressSink = consoleProgress()): Promise<{ classes: string[]; rows: PredictionRow[] }> {
+export async function predictImages(o: PredictOptions, progress: ProgressSink = consoleProgress()): Promise<{ classes: string[]; tta: Tta; rows: PredictionRow[] }> {
   const problem = predictProblem(o);
   if (problem) throw new Error(problem);
+  const tta = o.tta ?? 'none';
   const device = resolveDevice(o.device);
   const spec = resolveTrainedModel(o);
   const files = imageFiles(o.images);
@@ -81,8 +87,9 @@ export async function predictImages(o: PredictOptions, progress: ProgressSink = 
     const set = await decodeSplit('images', entries, spec.inputSize, { threads: o.threads ?? 0, skipBadImages: false, cacheDir: o.cacheDir, noCache: o.noCache }, progress, undefined);
     const failed = set.failures();
     if (failed.length > 0) throw new Error(`${failed[0]!.file}: ${failed[0]!.reason}`);
-    const r = await model.session.evaluate(set, new Int32Array(entries.length), { batchSize: o.batchSize ?? spec.config?.batchSize ?? 32 });
-    const raw = probRows(r);
+    const batchSize = o.batchSize ?? spec.config?.batchSize ?? 32;
+    const r = await model.session.evaluate(set, new Int32Array(entries.length), { batchSize });
+    const { probs: raw } = await ttaProbs(tta, model.session, spec.model, set, r, batchSize);
     // a run calibrated with --calibrate temperature: its temperature applies
     const scaled = spec.temperature === null ? raw : scaleProbs(raw, spec.temperature);
     const rows: PredictionRow[] = scaled.map((p, i) => {
@@ -90,10 +97,10 @@ export async function predictImages(o: PredictOptions, progress: ProgressSink = 
       return { file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! };
     });
     if (o.out) {
-      writeFileAtomic(resolve(o.out), predictCsv(spec.classes, rows));
-      progress.line(`${spec.label}: ${rows.length} image(s) predicted; written to ${resolve(o.out)}`);
+      writeFileAtomic(resolve(o.out), predictCsv(spec.classes, rows, tta));
+      progress.line(`${spec.label}${tta === 'none' ? '' : ` (TTA ${tta})`}: ${rows.length} image(s) predicted; written to ${resolve(o.out)}`);
     }
-    return { classes: spec.classes, rows };
+    return { classes: spec.classes, tta, rows };
   } finally {
     await model.session.dispose();
   }

@@ -42,9 +42,11 @@ export function predictionRows(split: Prediction['split'], entries: readonly Spl
   });
 }
 
-export function predictionsCsv(classes: readonly string[], rows: readonly Prediction[]): string {
-  const head = ['split', 'file', 'group', 'label', ...classes.map((c) => `prob_${c}`), 'predicted'];
-  const lines = rows.map((r) => [r.split, r.file, r.group, classes[r.label]!, ...r.probs, classes[r.predicted]!].map(csvCell).join(','));
+/** The CSV of `rows`; `extra`: columns after predicted with one value on every row (an evaluation's tta). */
+export function predictionsCsv(classes: readonly string[], rows: readonly Prediction[], extra: Readonly<Record<string, string>> = {}): string {
+  const more = Object.entries(extra);
+  const head = ['split', 'file', 'group', 'label', ...classes.map((c) => `prob_${c}`), 'predicted', ...more.map(([k]) => k)];
+  const lines = rows.map((r) => [r.split, r.file, r.group, classes[r.label]!, ...r.probs, classes[r.predicted]!, ...more.map(([, v]) => v)].map(csvCell).join(','));
   return `${[head.map(csvCell).join(','), ...lines].join('\n')}\n`;
 }
 
