@@ -80,7 +80,9 @@ export function registerEvaluateCommands(program: Command): void {
 
   const predict = modelFlags(program.command('predict').description("a trained model's class probabilities for unlabelled images, as a CSV"))
     .option('--images <paths...>', 'image files, or a folder (every JPEG/PNG under it, sorted)')
-    .option('--force', 'replace an existing --out file', false);
+    .option('--cam', "also write each image's LayerCAM map for its predicted class (a PNG; the CSV's cam column)")
+    .option('--cam-out <dir>', 'folder of the --cam maps (default: cam/ beside --out)')
+    .option('--force', 'replace an existing --out file (and write over the maps in the --cam folder)', false);
   runFlags(predict)
     .requiredOption('--out <file>', 'the CSV: file, prob_<class> per class, predicted')
     .action(async (o: Record<string, unknown>) => {
@@ -89,6 +91,8 @@ export function registerEvaluateCommands(program: Command): void {
         images: (o.images as string[] | undefined) ?? [],
         out: o.out as string,
         force: o.force === true,
+        ...(o.cam === true ? { cam: true } : {}),
+        ...(o.camOut !== undefined ? { camOut: o.camOut as string } : {}),
         ...settings(o),
       };
       const problem = predictProblem(options);

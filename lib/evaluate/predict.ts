@@ -4,9 +4,10 @@
 // placeholder labels: the batched path of predictions.csv, without copying batches into
 // JavaScript as Session.predict would), so the probabilities are the run's own; `tta:
 // 'flip'` averages them with the mirrored images' (./tta.ts).
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 
+import { writeCamOverlays } from '../cam/cam.js';
 import { isDecodable, walkFiles } from '../data/walk.js';
 import { csvCell } from '../data/csv.js';
 import { csvProb } from '../train/predictions.js';
@@ -25,8 +26,12 @@ export interface PredictOptions extends ModelSource, RunSettings {
   images: string[];
   /** the CSV to write (file, prob_<class>..., predicted); the API writes none without it */
   out?: string;
-  /** replace an existing `out` file */
+  /** replace an existing `out` file (and write the maps over those in the `camOut` folder) */
   force?: boolean;
+  /** also write each image's LayerCAM map for its predicted class (a PNG; the CSV's `cam` column) */
+  cam?: boolean;
+  /** the maps' folder (default: cam/ beside `out`) */
+  camOut?: string;
 }
 
 export interface PredictionRow {
@@ -35,6 +40,8 @@ export interface PredictionRow {
   probs: number[];
   /** the predicted class's name */
   predicted: string;
+  /** with `cam`: the map, relative to the CSV's folder (absolute without `out`) */
+  cam?: string;
 }
 
 /** The one-line refusal of options that cannot run as given, or null (before any file is read). */
@@ -45,8 +52,17 @@ export function predictProblem(o: Partial<PredictOptions>): string | null {
   if (o.cacheDir !== undefined && o.noCache) return '--no-cache and --cache-dir cannot go together: --no-cache decodes into memory';
   const tta = ttaProblem(o.tta);
   if (tta) return tta;
+  if (o.camOut !== undefined && !o.cam) return '--cam-out needs --cam: it names the folder of the LayerCAM maps';
+  if (o.cam && o.out === undefined && o.camOut === undefined) return 'give out (the CSV) or camOut (a folder) with cam: the maps need a folder';
   if (o.out !== undefined && existsSync(o.out) && !o.force) return `${resolve(o.out)} exists; give --force to replace it`;
+  const cams = o.cam ? camFolder(o) : null;
+  if (cams && existsSync(cams) && readdirSync(cams).length > 0 && !o.force) return `${cams} holds files; give --force to write the LayerCAM maps over them`;
   return null;
+}
+
+/** The folder of the LayerCAM maps: `camOut`, else cam/ beside `out`. */
+function camFolder(o: Partial<PredictOptions>): string {
+  return resolve(o.camOut ?? join(dirname(resolve(o.out!)), 'cam'));
 }
 
 /** The image files `images` names: files as given, folders as every JPEG/PNG under them (sorted). */
@@ -64,11 +80,11 @@ export function imageFiles(images: readonly string[]): string[] {
   return files;
 }
 
-/** The CSV of predictImages' rows: file, prob_<class> per model class, predicted; then `tta` unless it is 'none'. */
+/** The CSV of predictImages' rows: file, prob_<class> per model class, predicted; then `tta` unless it is 'none', and `cam` when the rows have maps. */
 export function predictCsv(classes: readonly string[], rows: readonly PredictionRow[], tta: Tta = 'none'): string {
-  const extra = tta === 'none' ? [] : [['tta', tta] as const];
-  const head = ['file', ...classes.map((c) => `prob_${c}`), 'predicted', ...extra.map(([k]) => k)];
-  const lines = rows.map((r) => [r.file, ...r.probs, r.predicted, ...extra.map(([, v]) => v)].map(csvCell).join(','));
+  const cam = rows.some((r) => r.cam !== undefined);
+  const head = ['file', ...classes.map((c) => `prob_${c}`), 'predicted', ...(tta === 'none' ? [] : ['tta']), ...(cam ? ['cam'] : [])];
+  const lines = rows.map((r) => [r.file, ...r.probs, r.predicted, ...(tta === 'none' ? [] : [tta]), ...(cam ? [r.cam ?? ''] : [])].map(csvCell).join(','));
   return `${[head.map(csvCell).join(','), ...lines].join('\n')}\n`;
 }
 
@@ -96,6 +112,13 @@ export async function predictImages(o: PredictOptions, progress: ProgressSink = 
       const probs = p.map(csvProb);
       return { file: entries[r.indices[i]!]!.file, probs, predicted: spec.classes[argmax(probs)]! };
     });
+    if (o.cam) {
+      // the map of the unmirrored image, for the class the row predicts
+      const dir = camFolder(o);
+      const maps = await writeCamOverlays(model.session, set, rows.map((row, i) => ({ index: r.indices[i]!, file: row.file, cls: spec.classes.indexOf(row.predicted) })), dir);
+      maps.forEach((file, i) => (rows[i]!.cam = o.out ? relative(dirname(resolve(o.out)), file) : file));
+      progress.line(`LayerCAM maps of the predicted classes written to ${dir}`);
+    }
     if (o.out) {
       writeFileAtomic(resolve(o.out), predictCsv(spec.classes, rows, tta));
       progress.line(`${spec.label}${tta === 'none' ? '' : ` (TTA ${tta})`}: ${rows.length} image(s) predicted; written to ${resolve(o.out)}`);

@@ -1,8 +1,10 @@
 // `thtl-native evaluate` and `predict` on a tiny finished run: the run's own test metrics
 // and probabilities come back exactly; class names that differ are refused and mapped;
-// an existing --out is refused without --force.
+// an existing --out is refused without --force; --tta flip is the mean over mirrored
+// copies; predict --cam writes a LayerCAM map per image.
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { native } from '../../binding/index.js';
@@ -172,6 +174,25 @@ describe('thtl-native evaluate / predict', () => {
     }
   }, 600_000);
 
+  it("predict --cam writes each image's LayerCAM map (a PNG of the input size) and the cam column points at it", async () => {
+    const out = join(dir, 'cam-preds.csv');
+    const images = testFiles.slice(0, 3);
+    const r = await cli(['predict', '--run', run, '--images', ...images, '--cam', '--tta', 'flip', '--out', out, ...FAST]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = csv(out);
+    expect(rows[0]).toEqual(['file', 'prob_benign', 'prob_malignant', 'predicted', 'tta', 'cam']);
+    expect(rows.slice(1).map((row) => row[0])).toEqual(images);
+    for (const row of rows.slice(1)) {
+      expect(row[5]).toBe(`cam/${basename(row[0]!, extname(row[0]!))}.png`);
+      const meta = await sharp(join(dir, row[5]!)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 32, 32]);
+    }
+    // the folder holds maps now: refused without --force
+    const again = await cli(['predict', '--run', run, '--images', ...images, '--cam', '--cam-out', join(dir, 'cam'), '--out', join(dir, 'cam2.csv'), ...FAST]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^thtl-native: \S+cam holds files; give --force to write the LayerCAM maps over them\n/);
+  }, 600_000);
+
   it('class names that differ from the model\'s are refused naming both lists; --class-map maps them', async () => {
     const data = join(dir, 'renamed');
     const split = JSON.parse(readFileSync(join(run, 'split.json'), 'utf8')) as { test: { file: string; label: number }[]; classes: string[] };
@@ -208,9 +229,12 @@ describe('thtl-native evaluate / predict', () => {
     const badMap = await cli(['evaluate', '--run', '/no/run', '--data', '/no/data', '--class-map', 'b', '--out', join(dir, 'u')]);
     expect(badMap.code).toBe(2);
     expect(badMap.stderr).toMatch(/^thtl-native: --class-map must be old=new pairs separated by commas/);
+    const camOut = await cli(['predict', '--run', '/no/run', '--images', '/no/x.png', '--cam-out', join(dir, 'u'), '--out', join(dir, 'u.csv')]);
+    expect(camOut.code).toBe(2);
+    expect(camOut.stderr).toMatch(/^thtl-native: --cam-out needs --cam/);
     const tta = await cli(['predict', '--run', '/no/run', '--images', '/no/x.png', '--tta', 'crop', '--out', join(dir, 'u.csv')]);
     expect(tta.code).toBe(2);
-    expect(tta.stderr).toMatch(/^thtl-native: option '--tta <mode>' argument 'crop' is invalid/);
+    expect(tta.stderr).toMatch(/^thtl-native: --tta must be one of none, flip, got 'crop'\n/);
     expect(existsSync(join(dir, 'u'))).toBe(false);
   });
 
