@@ -49,3 +49,4 @@ export { frechetDistance, mmd2, meanCosine, logme, emd1d } from './probe/scores.
 export { runCam, type CamOptions } from './cam/cam.js';
 export { evaluateModel, type EvaluateOptions, type EvaluationMetrics } from './evaluate/evaluate.js';
 export { predictImages, type PredictOptions, type PredictionRow } from './evaluate/predict.js';
+export { TTA_MODES, type Tta } from './evaluate/tta.js';

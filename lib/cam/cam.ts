@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 
 import { native } from '../../binding/index.js';
-import type { LayerCamResult } from '../../binding/session.js';
+import type { ImageSet } from '../../binding/data.js';
+import type { LayerCamResult, NativeSession } from '../../binding/session.js';
 import { readSplitFile, type SplitEntry } from '../split/index.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import type { CamRow } from '../report/cam-figure.js';
@@ -89,6 +90,45 @@ function toHwc(chw: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
+/** A file name stem per file, unique among them: a repeated stem gets -2, -3, ... */
+export function uniqueStems(files: readonly string[]): string[] {
+  const stems = new Map<string, number>();
+  return files.map((file) => {
+    const stem = basename(file, extname(file));
+    const seen = stems.get(stem) ?? 0;
+    stems.set(stem, seen + 1);
+    return seen > 0 ? `${stem}-${seen + 1}` : stem;
+  });
+}
+
+/** The batch of images one LayerCAM call takes (one forward and one backward pass). */
+const CAM_BATCH = 16;
+
+/**
+ * `predict --cam`: the LayerCAM map of each of `images` (an index of `set`, its file and
+ * the class explained), the model's default layers fused per pixel by their maximum,
+ * blended in jet colours over the image as one PNG of the image's size, written into
+ * `out` as <stem>.png. Resolves with the files written, in order.
+ */
+export async function writeCamOverlays(session: NativeSession, set: ImageSet, images: readonly { index: number; file: string; cls: number }[], out: string): Promise<string[]> {
+  const { overlayJet } = await import('../report/cam-figure.js'); // sharp loads only when maps are drawn
+  mkdirSync(out, { recursive: true });
+  const stems = uniqueStems(images.map((i) => i.file));
+  const files: string[] = [];
+  for (let start = 0; start < images.length; start += CAM_BATCH) {
+    const batch = images.slice(start, start + CAM_BATCH);
+    const r = await session.layerCamImages(set, batch.map((i) => i.index), { classes: batch.map((i) => i.cls), fusion: 'max' });
+    const plane = r.height * r.width;
+    for (const [k, { index }] of batch.entries()) {
+      const image = { width: set.size, height: set.size, rgb: toHwc(set.pixels(index), set.size) };
+      const file = join(out, `${stems[start + k]!}.png`);
+      native().encodeImage(file, overlayJet(image, r.fused!.subarray(k * plane, (k + 1) * plane)), set.size, set.size);
+      files.push(file);
+    }
+  }
+  return files;
+}
+
 export interface CamSummary {
   image: string;
   label: string | null;
@@ -134,12 +174,11 @@ export async function runCam(o: CamOptions, progress: ProgressSink = consoleProg
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   const summary: CamSummary[] = [];
-  const stems = new Map<string, number>();
+  const stems = uniqueStems(items.map((i) => i.file));
   let seconds = 0;
   let layers = 0;
-  const batch = 16;
-  for (let start = 0; start < items.length; start += batch) {
-    const indices = Array.from({ length: Math.min(batch, items.length - start) }, (_, k) => start + k);
+  for (let start = 0; start < items.length; start += CAM_BATCH) {
+    const indices = Array.from({ length: Math.min(CAM_BATCH, items.length - start) }, (_, k) => start + k);
     const t0 = Date.now();
     const results: LayerCamResult[] = [];
     for (const m of models)
@@ -148,10 +187,7 @@ export async function runCam(o: CamOptions, progress: ProgressSink = consoleProg
     layers = results[0]!.layers.length;
     for (const [k, i] of indices.entries()) {
       const item = items[i]!;
-      let stem = basename(item.file, extname(item.file));
-      const seen = stems.get(stem) ?? 0;
-      stems.set(stem, seen + 1);
-      if (seen > 0) stem = `${stem}-${seen + 1}`;
+      const stem = stems[i]!;
       const image = { width: set.size, height: set.size, rgb: toHwc(set.pixels(i), set.size) };
       const rows: CamRow[] = [];
       const entry: CamSummary = { image: item.file, label: item.label === null ? null : main.classes[item.label]!, figure: `${stem}.png`, models: [] };

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 
 import { runCam, type CamOptions } from '../cam/cam.js';
+import { modelSourceProblem } from '../train/trained-model.js';
 import { addTrainingFlags, list, positiveInt } from './options.js';
 import { UsageError } from './usage.js';
 
@@ -10,8 +11,8 @@ import { UsageError } from './usage.js';
  * whether the user gave a flag (not its default). Checked before any file is read.
  */
 export function camFlagConflict(o: Record<string, unknown>, given: (name: string) => boolean): string | null {
-  if (o.run !== undefined && o.checkpoint !== undefined)
-    return '--run and --checkpoint cannot go together: --run uses the run folder\'s weights, --checkpoint the file given';
+  const source = modelSourceProblem(o, 'exclusive');
+  if (source) return source;
   if (o.images !== undefined && given('split'))
     return "--images and --split cannot go together: --images explains the files given, --split picks images of the run's split";
   if (o.images !== undefined && given('limit'))

@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseClassMap } from '../evaluate/classes.js';
 import { evaluateModel, evaluateProblem, type EvaluateOptions } from '../evaluate/evaluate.js';
 import { predictImages, predictProblem, type PredictOptions } from '../evaluate/predict.js';
+import { TTA_MODES, type Tta } from '../evaluate/tta.js';
 import { addTrainingFlags, list, positiveInt, readTrainingFlags } from './options.js';
 import { UsageError } from './usage.js';
 
@@ -27,15 +28,17 @@ function modelFlags(cmd: Command): Command {
     .option('--classes <list>', 'class names in label order (with --checkpoint outside a run folder)', list);
 }
 
-/** --batch-size (default the run's), --threads, --device, --cache-dir, --no-cache. */
+/** --batch-size (default the run's), --tta, --threads, --device, --cache-dir, --no-cache. */
 function runFlags(cmd: Command): Command {
-  cmd.option('--batch-size <n>', "batch size (default: the run's, else 32)", positiveInt('--batch-size'));
+  cmd
+    .option('--batch-size <n>', "batch size (default: the run's, else 32)", positiveInt('--batch-size'))
+    .addOption(new Option('--tta <mode>', "test-time augmentation: 'flip' averages each image's probabilities with its horizontal mirror's").choices([...TTA_MODES]).default('none'));
   return addTrainingFlags(cmd, ['threads', 'device', 'cacheDir', 'noCache'], 'fill');
 }
 
 function settings(o: Record<string, unknown>) {
   const t = readTrainingFlags(o, ['threads', 'device', 'cacheDir', 'noCache']);
-  return { ...(o.batchSize !== undefined ? { batchSize: o.batchSize as number } : {}), threads: t.threads, device: t.device, ...(t.cacheDir !== undefined ? { cacheDir: t.cacheDir } : {}), noCache: t.noCache === true };
+  return { ...(o.batchSize !== undefined ? { batchSize: o.batchSize as number } : {}), tta: o.tta as Tta, threads: t.threads, device: t.device, ...(t.cacheDir !== undefined ? { cacheDir: t.cacheDir } : {}), noCache: t.noCache === true };
 }
 
 const modelOf = (o: Record<string, unknown>) => ({
@@ -77,11 +80,21 @@ export function registerEvaluateCommands(program: Command): void {
 
   const predict = modelFlags(program.command('predict').description("a trained model's class probabilities for unlabelled images, as a CSV"))
     .option('--images <paths...>', 'image files, or a folder (every JPEG/PNG under it, sorted)')
-    .option('--force', 'replace an existing --out file', false);
+    .option('--cam', "also write each image's LayerCAM map for its predicted class (a PNG; the CSV's cam column)")
+    .option('--cam-out <dir>', 'folder of the --cam maps (default: cam/ beside --out)')
+    .option('--force', 'replace an existing --out file (and write over the maps in the --cam folder)', false);
   runFlags(predict)
     .requiredOption('--out <file>', 'the CSV: file, prob_<class> per class, predicted')
     .action(async (o: Record<string, unknown>) => {
-      const options: PredictOptions = { ...modelOf(o), images: (o.images as string[] | undefined) ?? [], out: o.out as string, force: o.force === true, ...settings(o) };
+      const options: PredictOptions = {
+        ...modelOf(o),
+        images: (o.images as string[] | undefined) ?? [],
+        out: o.out as string,
+        force: o.force === true,
+        ...(o.cam === true ? { cam: true } : {}),
+        ...(o.camOut !== undefined ? { camOut: o.camOut as string } : {}),
+        ...settings(o),
+      };
       const problem = predictProblem(options);
       if (problem) throw new UsageError(problem);
       await predictImages(options);

@@ -6,21 +6,22 @@
 // (classification report, calibration, kappa, one-vs-rest AUC, bootstrap intervals) and
 // roc.svg / reliability.svg. See docs/EVALUATION.md.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { loadDataset } from '../data/dataset.js';
 import { readSplitFile, type SplitEntry } from '../split/index.js';
 import { bootstrapRun, DEFAULT_BOOTSTRAP, type BootstrapOptions, type RunBootstrap } from '../stats/bootstrap.js';
 import { brierScore, calibrationError, multiclassBrier, reliabilityBins, type ReliabilityBin } from '../stats/calibration.js';
 import { argmax, classificationReport, oneVsRestAuc, quadraticWeightedKappa, rocCurve, type ClassificationReport } from '../stats/metrics.js';
-import { decodeSplit, probRows, resolveDevice } from '../train/runner.js';
+import { decodeSplit, resolveDevice } from '../train/runner.js';
 import { predictionRows, predictionsCsv, type Prediction } from '../train/predictions.js';
-import { runTemperature, scaleProbs } from '../train/temperature.js';
-import { openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
+import { scaleProbs } from '../train/temperature.js';
+import { modelSourceProblem, openTrainedModel, resolveTrainedModel, type ModelSource } from '../train/trained-model.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 import { moveAside, RunFolder, writeFileAtomic } from '../util/runfolder.js';
 import { setTorchThreads } from '../util/threads.js';
 import { matchClasses } from './classes.js';
+import { ttaProblem, ttaProbs, type Tta } from './tta.js';
 
 /** The decode and run settings evaluate and predict share (the training flags of the same names). */
 export interface RunSettings {
@@ -32,6 +33,8 @@ export interface RunSettings {
   device?: string;
   cacheDir?: string;
   noCache?: boolean;
+  /** test-time augmentation: 'none' (default) or 'flip' (each image's probabilities averaged with its horizontal mirror's) */
+  tta?: Tta;
 }
 
 export interface EvaluateOptions extends ModelSource, RunSettings {
@@ -60,6 +63,9 @@ export interface EvaluationMetrics extends ClassificationReport {
   classes: string[];
   /** the model's class each data class was taken as (identity without --class-map) */
   classMap: Record<string, string>;
+  /** the test-time augmentation the probabilities come from */
+  tta: Tta;
+  /** mean cross-entropy of the probabilities before any temperature (with tta 'flip', of the averaged ones) */
   loss: number;
   calibration: {
     /** expected calibration error, top-label confidence, 15 equal-width bins */
@@ -98,16 +104,15 @@ export function evaluationIn(dir: string): boolean {
  * file is read or written (the CLI makes it a usage error).
  */
 export function evaluateProblem(o: Partial<EvaluateOptions>): string | null {
-  if (o.run !== undefined && o.checkpoint !== undefined)
-    return "--run and --checkpoint cannot go together: --run uses the run folder's weights, --checkpoint the file given";
-  if (o.run === undefined && o.checkpoint === undefined) return 'give --run DIR (a finished run) or --checkpoint FILE (with --model and --classes unless a config.json is beside it)';
-  if (o.run !== undefined && (o.model !== undefined || o.classes !== undefined))
-    return "--run and --model/--classes cannot go together: the run's config.json names its model and classes";
+  const source = modelSourceProblem(o);
+  if (source) return source;
   if (o.data !== undefined && o.splitFile !== undefined)
     return '--data and --split-file cannot go together: the split file names its images; give one or the other';
   if (o.data === undefined && o.splitFile === undefined) return 'give --data (a labelled dataset) or --split-file (a split.json, its --split part)';
   if (o.data !== undefined && o.split !== undefined) return '--data and --split cannot go together: --split picks a part of --split-file';
   if (o.cacheDir !== undefined && o.noCache) return '--no-cache and --cache-dir cannot go together: --no-cache decodes into memory';
+  const tta = ttaProblem(o.tta);
+  if (tta) return tta;
   if (!o.out) return 'give --out DIR';
   if (evaluationIn(o.out) && !o.force)
     return `${resolve(o.out)} holds an evaluation (metrics.json); give --force to replace it (the old one is moved to ${resolve(o.out)}.replaced-<time>)`;
@@ -193,14 +198,13 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
     const failed = set.failures();
     if (failed.length > 0) throw new Error(`${failed[0]!.file}: ${failed[0]!.reason}`);
     const r = await model.session.evaluate(set, Int32Array.from(entries.map((e) => e.label)), { batchSize });
-    const rows = predictionRows(data.split as Prediction['split'], entries, r, spec.classes);
+    const tta = o.tta ?? 'none';
+    const { probs: raw, loss } = await ttaProbs(tta, model.session, spec.model, set, r, batchSize);
+    // a run calibrated with --calibrate temperature: its temperature applies to every probability
+    const probs = spec.temperature === null ? raw : scaleProbs(raw, spec.temperature);
+    const rows = predictionRows(data.split as Prediction['split'], entries, r, spec.classes, probs);
     // the metrics from the evaluation's own numbers (not the CSV's rounded ones), as the run's final.json
-    // a run calibrated with --calibrate temperature: its temperature applies (calibration.json beside the weights)
-    const temperature = spec.config ? runTemperature(dirname(spec.file)) : null;
-    const raw = probRows(r);
-    const scaled = temperature === null ? raw : scaleProbs(raw, temperature);
-    if (temperature !== null) rows.forEach((row, i) => (row.probs = scaled[i]!.map((p) => Number(p.toPrecision(9)))));
-    const exact = rows.map((row, i) => ({ ...row, probs: scaled[i]! }));
+    const exact = rows.map((row, i) => ({ ...row, probs: probs[i]! }));
     const m = evaluationMetrics(exact, spec.classes, o.bootstrap);
     const title = `${spec.label} on ${data.split === 'eval' ? data.source : `${data.split} of ${data.source}`}`;
     const roc = await rocSvg(exact, spec.classes, m.report, spec.label);
@@ -213,9 +217,10 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
       split: data.split,
       classes: spec.classes,
       classMap: Object.fromEntries(data.classes.map((c, i) => [c, spec.classes[toModel[i]!]!])),
+      tta,
       ...m.report,
-      loss: r.loss,
-      calibration: temperature === null ? m.calibration : { ...m.calibration, temperature, eceUncalibrated: calibrationError(raw, exact.map((e) => e.label), { bins: 15, norm: 'l1' }) },
+      loss,
+      calibration: spec.temperature === null ? m.calibration : { ...m.calibration, temperature: spec.temperature, eceUncalibrated: calibrationError(raw, exact.map((e) => e.label), { bins: 15, norm: 'l1' }) },
       ordinal: data.ordinal,
       kappa: m.kappa,
       ovrAuc: m.ovrAuc,
@@ -229,12 +234,12 @@ export async function evaluateModel(o: EvaluateOptions, progress: ProgressSink =
       progress.line(`moved the evaluation that was in ${dir} to ${moveAside(dir)}`);
     }
     const folder = new RunFolder(dir);
-    writeFileAtomic(folder.path('predictions.csv'), predictionsCsv(spec.classes, rows));
+    writeFileAtomic(folder.path('predictions.csv'), predictionsCsv(spec.classes, rows, tta === 'none' ? {} : { tta }));
     if (roc) writeFileAtomic(folder.path('roc.svg'), roc);
     writeFileAtomic(folder.path('reliability.svg'), reliability);
     folder.writeJson('metrics.json', metrics);
     progress.line(
-      `${title}: ${rows.length} images, accuracy ${metrics.accuracy.toFixed(4)}` +
+      `${title}${tta === 'none' ? '' : ` (TTA ${tta})`}: ${rows.length} images, accuracy ${metrics.accuracy.toFixed(4)}` +
         (metrics.auc !== null ? `, AUC ${metrics.auc.toFixed(4)}` : '') +
         `, ECE ${metrics.calibration.ece.toFixed(4)}; written to ${dir}`,
     );

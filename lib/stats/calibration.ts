@@ -343,6 +343,14 @@ export function fitTemperature(logits: readonly (readonly number[])[], labels: r
   return { temperature, nllBefore, nllAfter, atBound };
 }
 
+/** softmax(z) of one row of logits (the largest subtracted first). */
+export function softmax(z: readonly number[]): number[] {
+  const m = Math.max(...z);
+  const e = z.map((x) => Math.exp(x - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+
 /**
  * Logits for temperature scaling from stored probabilities: log(max(p, eps)). Since
  * log softmax(z) = z - logsumexp(z), log p equals the logits up to a per-row constant, and

@@ -20,20 +20,33 @@ export interface Prediction {
   predicted: number;
 }
 
-/** The rows of one evaluated split (images that failed to decode are not among them). */
-export function predictionRows(split: Prediction['split'], entries: readonly SplitEntry[], r: EvalResult, classes: readonly string[]): Prediction[] {
-  const rows: Prediction[] = [];
-  for (let i = 0; i < r.n; i++) {
-    const e = entries[r.indices[i]!]!;
-    const probs = Array.from(r.probs.subarray(i * classes.length, (i + 1) * classes.length), (p) => Number(p.toPrecision(9)));
-    rows.push({ split, file: e.file, group: e.group ?? '', label: r.labels[i]!, probs, predicted: argmax(probs) });
-  }
+/** A probability as the CSVs keep it: 9 significant digits (a float32 softmax's precision). */
+export const csvProb = (p: number): number => Number(p.toPrecision(9));
+
+/** The probabilities of an evaluation, one row per image. */
+export function probRows(r: EvalResult): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < r.n; i++) rows.push(Array.from(r.probs.subarray(i * r.numClasses, (i + 1) * r.numClasses)));
   return rows;
 }
 
-export function predictionsCsv(classes: readonly string[], rows: readonly Prediction[]): string {
-  const head = ['split', 'file', 'group', 'label', ...classes.map((c) => `prob_${c}`), 'predicted'];
-  const lines = rows.map((r) => [r.split, r.file, r.group, classes[r.label]!, ...r.probs, classes[r.predicted]!].map(csvCell).join(','));
+/**
+ * The rows of one evaluated split (images that failed to decode are not among them);
+ * `probs`: the probabilities to keep, one row per evaluated image (default: the evaluation's own).
+ */
+export function predictionRows(split: Prediction['split'], entries: readonly SplitEntry[], r: EvalResult, classes: readonly string[], probs: readonly (readonly number[])[] = probRows(r)): Prediction[] {
+  return probs.map((row, i) => {
+    const e = entries[r.indices[i]!]!;
+    const p = row.map(csvProb);
+    return { split, file: e.file, group: e.group ?? '', label: r.labels[i]!, probs: p, predicted: argmax(p) };
+  });
+}
+
+/** The CSV of `rows`; `extra`: columns after predicted with one value on every row (an evaluation's tta). */
+export function predictionsCsv(classes: readonly string[], rows: readonly Prediction[], extra: Readonly<Record<string, string>> = {}): string {
+  const more = Object.entries(extra);
+  const head = ['split', 'file', 'group', 'label', ...classes.map((c) => `prob_${c}`), 'predicted', ...more.map(([k]) => k)];
+  const lines = rows.map((r) => [r.split, r.file, r.group, classes[r.label]!, ...r.probs, classes[r.predicted]!, ...more.map(([, v]) => v)].map(csvCell).join(','));
   return `${[head.map(csvCell).join(','), ...lines].join('\n')}\n`;
 }
 

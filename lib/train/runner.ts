@@ -16,7 +16,7 @@ import { RunEvents } from '../util/tensorboard.js';
 import { moveAside, RunFolder, runIn, writeFileAtomic } from '../util/runfolder.js';
 import { modelCard, type ModelCardInput } from './model-card.js';
 import { calibrateRun } from './temperature.js';
-import { predictionRows, predictionsCsv } from './predictions.js';
+import { predictionRows, predictionsCsv, probRows } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
 import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
 import { buildSplit } from '../split/run.js';
@@ -103,13 +103,6 @@ export function resolveDevice(spec: string | undefined): string {
   } catch (err) {
     throw new Error((err instanceof Error ? err.message : String(err)).replace(/^resolveDevice: /, ''));
   }
-}
-
-/** probs as rows, for the metrics module. */
-export function probRows(r: EvalResult): number[][] {
-  const rows: number[][] = [];
-  for (let i = 0; i < r.n; i++) rows.push(Array.from(r.probs.subarray(i * r.numClasses, (i + 1) * r.numClasses)));
-  return rows;
 }
 
 /** The settings of the model, its trainable parts and its optimiser. */

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { calibrationError, fitTemperature, logitsFromProbs, temperatureNll } from '../stats/calibration.js';
+import { calibrationError, fitTemperature, logitsFromProbs, softmax, temperatureNll } from '../stats/calibration.js';
 import type { Prediction } from './predictions.js';
 
 export interface RunCalibration {
@@ -25,13 +25,7 @@ export interface RunCalibration {
 
 /** softmax(log p / T) of each row: the probabilities a temperature T makes of stored ones. */
 export function scaleProbs(probs: readonly (readonly number[])[], temperature: number): number[][] {
-  return logitsFromProbs(probs).map((row) => {
-    const z = row.map((x) => x / temperature);
-    const m = Math.max(...z);
-    const e = z.map((x) => Math.exp(x - m));
-    const s = e.reduce((a, b) => a + b, 0);
-    return e.map((x) => x / s);
-  });
+  return logitsFromProbs(probs).map((row) => softmax(row.map((x) => x / temperature)));
 }
 
 function before(rows: readonly Prediction[], temperature: number) {

@@ -9,6 +9,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { native } from '../../binding/index.js';
 import type { NativeSession, Precision } from '../../binding/session.js';
 import { stageRow, stageRows } from '../experiment/protocols.js';
+import { runTemperature } from './temperature.js';
 
 /** What a model is loaded from: `run`, or `checkpoint` (with `model` / `classes` where no config.json is beside it). */
 export interface ModelSource {
@@ -44,6 +45,8 @@ export interface TrainedModelSpec {
   config: RunConfig | null;
   /** the run's split.json (with `run`) */
   split?: string;
+  /** the run's temperature (calibration.json beside config.json, `train --calibrate temperature`), applied by evaluate and predict; null when it has none */
+  temperature: number | null;
 }
 
 export interface LoadedModel extends TrainedModelSpec {
@@ -58,7 +61,23 @@ export function readRunConfig(dir: string): RunConfig | null {
   return c as RunConfig;
 }
 
-/** Which file, model, classes and input size `o` names; reads config.json only. */
+/**
+ * The one-line refusal of a model source that cannot be used as given, or null; checked
+ * before any file is read. `checks` 'exclusive': only --run with --checkpoint (cam, whose
+ * other model flags may go with --run); 'all' (evaluate, predict): also neither given, and
+ * --run with --model/--classes.
+ */
+export function modelSourceProblem(o: Partial<ModelSource>, checks: 'all' | 'exclusive' = 'all'): string | null {
+  if (o.run !== undefined && o.checkpoint !== undefined)
+    return "--run and --checkpoint cannot go together: --run uses the run folder's weights, --checkpoint the file given";
+  if (checks === 'exclusive') return null;
+  if (o.run === undefined && o.checkpoint === undefined) return 'give --run DIR (a finished run) or --checkpoint FILE (with --model and --classes unless a config.json is beside it)';
+  if (o.run !== undefined && (o.model !== undefined || o.classes !== undefined))
+    return "--run and --model/--classes cannot go together: the run's config.json names its model and classes";
+  return null;
+}
+
+/** Which file, model, classes, input size and temperature `o` names; reads config.json and calibration.json only. */
 export function resolveTrainedModel(o: ModelSource): TrainedModelSpec {
   let file: string;
   let cfg: RunConfig | null;
@@ -78,7 +97,8 @@ export function resolveTrainedModel(o: ModelSource): TrainedModelSpec {
   if (!model || !classes) throw new Error(`${file}: no config.json beside it, so give --model and --classes`);
   const inputSize = o.inputSize ?? cfg?.inputSize ?? native().models().find((m) => m.name === model)?.inputSize ?? 224;
   const where = o.run ? resolve(o.run) : dirname(file);
-  return { label: runLabel(model, basename(where)), model, classes, inputSize, file, config: cfg, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}) };
+  const temperature = cfg ? runTemperature(dirname(file)) : null;
+  return { label: runLabel(model, basename(where)), model, classes, inputSize, file, config: cfg, ...(o.run ? { split: join(resolve(o.run), 'split.json') } : {}), temperature };
 }
 
 /**

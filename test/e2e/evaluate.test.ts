@@ -1,10 +1,13 @@
 // `thtl-native evaluate` and `predict` on a tiny finished run: the run's own test metrics
 // and probabilities come back exactly; class names that differ are refused and mapped;
-// an existing --out is refused without --force.
+// an existing --out is refused without --force; --tta flip is the mean over mirrored
+// copies; predict --cam writes a LayerCAM map per image.
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { native } from '../../binding/index.js';
 import { parseCsv } from '../../lib/data/csv.js';
 import { logitsFromProbs, temperatureNll } from '../../lib/stats/calibration.js';
 import { readPredictions } from '../../lib/train/predictions.js';
@@ -53,6 +56,7 @@ describe('thtl-native evaluate / predict', () => {
     const final = JSON.parse(readFileSync(join(run, 'final.json'), 'utf8')) as { test: Report };
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Report & {
       split: string;
+      tta: string;
       calibration: { ece: number; mce: number; brier: number; multiclassBrier: null; bins: unknown[] };
       kappa: null;
       ovrAuc: null;
@@ -66,6 +70,7 @@ describe('thtl-native evaluate / predict', () => {
     expect(m.perClass).toEqual(final.test.perClass);
     expect(m.macro).toEqual(final.test.macro);
     expect(m.split).toBe('test');
+    expect(m.tta).toBe('none');
     expect(m.calibration.bins).toHaveLength(16);
     expect(m.calibration.ece).toBeGreaterThanOrEqual(0);
     expect(m.calibration.mce).toBeGreaterThanOrEqual(m.calibration.ece - 1e-12);
@@ -121,6 +126,73 @@ describe('thtl-native evaluate / predict', () => {
     expect(csv(join(dir, 'folder.csv')).slice(1).map((row) => row[0])).toEqual(testFiles.map((f) => join(folder, basename(f))).sort());
   }, 600_000);
 
+  it("--tta flip averages each image's probabilities with its mirror's; evaluate and predict record it", async () => {
+    // each test image at the input size as a PNG, and its horizontal mirror
+    const folder = join(dir, 'tta');
+    mkdirSync(folder);
+    const plain: string[] = [];
+    const mirrored: string[] = [];
+    for (const [i, f] of testFiles.entries()) {
+      const s = 32;
+      const chw = native().decodeResized(f, s);
+      const hwc = (flip: boolean) => Uint8Array.from({ length: s * s * 3 }, (_, j) => chw[(j % 3) * s * s + Math.floor(j / 3 / s) * s + (flip ? s - 1 - (Math.floor(j / 3) % s) : Math.floor(j / 3) % s)]!);
+      plain.push(join(folder, `${i}.png`));
+      mirrored.push(join(folder, `${i}-mirror.png`));
+      native().encodeImage(plain.at(-1)!, hwc(false), s, s);
+      native().encodeImage(mirrored.at(-1)!, hwc(true), s, s);
+    }
+    const both = await cli(['predict', '--run', run, '--images', ...plain, ...mirrored, '--out', join(dir, 'both.csv'), ...FAST]);
+    expect(both.code, both.stderr).toBe(0);
+    const tta = await cli(['predict', '--run', run, '--images', ...plain, '--tta', 'flip', '--out', join(dir, 'tta.csv'), ...FAST]);
+    expect(tta.code, tta.stderr).toBe(0);
+    const probs = new Map(csv(join(dir, 'both.csv')).slice(1).map((row) => [row[0]!, [Number(row[1]), Number(row[2])]]));
+    const rows = csv(join(dir, 'tta.csv'));
+    expect(rows[0]).toEqual(['file', 'prob_benign', 'prob_malignant', 'predicted', 'tta']);
+    expect(rows.slice(1).map((row) => row[0])).toEqual(plain);
+    let moved = 0;
+    for (const [i, row] of rows.slice(1).entries()) {
+      const [a, b] = [probs.get(plain[i]!)!, probs.get(mirrored[i]!)!];
+      for (const k of [0, 1]) expect(Math.abs(Number(row[k + 1]) - (a[k]! + b[k]!) / 2)).toBeLessThan(1e-5);
+      moved = Math.max(moved, Math.abs(Number(row[1]) - a[0]!));
+      expect(row[4]).toBe('flip');
+    }
+    expect(moved).toBeGreaterThan(1e-6);
+
+    // evaluate --tta flip gives predict's probabilities for the same images, and says so
+    const out = join(dir, 'eval-tta');
+    const e = await cli(['evaluate', '--run', run, '--split-file', join(run, 'split.json'), '--tta', 'flip', '--out', out, ...FAST]);
+    expect(e.code, e.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { tta: string }).tta).toBe('flip');
+    const p = await cli(['predict', '--run', run, '--images', ...testFiles, '--tta', 'flip', '--out', join(dir, 'tta-test.csv'), ...FAST]);
+    expect(p.code, p.stderr).toBe(0);
+    const want = new Map(csv(join(dir, 'tta-test.csv')).slice(1).map((row) => [row[0]!, row]));
+    const evalRows = csv(join(out, 'predictions.csv'));
+    expect(evalRows[0]!.at(-1)).toBe('tta');
+    for (const row of evalRows.slice(1)) {
+      expect(row.slice(4, 6)).toEqual(want.get(row[1]!)!.slice(1, 3));
+      expect(row.at(-1)).toBe('flip');
+    }
+  }, 600_000);
+
+  it("predict --cam writes each image's LayerCAM map (a PNG of the input size) and the cam column points at it", async () => {
+    const out = join(dir, 'cam-preds.csv');
+    const images = testFiles.slice(0, 3);
+    const r = await cli(['predict', '--run', run, '--images', ...images, '--cam', '--tta', 'flip', '--out', out, ...FAST]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = csv(out);
+    expect(rows[0]).toEqual(['file', 'prob_benign', 'prob_malignant', 'predicted', 'tta', 'cam']);
+    expect(rows.slice(1).map((row) => row[0])).toEqual(images);
+    for (const row of rows.slice(1)) {
+      expect(row[5]).toBe(`cam/${basename(row[0]!, extname(row[0]!))}.png`);
+      const meta = await sharp(join(dir, row[5]!)).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 32, 32]);
+    }
+    // the folder holds maps now: refused without --force
+    const again = await cli(['predict', '--run', run, '--images', ...images, '--cam', '--cam-out', join(dir, 'cam'), '--out', join(dir, 'cam2.csv'), ...FAST]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^thtl-native: \S+cam holds files; give --force to write the LayerCAM maps over them\n/);
+  }, 600_000);
+
   it('class names that differ from the model\'s are refused naming both lists; --class-map maps them', async () => {
     const data = join(dir, 'renamed');
     const split = JSON.parse(readFileSync(join(run, 'split.json'), 'utf8')) as { test: { file: string; label: number }[]; classes: string[] };
@@ -157,6 +229,12 @@ describe('thtl-native evaluate / predict', () => {
     const badMap = await cli(['evaluate', '--run', '/no/run', '--data', '/no/data', '--class-map', 'b', '--out', join(dir, 'u')]);
     expect(badMap.code).toBe(2);
     expect(badMap.stderr).toMatch(/^thtl-native: --class-map must be old=new pairs separated by commas/);
+    const camOut = await cli(['predict', '--run', '/no/run', '--images', '/no/x.png', '--cam-out', join(dir, 'u'), '--out', join(dir, 'u.csv')]);
+    expect(camOut.code).toBe(2);
+    expect(camOut.stderr).toMatch(/^thtl-native: --cam-out needs --cam/);
+    const tta = await cli(['predict', '--run', '/no/run', '--images', '/no/x.png', '--tta', 'crop', '--out', join(dir, 'u.csv')]);
+    expect(tta.code).toBe(2);
+    expect(tta.stderr).toMatch(/^thtl-native: --tta must be one of none, flip, got 'crop'\n/);
     expect(existsSync(join(dir, 'u'))).toBe(false);
   });
 
