@@ -3,7 +3,7 @@
 # for the pickle interpreter, the zip reader, whole .pth files, safetensors and the image
 # decoders), under AddressSanitizer and UndefinedBehaviorSanitizer.
 #
-#   bash scripts/fuzz.sh                 # every harness for 60 s (CI runs --seconds 30)
+#   bash scripts/fuzz.sh                 # every harness for 60 s (CI runs --seconds 20)
 #   bash scripts/fuzz.sh --seconds 3600 --only pickle,pth     # a longer campaign
 #
 # Each harness first replays its regression files (test/fixtures/fuzz/<harness>/), then
