@@ -9,7 +9,7 @@ import { evaluateModel, evaluateProblem, type EvaluateOptions } from '../evaluat
 import { predictImages, predictProblem, type PredictOptions } from '../evaluate/predict.js';
 import { TTA_MODES, type Tta } from '../evaluate/tta.js';
 import { addTrainingFlags, list, positiveInt, readTrainingFlags } from './options.js';
-import { UsageError } from './usage.js';
+import { conflict, UsageError } from './usage.js';
 
 const classMap = (text: string): Record<string, string> => {
   try {
@@ -19,11 +19,12 @@ const classMap = (text: string): Record<string, string> => {
   }
 };
 
-/** The model flags of both commands: --run, or --checkpoint with --model/--classes. */
+/** The model flags of both commands: --run, or --checkpoint (or --weights) with --model/--classes. */
 function modelFlags(cmd: Command): Command {
   return cmd
     .option('--run <dir>', 'run folder (its weights.safetensors, else best.ckpt, and config.json)')
     .option('--checkpoint <file>', 'weights (.safetensors/.pth) or checkpoint (.ckpt); model/classes from a config.json beside it, or --model/--classes')
+    .option('--weights <file>', 'a weights file (.safetensors/.pth): the same as --checkpoint')
     .option('--model <name>', 'model name (with --checkpoint outside a run folder)')
     .option('--classes <list>', 'class names in label order (with --checkpoint outside a run folder)', list);
 }
@@ -43,10 +44,16 @@ function settings(o: Record<string, unknown>) {
 
 const modelOf = (o: Record<string, unknown>) => ({
   ...(o.run !== undefined ? { run: o.run as string } : {}),
-  ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint as string } : {}),
+  ...(o.checkpoint !== undefined || o.weights !== undefined ? { checkpoint: (o.checkpoint ?? o.weights) as string } : {}),
   ...(o.model !== undefined ? { model: o.model as string } : {}),
   ...(o.classes !== undefined ? { classes: o.classes as string[] } : {}),
 });
+
+/** A problem of the options as a usage error, naming --weights where it stands for --checkpoint. */
+function checkModelProblem(problem: string | null, o: Record<string, unknown>): void {
+  if (o.weights !== undefined && o.checkpoint !== undefined) throw conflict('--weights', '--checkpoint', 'both name the model file; give one');
+  if (problem) throw new UsageError(o.weights !== undefined ? problem.replaceAll('--checkpoint', '--weights') : problem);
+}
 
 export function registerEvaluateCommands(program: Command): void {
   const evaluate = modelFlags(program.command('evaluate').description('evaluate a trained model on labelled data: predictions.csv, metrics.json (calibration, bootstrap intervals), roc.svg, reliability.svg'))
@@ -68,8 +75,7 @@ export function registerEvaluateCommands(program: Command): void {
         force: o.force === true,
         ...settings(o),
       };
-      const problem = evaluateProblem(options);
-      if (problem) throw new UsageError(problem);
+      checkModelProblem(evaluateProblem(options), o);
       const m = await evaluateModel(options);
       const ci = m.bootstrap.intervals;
       const fmt = (name: string, v: { estimate: number; lo: number; hi: number } | null) => (v ? `${name} ${v.estimate.toFixed(4)} [${v.lo.toFixed(4)}, ${v.hi.toFixed(4)}]` : null);
@@ -95,8 +101,7 @@ export function registerEvaluateCommands(program: Command): void {
         ...(o.camOut !== undefined ? { camOut: o.camOut as string } : {}),
         ...settings(o),
       };
-      const problem = predictProblem(options);
-      if (problem) throw new UsageError(problem);
+      checkModelProblem(predictProblem(options), o);
       await predictImages(options);
     });
 }

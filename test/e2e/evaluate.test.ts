@@ -124,6 +124,10 @@ describe('thtl-native evaluate / predict', () => {
     const fromDir = await cli(['predict', '--run', run, '--images', folder, '--out', join(dir, 'folder.csv'), ...FAST]);
     expect(fromDir.code, fromDir.stderr).toBe(0);
     expect(csv(join(dir, 'folder.csv')).slice(1).map((row) => row[0])).toEqual(testFiles.map((f) => join(folder, basename(f))).sort());
+    // --weights FILE (the run's weights file; its config.json beside it names model, classes, input size): the same CSV
+    const byWeights = await cli(['predict', '--weights', join(run, 'weights.safetensors'), '--images', ...testFiles, '--out', join(dir, 'weights.csv'), ...FAST]);
+    expect(byWeights.code, byWeights.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'weights.csv'), 'utf8')).toBe(readFileSync(out, 'utf8'));
   }, 600_000);
 
   it("--tta flip averages each image's probabilities with its mirror's; evaluate and predict record it", async () => {
@@ -223,6 +227,8 @@ describe('thtl-native evaluate / predict', () => {
     const both = await cli(['evaluate', '--run', '/no/run', '--checkpoint', '/no/w.safetensors', '--data', '/no/data', '--out', join(dir, 'u')]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/^thtl-native: --run and --checkpoint cannot go together/);
+    const weightsToo = await cli(['evaluate', '--weights', '/no/w.safetensors', '--checkpoint', '/no/w.safetensors', '--data', '/no/data', '--out', join(dir, 'u')]);
+    expect([weightsToo.code, weightsToo.stderr]).toEqual([2, 'thtl-native: --weights and --checkpoint cannot go together: both name the model file; give one\nsee thtl-native evaluate --help\n']);
     const noData = await cli(['evaluate', '--run', '/no/run', '--out', join(dir, 'u')]);
     expect(noData.code).toBe(2);
     expect(noData.stderr).toMatch(/^thtl-native: give --data \(a labelled dataset\) or --split-file/);
