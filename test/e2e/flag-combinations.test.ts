@@ -16,7 +16,7 @@ import { ROOT } from '../helpers/python.js';
 import { tempDir, vesselFolder } from '../helpers/images.js';
 
 const BIN = join(ROOT, 'bin', 'thtl-native.js');
-const COMBINATIONS = Number(process.env.THTL_FLAG_COMBINATIONS ?? 24);
+const COMBINATIONS = Number(process.env.THTL_FLAG_COMBINATIONS ?? 40);
 
 function cli(args: string[]): Promise<ProcessResult> {
   return runProcess(process.execPath, [BIN, ...args]);
