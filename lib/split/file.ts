@@ -47,6 +47,11 @@ export function toEntries(items: readonly SplitEntry[]): SplitEntry[] {
   return items.map((it) => (it.group !== undefined ? { file: it.file, label: it.label, group: it.group } : { file: it.file, label: it.label }));
 }
 
+/** Writes split.json only when its bytes would change (a fold's split made again from the same folds.json). */
+export function writeSplitFileIfChanged(path: string, split: SplitFile): void {
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== `${JSON.stringify(split, null, 2)}\n`) writeSplitFile(path, split);
+}
+
 export function writeSplitFile(path: string, split: SplitFile): void {
   mkdirSync(dirname(resolve(path)), { recursive: true });
   writeJsonAtomic(path, split);

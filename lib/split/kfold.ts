@@ -70,6 +70,18 @@ export interface KFoldSplitOptions {
   valRatio: number;
   /** Seed of the train/val division; default the assignment's seed. */
   seed?: number;
+  /** the dataset's labels are grades (the split file's `ordinal`) */
+  ordinal?: boolean;
+}
+
+/** The default validation share of the training folds: the val ratio of train,val,test `ratios` relative to train + val. */
+export function foldValRatio(ratios: readonly number[]): number {
+  return ratios[1]! / (ratios[0]! + ratios[1]!);
+}
+
+/** "fold 1 100 images (20 patients), fold 2 ...": the folds of an assignment, for a progress line. */
+export function describeFolds(assign: KFoldAssignment): string {
+  return assign.perFold.map((f, k) => `fold ${k + 1} ${f.images} images${assign.groupBy ? ` (${f.groups} patients)` : ''}`).join(', ');
 }
 
 /** folds.json. */
@@ -290,6 +302,7 @@ export function kfoldSplits<T extends GroupSplitItem>(assign: KFoldAssignment<T>
     ...out,
     ...(assign.groupBy === 'patient' ? { achieved: classRatios(out, assign.classes.length) } : {}),
     fold: { k, of: K },
+    ...(options.ordinal ? { ordinal: true } : {}),
   };
 }
 

@@ -3,14 +3,14 @@
 // with folds gets the target's fold assignment instead (splits/folds.json) and one split
 // file per fold (splits/fold-k.json: test = fold k, validation = targetSplit's val share
 // of train + val, taken from the other folds).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { ProgressSink } from '../util/progress.js';
 import type { Recipe, StudyConfig } from '../experiment/study-config.js';
 import { loadDataset } from '../data/dataset.js';
-import { readSplitFile, writeSplitFile, type SplitFile } from './file.js';
-import { foldsDifferences, kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from './kfold.js';
+import { readSplitFile, writeSplitFile, writeSplitFileIfChanged, type SplitFile } from './file.js';
+import { describeFolds, foldsDifferences, foldValRatio, kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from './kfold.js';
 import { checkNoLeaks } from './leaks.js';
 import { buildSplit } from './run.js';
 
@@ -28,9 +28,6 @@ export interface StudySplits {
   folds?: string[];
 }
 
-/** The share of train + val that goes to validation, from the study's target ratios. */
-const foldValShare = (ratios: readonly number[]): number => ratios[1]! / (ratios[0]! + ratios[1]!);
-
 /** The target's folds: folds.json (made, or read and checked against the settings) and each fold's split, nothing written. */
 async function makeFolds(cfg: StudySplitSettings, out: string): Promise<{ foldsPath: string; assign: KFoldAssignment | null; splits: { path: string; split: SplitFile }[] }> {
   const K = cfg.folds!;
@@ -42,7 +39,7 @@ async function makeFolds(cfg: StudySplitSettings, out: string): Promise<{ foldsP
     if (diff.length > 0) throw new Error(`${foldsPath} was made with other settings: ${diff.join('; ')}; use another --out`);
   }
   const splits = Array.from({ length: K }, (_, k) => {
-    const split = { ...kfoldSplits(assign, k, { valRatio: foldValShare(cfg.targetSplit), seed: cfg.seed }), ...(data.ordinal ? { ordinal: true } : {}) };
+    const split = kfoldSplits(assign, k, { valRatio: foldValRatio(cfg.targetSplit), seed: cfg.seed, ordinal: data.ordinal });
     checkNoLeaks(split);
     return { path: join(out, 'splits', `fold-${k + 1}.json`), split };
   });
@@ -84,11 +81,11 @@ export async function studySplits(cfg: StudySplitSettings, needIntermediate: boo
       const a = folds.assign;
       progress.line(
         `target folds (seed ${cfg.seed}${a.groupBy ? ', grouped by patient' : ''}): ` +
-          a.perFold.map((f, k) => `fold ${k + 1} ${f.images} images${a.groupBy ? ` (${f.groups} patients)` : ''}`).join(', ') + ` -> ${folds.foldsPath}`,
+          `${describeFolds(a)} -> ${folds.foldsPath}`,
       );
     }
     // each fold's split follows from folds.json; rewritten only when its bytes would change
-    for (const { path, split } of folds.splits) if (!existsSync(path) || readFileSync(path, 'utf8') !== `${JSON.stringify(split, null, 2)}\n`) writeSplitFile(path, split);
+    for (const { path, split } of folds.splits) writeSplitFileIfChanged(path, split);
   }
   if (intermediate) made.push(intermediate);
   for (const { path, split } of made) {

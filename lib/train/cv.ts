@@ -8,12 +8,12 @@
 // A resumed cross-validation reuses folds.json (refusing one made with other settings)
 // and resumes every fold: a finished fold is reused, an interrupted one goes on.
 // Errors name the options (folds, seed ...); a command line names its flags.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { loadDataset } from '../data/dataset.js';
-import { writeSplitFile } from '../split/file.js';
-import { foldsDifferences, kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from '../split/kfold.js';
+import { writeSplitFileIfChanged } from '../split/file.js';
+import { describeFolds, foldsDifferences, foldValRatio, kfoldAssign, kfoldSplits, readFoldsFile, writeFoldsFile, type KFoldAssignment } from '../split/kfold.js';
 import type { ScoredImage } from '../stats/bootstrap.js';
 import { foldRow, foldsMarkdown, summarizeFolds, type FoldRow, type FoldsSummary } from '../stats/folds.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
@@ -66,10 +66,7 @@ export class FoldsError extends Error {
 /** kfoldAssign's message (options) with the command line's flags. */
 const assignFlags = (message: string): string => message.replace(/\b(folds|seed)\b(?![.\w])/g, '--$1');
 
-/** The default validation share of the training folds: the val ratio of `split` relative to train + val. */
-export function foldValRatio(split: readonly number[]): number {
-  return split[1]! / (split[0]! + split[1]!);
-}
+export { foldValRatio } from '../split/kfold.js';
 
 /** Refuses a folds.json made with other settings or another dataset, naming what differs. */
 function checkSameFolds(path: string, stored: KFoldAssignment, now: KFoldAssignment): void {
@@ -177,16 +174,14 @@ export async function trainCrossValidation(cfg: TrainConfig, options: CrossValid
   }
   progress.line(
     `${K}-fold cross-validation of ${cfg.model} on ${cfg.data}${assign.groupBy ? ' grouped by patient' : ''}: ` +
-      assign.perFold.map((f, k) => `fold ${k + 1} ${f.images} images${assign.groupBy ? ` (${f.groups} patients)` : ''}`).join(', '),
+      describeFolds(assign),
   );
 
   const runs: RunResult[] = [];
   for (let k = 1; k <= K; k++) {
     signal?.throwIfAborted();
     const splitPath = join(dir, 'splits', `fold-${k}.json`);
-    const split = { ...kfoldSplits(assign, k - 1, { valRatio, seed: cfg.seed }), ...(data.ordinal ? { ordinal: true } : {}) };
-    const text = `${JSON.stringify(split, null, 2)}\n`;
-    if (!existsSync(splitPath) || readFileSync(splitPath, 'utf8') !== text) writeSplitFile(splitPath, split);
+    writeSplitFileIfChanged(splitPath, kfoldSplits(assign, k - 1, { valRatio, seed: cfg.seed, ordinal: data.ordinal }));
     const foldCfg: TrainConfig = { ...cfg, splitFile: splitPath, out: join(dir, `fold-${k}`), resume: cfg.resume, force: false };
     runs.push(await trainRun(foldCfg, foldProgress(progress, k, K), { signal }));
   }
