@@ -110,12 +110,14 @@ export async function writeStudyReport(dir: string, study: Pick<StudyFile, 'mode
   const reportDir = join(dir, 'report');
   const predictions = new TestPredictions(dir); // each run's predictions.csv read once for tables, figures and statistics
   const folds = study.config?.folds;
-  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions, ...(folds !== undefined ? { folds } : {}) });
+  // a study with folds: its cross-validation summary (bootstrap intervals), made once for cv.md/json and the HTML page
+  const cv = folds !== undefined ? (await import('../report/folds.js')).buildFoldsReport(records, predictions, { title: study.name, of: folds, modelOrder: study.modelOrder }) : undefined;
+  const files = await writeReport(reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions, ...(cv ? { cv } : {}) });
   const stats = writeStatistics(dir, reportDir, records, { modelOrder: study.modelOrder, title: study.name, predictions });
   files.push(...stats.files);
   if (o.html) {
     const { writeHtmlReport } = await import('../report/html.js');
-    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats, predictions, ...(folds !== undefined ? { folds } : {}) }));
+    files.push(await writeHtmlReport(dir, reportDir, records, { title: study.name, modelOrder: study.modelOrder, statistics: stats.stats, predictions, ...(cv ? { cv } : {}) }));
   }
   return files.map((f) => relative(dir, f));
 }

@@ -15,7 +15,7 @@ import { readJsonLinesFile, writeFileAtomic } from '../util/runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
 import type { Interval } from '../stats/bootstrap.js';
 import { foldMeanStd, intervalText } from '../stats/folds.js';
-import { buildFoldsReport, configFoldsTitle, type FoldsReport } from './folds.js';
+import { configFoldsTitle, type FoldsReport } from './folds.js';
 import { buildReliabilityFigures, reliabilityAlt, renderReliabilitySvg } from './reliability.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
 import { buildTables, configLabel, formatDetail, formatMean, type PaperTable } from './tables.js';
@@ -27,8 +27,8 @@ export interface HtmlReportOptions {
   statistics: StudyStatistics;
   /** the study folder's test predictions (shared with the rest of the report); read from studyDir when absent */
   predictions?: TestPredictions;
-  /** the study's number of folds: a Cross-validation section (folds.ts) */
-  folds?: number;
+  /** a study with folds: its cross-validation summary (buildFoldsReport, folds.ts), shown in a Cross-validation section */
+  cv?: FoldsReport;
 }
 
 function esc(s: string): string {
@@ -290,10 +290,9 @@ export async function buildHtmlReport(studyDir: string, records: RunRecord[], o:
       ? `<p class="caption">Each configuration's test predictions, its runs pooled: accuracy of the images in each of ${CALIBRATION_BINS} equal-width bins of top-label confidence against the diagonal of perfect calibration; the histogram underneath counts the images per bin. ECE as in the tables (there: per run, then the mean).</p><div class="figures">${reliability.join('\n')}</div>`
       : '<p>No test predictions (predictions.csv) in the run folders.</p>');
   const confusion = await confusionSvg(records);
-  const cv = o.folds !== undefined ? buildFoldsReport(records, predictions, { title: o.title, of: o.folds, modelOrder: o.modelOrder }) : null;
   const sections: [string, string, string][] = [
     ['tables', 'Tables', tables.length > 0 ? tables.map(paperTableHtml).join('\n') : '<p>No finished runs.</p>'],
-    ...(cv ? [['cv', 'Cross-validation', foldsHtml(cv)] as [string, string, string]] : []),
+    ...(o.cv ? [['cv', 'Cross-validation', foldsHtml(o.cv)] as [string, string, string]] : []),
     ['statistics', 'Comparisons', comparisonsHtml(o.statistics)],
     ['roc', 'ROC curves and calibration', `${rocs.length > 0 ? rocs.join('\n') : '<p>No test runs with two classes.</p>'}\n${reliabilityHtml}`],
     ['confusion', 'Confusion matrices', confusion ? `<p class="caption">Test images of each run: rows are the true class, columns the predicted one.</p>${svgImg(confusion, 'confusion matrices')}` : '<p>No test runs.</p>'],

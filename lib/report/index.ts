@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 
 import type { RunRecord } from '../experiment/types.js';
 import { writeFileAtomic } from '../util/runfolder.js';
-import { buildFoldsReport, foldsReportMarkdown } from './folds.js';
+import { foldsReportMarkdown, type FoldsReport } from './folds.js';
 import { buildModelCards, MODEL_CARDS_FILE } from './model-cards.js';
 import { buildReliabilityFigures, renderReliabilitySvg, type ReliabilityFigure } from './reliability.js';
 import { buildRocFigures, renderRoc, type RocFigure } from './roc.js';
@@ -33,8 +33,8 @@ export interface ReportOptions {
   studyDir?: string;
   /** the test predictions to use (shared with the statistics so each file is read once); overrides studyDir */
   predictions?: TestPredictions;
-  /** the study's number of folds (a study with folds): with predictions, cv.md and cv.json (folds.ts) */
-  folds?: number;
+  /** a study with folds: its cross-validation summary (buildFoldsReport, folds.ts), written as cv.md and cv.json */
+  cv?: FoldsReport;
 }
 
 /** tables.json: the tables with every Summary (per-run values included) and the run chosen for each ROC curve. */
@@ -72,7 +72,7 @@ function reportJson(title: string, records: readonly RunRecord[], tables: PaperT
  * All report files, keyed by file name relative to the report folder, in a fixed order:
  * tables.md, tables.json, table3..6.csv (tables with rows only), then roc-<figure>.svg and
  * .png for each figure with a curve; with `studyDir` or `predictions`, reliability-<config>.svg
- * for each configuration with test predictions and model-cards.md, and with `folds` too,
+ * for each configuration with test predictions and model-cards.md, and with `cv`,
  * cv.md and cv.json. The same records give the same bytes.
  */
 export async function buildReport(records: RunRecord[], opts: ReportOptions = {}): Promise<Map<string, string | Buffer>> {
@@ -92,10 +92,9 @@ export async function buildReport(records: RunRecord[], opts: ReportOptions = {}
   }
   for (const f of reliability ?? []) files.set(`reliability-${f.name}.svg`, await renderReliabilitySvg(f));
   if (predictions) files.set(MODEL_CARDS_FILE, buildModelCards(predictions.studyDir, records, { title, modelOrder: opts.modelOrder ?? [] }));
-  if (predictions && opts.folds !== undefined) {
-    const cv = buildFoldsReport(records, predictions, { title, of: opts.folds, modelOrder: opts.modelOrder });
-    files.set('cv.md', foldsReportMarkdown(cv));
-    files.set('cv.json', `${JSON.stringify(cv, null, 2)}\n`);
+  if (opts.cv) {
+    files.set('cv.md', foldsReportMarkdown(opts.cv));
+    files.set('cv.json', `${JSON.stringify(opts.cv, null, 2)}\n`);
   }
   return files;
 }
