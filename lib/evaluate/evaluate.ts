@@ -12,7 +12,7 @@ import { loadDataset } from '../data/dataset.js';
 import { readSplitFile, type SplitEntry } from '../split/index.js';
 import { bootstrapRun, DEFAULT_BOOTSTRAP, type BootstrapOptions, type RunBootstrap } from '../stats/bootstrap.js';
 import { brierScore, calibrationError, multiclassBrier, reliabilityBins, type ReliabilityBin } from '../stats/calibration.js';
-import { argmax, classificationReport, oneVsRestAuc, quadraticWeightedKappa, rocCurve, type ClassificationReport } from '../stats/metrics.js';
+import { classificationReport, gradedMetrics, oneVsRestAuc, rocCurve, type ClassificationReport } from '../stats/metrics.js';
 import { decodeSplit, resolveDevice } from '../train/runner.js';
 import { predictionRows, predictionsCsv, type Prediction } from '../train/predictions.js';
 import { scaleProbs } from '../train/temperature.js';
@@ -135,8 +135,9 @@ export function evaluationMetrics(rows: readonly Prediction[], classes: string[]
     multiclassBrier: k === 2 ? null : multiclassBrier(probs, labels),
     bins: bins.map((b) => ({ lo: b.lo, hi: b.hi, count: b.count, accuracy: nullIfNaN(b.accuracy), confidence: nullIfNaN(b.confidence) })),
   };
-  const kappa = k > 2 ? nullIfNaN(quadraticWeightedKappa(labels, probs.map(argmax), k)) : null;
-  const ovrAuc = k > 2 ? Object.fromEntries(oneVsRestAuc(probs, labels).map((a, c) => [classes[c]!, nullIfNaN(a)])) : null;
+  const graded = k > 2 ? gradedMetrics(probs, labels, k) : null;
+  const kappa = graded ? nullIfNaN(graded.kappa) : null;
+  const ovrAuc = graded ? Object.fromEntries(graded.ovrAuc.map((a, c) => [classes[c]!, nullIfNaN(a)])) : null;
   const boot = bootstrapRun(
     rows.map((r) => ({ file: r.file, group: r.group, label: r.label, probs: r.probs })),
     k,
@@ -152,13 +153,15 @@ async function rocSvg(rows: readonly Prediction[], classes: string[], report: Cl
   const curves = [];
   if (classes.length === 2) {
     if (report.roc && report.auc !== null) curves.push(curve(`${classes[1]} vs ${classes[0]} (AUC ${report.auc.toFixed(3)})`, report.roc.fpr, report.roc.tpr, report.auc));
-  } else
+  } else {
+    const ovr = oneVsRestAuc(rows.map((r) => r.probs), rows.map((r) => r.label));
     for (const [c, name] of classes.entries()) {
       const pos = rows.map((r) => r.label === c);
       const roc = rocCurve(pos, rows.map((r) => r.probs[c]!));
-      const auc = oneVsRestAuc(rows.map((r) => r.probs), rows.map((r) => r.label))[c]!;
+      const auc = ovr[c]!;
       if (roc && Number.isFinite(auc)) curves.push(curve(`${name} vs rest (AUC ${auc.toFixed(3)})`, roc.fpr, roc.tpr, auc));
     }
+  }
   if (curves.length === 0) return null;
   return renderRocSvg({ name: 'eval', stage: 'expt1' as never, model: null, title: `ROC: ${title}`, subtitle: [`${rows.length} images`], curves });
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { RunRecord } from '../experiment/types.js';
 import type { ScoredImage } from '../stats/bootstrap.js';
 import { brierScore, calibrationError, multiclassBrier } from '../stats/calibration.js';
-import { argmax, oneVsRestAuc, quadraticWeightedKappa } from '../stats/metrics.js';
+import { gradedMetrics } from '../stats/metrics.js';
 import { readPredictions } from '../train/predictions.js';
 
 /** Equal-width bins of the report's ECE and reliability diagrams. */
@@ -41,9 +41,11 @@ export interface RunGraded {
 
 /** Quadratic weighted kappa and per-class one-vs-rest AUC of a set of test images (at least one) of a task with `numClasses` classes. */
 export function gradedOf(images: readonly ScoredImage[], numClasses: number): RunGraded {
-  const probs = images.map((i) => i.probs);
-  const labels = images.map((i) => i.label);
-  return { kappa: quadraticWeightedKappa(labels, probs.map(argmax), numClasses), ovrAuc: oneVsRestAuc(probs, labels) };
+  return gradedMetrics(
+    images.map((i) => i.probs),
+    images.map((i) => i.label),
+    numClasses,
+  );
 }
 
 /** The test predictions of a study folder's run folders, each file read at most once. */
@@ -76,19 +78,20 @@ export class TestPredictions {
 
   /** ECE and Brier of the run's test predictions; null without predictions or test rows. */
   calibrationOf(r: RunRecord): RunCalibration | null {
-    if (!this.calibration.has(r.dir)) {
-      const images = this.get(r);
-      this.calibration.set(r.dir, images && images.length > 0 ? calibrationOf(images, r.classes.length) : null);
-    }
-    return this.calibration.get(r.dir)!;
+    return this.once(this.calibration, r, calibrationOf);
   }
 
   /** Kappa and per-class one-vs-rest AUC of the run's test predictions; null without predictions or test rows. */
   gradedOf(r: RunRecord): RunGraded | null {
-    if (!this.graded.has(r.dir)) {
+    return this.once(this.graded, r, gradedOf);
+  }
+
+  /** `measure` of the run's test rows, computed once per run folder; null without predictions or test rows. */
+  private once<T>(cache: Map<string, T | null>, r: RunRecord, measure: (images: readonly ScoredImage[], numClasses: number) => T): T | null {
+    if (!cache.has(r.dir)) {
       const images = this.get(r);
-      this.graded.set(r.dir, images && images.length > 0 ? gradedOf(images, r.classes.length) : null);
+      cache.set(r.dir, images && images.length > 0 ? measure(images, r.classes.length) : null);
     }
-    return this.graded.get(r.dir)!;
+    return cache.get(r.dir)!;
   }
 }

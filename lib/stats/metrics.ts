@@ -283,3 +283,8 @@ export function quadraticWeightedKappa(yTrue: readonly number[], yPred: readonly
   }
   return den === 0 ? NaN : 1 - num / den;
 }
+
+/** The graded-label metrics of predictions: quadratic weighted kappa of the argmax class (over class indices 0..numClasses-1) and the one-vs-rest AUC of each class (NaN where undefined). */
+export function gradedMetrics(probs: readonly (readonly number[])[], labels: readonly number[], numClasses: number): { kappa: number; ovrAuc: number[] } {
+  return { kappa: quadraticWeightedKappa(labels, probs.map(argmax), numClasses), ovrAuc: oneVsRestAuc(probs, labels) };
+}
