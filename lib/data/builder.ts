@@ -4,15 +4,13 @@
 // error: a class without images cannot be split or trained. Class names that differ only
 // in case, spaces or Unicode form are refused here, or merged with labelNormalize.
 import { mergeLabelVariants } from './labels.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
+import type { DatasetItem, LoadOptions, LoadedSource } from './types.js';
 import { type Problem, problemsError, toSkipped } from './problems.js';
 
 export interface BuildMeta {
   name: string;
   root: string;
   notes?: string[];
-  /** graded labels (default false) */
-  ordinal?: boolean;
 }
 
 export class DatasetBuilder {
@@ -43,12 +41,12 @@ export class DatasetBuilder {
     if (problems.length > 0) this.bad.push(problems);
   }
 
-  finish(meta: BuildMeta, options: LoadOptions): LoadedDataset {
+  finish(meta: BuildMeta, options: LoadOptions): LoadedSource {
     if (this.bad.length > 0 && !options.skipBad) throw problemsError(this.source, this.bad.flat());
     const skipped = this.bad.map(toSkipped);
     this.mergeVariants(options.labelNormalize ?? false);
     this.checkClasses(skipped.length);
-    return { ...meta, classes: this.classes, items: this.items, source: this.source, skipped, notes: meta.notes ?? [], ordinal: meta.ordinal ?? false };
+    return { ...meta, classes: this.classes, items: this.items, source: this.source, skipped, notes: meta.notes ?? [] };
   }
 
   private mergeVariants(merge: boolean): void {

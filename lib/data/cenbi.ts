@@ -5,7 +5,7 @@
 // folder, with or without extension.
 
 import { DatasetBuilder } from './builder.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
+import type { DatasetItem, LoadOptions, LoadedSource } from './types.js';
 import { FileIndex, type FindResult, formatProblem, patientFromName } from './files.js';
 import { CENBI_CLASSES, type BinaryClass, type LesionMapping, classifyLabel, classifyLesion, loadMapping } from './lesions.js';
 import type { Problem } from './problems.js';
@@ -93,7 +93,7 @@ function rowItem(row: number, cells: string[], ctx: RowContext): DatasetItem | P
   return { file: found.file, label: CENBI_CLASSES.indexOf(cls), ...(group !== undefined ? { group } : {}) };
 }
 
-export async function loadCenbiSheet(spec: CenbiSpec, options: LoadOptions): Promise<LoadedDataset> {
+export async function loadCenbiSheet(spec: CenbiSpec, options: LoadOptions): Promise<LoadedSource> {
   const table = await readTable(spec.sheet, spec.worksheet);
   const cols = pickColumns(table, spec);
   const ctx: RowContext = {
@@ -109,6 +109,6 @@ export async function loadCenbiSheet(spec: CenbiSpec, options: LoadOptions): Pro
     if (Array.isArray(item)) builder.reject(item);
     else builder.add(item, row);
   }
-  const meta = { name: spec.name ?? 'cenbi', root: spec.images, notes: notesFor(table, cols, ctx.tally), ordinal: spec.ordinal ?? false };
+  const meta = { name: spec.name ?? 'cenbi', root: spec.images, notes: notesFor(table, cols, ctx.tally) };
   return builder.finish(meta, options);
 }

@@ -8,7 +8,7 @@ import { loadDr } from './dr.js';
 import { loadCenbiFolders, loadImageFolder } from './folders.js';
 import { loadManifest } from './manifest.js';
 import { type DatasetSpec, parseSpec, readSpecFile } from './spec.js';
-import type { LoadedDataset, LoadOptions } from './types.js';
+import type { LoadedDataset, LoadedSource, LoadOptions } from './types.js';
 
 export type { DatasetSpec } from './spec.js';
 export type { SkippedEntry } from './problems.js';
@@ -59,6 +59,12 @@ export function specFromPath(path: string, options: LoadOptions = {}): DatasetSp
 /** Loads a dataset from a path (folder, .csv, .json) or a spec object. */
 export async function loadDataset(spec: string | DatasetSpec, options: LoadOptions = {}): Promise<LoadedDataset> {
   const s = typeof spec === 'string' ? specFromPath(spec, options) : parseSpec(spec, process.cwd());
+  const loaded = await loadKind(s, options);
+  // graded labels: a spec's "ordinal"; DR levels are grades of severity unless the spec says otherwise
+  return { ...loaded, ordinal: s.ordinal ?? s.kind === 'dr' };
+}
+
+function loadKind(s: DatasetSpec, options: LoadOptions): LoadedSource | Promise<LoadedSource> {
   switch (s.kind) {
     case 'imagefolder':
       return loadImageFolder(s, options);

@@ -2,7 +2,7 @@
 // a folder of `{id}_{left|right}.jpeg`. Both eyes of a person share the id,
 // which becomes the group so --group-by patient keeps them together.
 import { DatasetBuilder } from './builder.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
+import type { DatasetItem, LoadOptions, LoadedSource } from './types.js';
 import { FileIndex, formatProblem } from './files.js';
 import type { Problem } from './problems.js';
 import type { DrSpec } from './spec.js';
@@ -31,7 +31,7 @@ function rowItem(row: number, image: string, level: string, index: FileIndex, ex
   return { file: found.file, label, ...(group !== undefined ? { group } : {}) };
 }
 
-export async function loadDr(spec: DrSpec, options: LoadOptions): Promise<LoadedDataset> {
+export async function loadDr(spec: DrSpec, options: LoadOptions): Promise<LoadedSource> {
   const table = await readTable(spec.csv);
   const imageCol = requireColumn(table, 'image', 'image', []);
   const levelCol = requireColumn(table, 'level', 'level', []);
@@ -44,6 +44,5 @@ export async function loadDr(spec: DrSpec, options: LoadOptions): Promise<Loaded
     else builder.add(item, row);
   }
   const notes = [`images from ${spec.images}; group = the id before _left/_right`];
-  // the levels are grades of severity: ordinal unless the spec says otherwise
-  return builder.finish({ name: spec.name ?? 'dr', root: spec.images, notes, ordinal: spec.ordinal ?? true }, options);
+  return builder.finish({ name: spec.name ?? 'dr', root: spec.images, notes }, options);
 }

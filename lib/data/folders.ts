@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 
 import { DatasetBuilder } from './builder.js';
-import type { LoadOptions, LoadedDataset } from './types.js';
+import type { LoadOptions, LoadedSource } from './types.js';
 import { formatProblem, isDecodable, isUnsupportedImage, patientFromName, walkFiles } from './files.js';
 import { readImageFolder } from './imagefolder.js';
 import { CENBI_CLASSES, classifyLesion, loadMapping } from './lesions.js';
@@ -26,18 +26,18 @@ function checkFolder(root: string): string {
   return dir;
 }
 
-export function loadImageFolder(spec: ImageFolderSpec, options: LoadOptions): LoadedDataset {
+export function loadImageFolder(spec: ImageFolderSpec, options: LoadOptions): LoadedSource {
   const folder = readImageFolder(spec.root);
   const builder = new DatasetBuilder(`image folder ${folder.root}`, folder.classes);
   for (const it of folder.items) builder.add(withGroup(it.file, it.label, folder.root));
   // readImageFolder lists JPEG/PNG only; make the other image files visible.
   for (const file of walkFiles(folder.root).filter(isUnsupportedImage)) builder.reject([{ ...formatProblem(file)!, file }]);
-  return builder.finish({ name: spec.name ?? basename(folder.root), root: folder.root, ordinal: spec.ordinal ?? false }, options);
+  return builder.finish({ name: spec.name ?? basename(folder.root), root: folder.root }, options);
 }
 
 const topFolders = subfolders; // (class or lesion folders)
 
-export function loadCenbiFolders(spec: CenbiFoldersSpec, options: LoadOptions): LoadedDataset {
+export function loadCenbiFolders(spec: CenbiFoldersSpec, options: LoadOptions): LoadedSource {
   const root = checkFolder(spec.root);
   const mapping = loadMapping(options.mapping ?? spec.mapping);
   const folders = topFolders(root);
@@ -59,5 +59,5 @@ export function loadCenbiFolders(spec: CenbiFoldersSpec, options: LoadOptions): 
   if (ignored > 0) notes.push(`ignored ${ignored} non-image file(s)`);
   const loose = readdirSync(root).filter((n) => !n.startsWith('.') && isDecodable(n)).length;
   if (loose > 0) notes.push(`ignored ${loose} image(s) directly in ${root} (not in a class or lesion folder)`);
-  return builder.finish({ name: spec.name ?? basename(root), root, notes, ordinal: spec.ordinal ?? false }, options);
+  return builder.finish({ name: spec.name ?? basename(root), root, notes }, options);
 }

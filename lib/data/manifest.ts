@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 
 import { DatasetBuilder } from './builder.js';
-import type { DatasetItem, LoadOptions, LoadedDataset } from './types.js';
+import type { DatasetItem, LoadOptions, LoadedSource } from './types.js';
 import { formatProblem } from './files.js';
 import type { Problem } from './problems.js';
 import type { ManifestSpec } from './spec.js';
@@ -32,7 +32,7 @@ function rowItem(row: number, cells: string[], cols: [number, number, number], b
   return { file, label: classes.indexOf(labelName), ...(group !== '' ? { group } : {}) };
 }
 
-export async function loadManifest(spec: ManifestSpec, options: LoadOptions): Promise<LoadedDataset> {
+export async function loadManifest(spec: ManifestSpec, options: LoadOptions): Promise<LoadedSource> {
   const table = await readTable(spec.csv);
   const cols: [number, number, number] = [
     requireColumn(table, 'path', undefined, ['path', 'file']),
@@ -47,6 +47,6 @@ export async function loadManifest(spec: ManifestSpec, options: LoadOptions): Pr
     if (Array.isArray(item)) builder.reject(item);
     else builder.add(item, row);
   }
-  const meta = { name: spec.name ?? basename(spec.csv).replace(/\.[^.]*$/, ''), root: base, ordinal: spec.ordinal ?? false };
+  const meta = { name: spec.name ?? basename(spec.csv).replace(/\.[^.]*$/, ''), root: base };
   return builder.finish(meta, options);
 }

@@ -28,6 +28,9 @@ export interface LoadedDataset extends Dataset {
   ordinal: boolean;
 }
 
+/** What a loader of one kind of source gives; loadDataset adds whether the labels are ordinal (from the spec). */
+export type LoadedSource = Omit<LoadedDataset, 'ordinal'>;
+
 export interface LoadOptions {
   /** Drop rows/files with a missing file, unmapped label, duplicate or unsupported format, listing them in `skipped`. */
   skipBad?: boolean;
