@@ -117,7 +117,6 @@ function experimentStudy(o: Record<string, unknown>): StudyConfig {
 
 /** The study folder's guard (lib/experiment/study-folder.ts) with the command line's flags: a usage error, before any work. */
 function guardStudyFolder(cfg: StudyConfig, o: Record<string, unknown>): void {
-  if (o.resume === true && o.force === true) throw conflict('--resume', '--force', '--resume keeps the study in the folder, --force replaces it');
   try {
     checkStudyFolder(cfg, folderOptions(o));
   } catch (err) {

@@ -46,12 +46,15 @@ describe('a study with folds', () => {
     expect(mergeStudy(base, {}).folds).toBeUndefined();
   });
 
-  it('the command line names --folds: with --runs, and below 2', async () => {
+  it('the command line names its flags: --folds with --runs, --folds below 2, --resume with --force', async () => {
     const cli = (...args: string[]) => runProcess(process.execPath, [join(ROOT, 'bin', 'thtl-native.js'), 'experiment', '--protocol', '1', '--models', 'resnet18', '--target', ROOT, '--out', join(tempDir('folds-cli'), 's'), ...args]);
     const both = await cli('--runs', '2', '--folds', '3');
     expect([both.code, both.stderr]).toEqual([2, 'thtl-native: --runs and --folds cannot go together: with --folds, run k is fold k\nsee thtl-native experiment --help\n']);
     const one = await cli('--folds', '1');
     expect([one.code, one.stderr]).toEqual([2, "thtl-native: --folds must be an integer of at least 2, got '1'\nsee thtl-native experiment --help\n"]);
+    // (and the study folder's guard, from the library, names the flags too)
+    const both2 = await cli('--resume', '--force');
+    expect([both2.code, both2.stderr]).toEqual([2, 'thtl-native: --resume and --force cannot go together: --resume keeps the study in the folder, --force replaces it\nsee thtl-native experiment --help\n']);
   });
 
   it("makes the target's folds once, a split per fold, and refuses folds.json of other settings", async () => {
