@@ -14,7 +14,7 @@ import type { RunRecord } from '../experiment/types.js';
 import { readJsonLinesFile, writeFileAtomic } from '../util/runfolder.js';
 import type { StudyStatistics, MetricComparison } from './comparisons.js';
 import type { Interval } from '../stats/bootstrap.js';
-import { foldMeanStd, intervalText } from '../stats/folds.js';
+import { CV_METRICS, foldMeanStd, intervalText } from '../stats/folds.js';
 import { configFoldsTitle, type FoldsReport } from './folds.js';
 import { buildReliabilityFigures, reliabilityAlt, renderReliabilitySvg } from './reliability.js';
 import { buildRocFigures, FONT_FAMILY, renderRocSvg, renderVegaLiteSvg } from './roc.js';
@@ -216,7 +216,7 @@ function foldsHtml(r: FoldsReport): string {
       numCell(f.auc),
       numCell(f.macroF1),
     ]);
-    rows.push([{ text: 'mean ± std' }, { text: '' }, { text: '' }, { text: '' }, { text: '' }, ...(['accuracy', 'auc', 'macroF1'] as const).map((k) => ({ text: foldMeanStd(s, k) }))]);
+    rows.push([{ text: 'mean ± std' }, { text: '' }, { text: '' }, { text: '' }, { text: '' }, ...CV_METRICS.map((k) => ({ text: foldMeanStd(s, k) }))]);
     const iv = (x: Interval | null): Cell => ({ text: intervalText(x), ...(x ? { sort: x.estimate } : {}) });
     const pooled: Cell[][] = [
       [{ text: 'accuracy' }, iv(s.pooled.accuracy)],
