@@ -38,6 +38,37 @@ export interface TestNormaliseResult {
   flips: boolean[];
 }
 
+/** Result of the internal `_testBnAct` hook: ||fused - unfused|| / ||unfused|| per result. */
+export interface TestBnActResult {
+  /** the instruction set of the fused loops: avx512, avx2 or base */
+  isa: string;
+  y: number;
+  dx: number;
+  dWeight: number;
+  dBias: number;
+  /** 0 without a residual */
+  dResidual: number;
+  runningMean: number;
+  runningVar: number;
+}
+
+/** Result of the internal `_testFusedBn` hook: a few training steps fused and unfused. */
+export interface TestFusedBnResult {
+  isa: string;
+  /** per step: [fused, unfused] */
+  losses: [number, number][];
+  /** largest, over the steps, relative difference of the whole gradient */
+  gradAllRel: number;
+  /** largest relative difference of one parameter's gradient, and which (and when) */
+  gradRel: number;
+  gradWorst: string;
+  /** largest relative difference of one parameter after the last step */
+  paramRel: number;
+  paramWorst: string;
+  /** largest relative difference of a floating-point buffer (BatchNorm running statistics) */
+  statRel: number;
+}
+
 export interface TestHooksApi {
   /**
    * Builds a small torchvision-style module (features = [Conv2d(3,4,3, padding=1,
@@ -73,4 +104,35 @@ export interface TestHooksApi {
     std?: [number, number, number];
     device?: string;
   }): TestNormaliseResult;
+  /** One BatchNorm2d (+ residual) + activation on random data, fused and unfused (nn/bn_act). */
+  _testBnAct(options: {
+    n?: number;
+    c?: number;
+    h?: number;
+    w?: number;
+    act?: 'none' | 'relu' | 'relu6' | 'silu';
+    residual?: boolean;
+    bf16?: boolean;
+    channelsLast?: boolean;
+    seed?: number;
+    /** added to the input: a mean far from zero */
+    shift?: number;
+  }): TestBnActResult;
+  /**
+   * A registry model trained `steps` steps (random input, SGD by default) twice from one seed:
+   * compare 'fused' (default) fused against unfused; 'perturbed' unfused against unfused on
+   * the input scaled by 1 + 2^-20; 'threads' unfused on 1 thread against 2.
+   */
+  _testFusedBn(options: {
+    model: string;
+    size?: number;
+    batch?: number;
+    steps?: number;
+    seed?: number;
+    bf16?: boolean;
+    channelsLast?: boolean;
+    lr?: number;
+    optimizer?: 'sgd' | 'adam';
+    compare?: 'fused' | 'perturbed' | 'threads';
+  }): TestFusedBnResult;
 }

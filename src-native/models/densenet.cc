@@ -35,7 +35,7 @@ struct DenseLayerImpl : torch::nn::Module {
     conv2 = register_module("conv2", conv(kBnSize * kGrowth, kGrowth, 3, 1, 1));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    return conv2(norm2(conv1(norm1(x).relu_())).relu_());
+    return conv2(bnAct(*norm2, conv1(bnAct(*norm1, x, Act::ReLU)), Act::ReLU));
   }
   torch::nn::BatchNorm2d norm1{nullptr}, norm2{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
@@ -65,7 +65,7 @@ struct TransitionImpl : torch::nn::Module {
     conv_ = register_module("conv", conv(in, out, 1));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    return torch::avg_pool2d(conv_(norm(x).relu_()), 2, 2);
+    return torch::avg_pool2d(conv_(bnAct(*norm, x, Act::ReLU)), 2, 2);
   }
   torch::nn::BatchNorm2d norm{nullptr};
   torch::nn::Conv2d conv_{nullptr};
@@ -118,13 +118,13 @@ class DenseNet : public Model {
     // Taps: a group's output is what its last module hands on; denseblock4 (with norm5)
     // is tapped after the final ReLU, the features the classifier pools.
     static const char* const kBlockNames[4] = {"denseblock1", "denseblock2", "denseblock3", "denseblock4"};
-    x = torch::max_pool2d(tap("stem", norm0(conv0(x)).relu_()), 3, 2, 1);
+    x = torch::max_pool2d(tap("stem", bnAct(*norm0, conv0(x), Act::ReLU)), 3, 2, 1);
     for (size_t i = 0; i < blocks_.size(); ++i) {
       x = blocks_[i](x);
       if (i + 1 < blocks_.size()) x = tap(kBlockNames[i], x);
       if (i < transitions_.size()) x = transitions_[i](x);
     }
-    x = tap(kBlockNames[blocks_.size() - 1], norm5(x).relu_());
+    x = tap(kBlockNames[blocks_.size() - 1], bnAct(*norm5, x, Act::ReLU));
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     return classifier(x);
   }

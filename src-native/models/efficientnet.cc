@@ -26,8 +26,7 @@ struct ConvBNActImpl : torch::nn::Module {
     bn = register_module("1", batchNorm(out, kBnEps));
   }
   torch::Tensor forward(torch::Tensor x) {
-    x = bn(c(x));
-    return silu ? torch::silu_(x) : x;
+    return bnAct(*bn, c(x), silu ? Act::SiLU : Act::None);
   }
 
   bool silu;

@@ -42,7 +42,7 @@ struct BasicConv2dImpl : torch::nn::Module {
                                                          .bias(false)));
     bn = register_module("bn", batchNorm(out, 0.001));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return bn(conv(x)).relu_(); }
+  torch::Tensor forward(const torch::Tensor& x) { return bnAct(*bn, conv(x), Act::ReLU); }
 
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};

@@ -2,6 +2,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "nn/bn_act.h"
+
 namespace thtl::models {
 
 inline torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
@@ -14,6 +16,9 @@ inline torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t s
                                .groups(groups)
                                .dilation(dilation));
 }
+
+using thtl::nn::Act;
+using thtl::nn::bnAct;
 
 inline torch::nn::BatchNorm2d batchNorm(int64_t channels, double eps = 1e-5, double momentum = 0.1) {
   return torch::nn::BatchNorm2d(

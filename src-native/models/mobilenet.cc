@@ -19,8 +19,7 @@ struct ConvBNReLU6Impl : torch::nn::Module {
     bn = register_module("1", batchNorm(out));
   }
   torch::Tensor forward(torch::Tensor x) {
-    x = bn(c(x));
-    return torch::hardtanh_(x, 0.0, 6.0);
+    return bnAct(*bn, c(x), Act::ReLU6);
   }
 
   torch::nn::Conv2d c{nullptr};

@@ -32,12 +32,12 @@ struct ResBlockImpl : torch::nn::Module {
 
   torch::Tensor forward(torch::Tensor x) {
     torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    // In place where torchvision's ReLU(inplace=True) and `out += identity` are: a norm's
-    // output is fresh and its backward does not need it, so no copy is kept.
-    torch::Tensor out = bn1(conv1(x)).relu_();
-    out = bn2(conv2(out));
-    if (conv3) out = bn3(conv3(out.relu_()));
-    return out.add_(identity).relu_();
+    // bn -> ReLU and bn -> += identity -> ReLU as single steps (nn/bn_act.h: fused kernels
+    // in training on the CPU; torchvision's in-place ReLU and add elsewhere).
+    torch::Tensor out = bnAct(*bn1, conv1(x), Act::ReLU);
+    if (!conv3) return bnAct(*bn2, conv2(out), Act::ReLU, identity);
+    out = bnAct(*bn2, conv2(out), Act::ReLU);
+    return bnAct(*bn3, conv3(out), Act::ReLU, identity);
   }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -70,7 +70,7 @@ class ResNet : public Model {
 
   torch::Tensor forward(torch::Tensor x) override {
     static const char* const kLayerNames[4] = {"layer1", "layer2", "layer3", "layer4"};
-    x = torch::max_pool2d(tap("stem", bn1(conv1(x)).relu_()), 3, 2, 1);
+    x = torch::max_pool2d(tap("stem", bnAct(*bn1, conv1(x), Act::ReLU)), 3, 2, 1);
     for (int i = 0; i < 4; ++i) x = tap(kLayerNames[i], layers_[i]->forward(x));
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     return fc(x);

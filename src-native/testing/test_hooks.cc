@@ -5,6 +5,9 @@
 //   output three ways (refreshed weight, explicit adapter form, after merge).
 // - _testNormalise: a batch normalised on the host (makeBatch's path) and on a device
 //   (the GPU batch path, data::normaliseOnDevice), for bit-for-bit comparison.
+// - _testBnAct: one BatchNorm2d + activation fused and unfused on random data.
+// - _testFusedBn: a few training steps of a registry model twice from the same seed, with
+//   the fused batch-norm kernels (nn/bn_act.h) and without, losses and gradients side by side.
 // They run their small tensor work on the JS thread: test builds only.
 #include <napi.h>
 
@@ -17,6 +20,10 @@
 #include "io/weights.h"
 #include "io/weights_napi.h"
 #include "nn/lora.h"
+#include "nn/bn_act.h"
+#include <ATen/Parallel.h>
+#include "models/model.h"
+#include "common/torch_compat.h"
 
 namespace thtl {
 namespace {
@@ -197,12 +204,212 @@ Napi::Value TestNormalise(const Napi::CallbackInfo& info) {
   });
 }
 
+
+// _testBnAct({n, c, h, w, act: 'none'|'relu'|'relu6'|'silu', residual?, bf16?, channelsLast?,
+//   seed?, shift?}) -> {isa, y, dx, dWeight, dBias, dResidual, runningMean, runningVar}: one
+//   BatchNorm2d (random affine parameters) on random input (plus `shift`, to test a far-off
+//   mean), fused and unfused, and for each result ||fused - unfused|| / ||unfused||.
+Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Args args(info, "_testBnAct");
+  const Options o = args.options(0);
+  const int64_t n = o.integer("n", 4, 1, 64), c = o.integer("c", 8, 1, 4096);
+  const int64_t h = o.integer("h", 5, 1, 512), w = o.integer("w", 5, 1, 512);
+  const std::string actName = o.string("act", "relu");
+  const bool withResidual = o.boolean("residual", false), bf16 = o.boolean("bf16", false);
+  const bool channelsLast = o.boolean("channelsLast", false);
+  const int64_t seed = o.integer("seed", 0, 0, 1 << 30);
+  const double shift = o.number("shift", 0.0);
+  const nn::Act act = actName == "relu" ? nn::Act::ReLU : actName == "relu6" ? nn::Act::ReLU6 : actName == "silu" ? nn::Act::SiLU : nn::Act::None;
+  return guard(env, "_testBnAct", [&]() -> Napi::Value {
+    const bool before = nn::fusedBatchNorm();
+    const auto format = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
+    torch::manual_seed(seed);
+    const torch::Tensor x0 = (torch::randn({n, c, h, w}) * 2 + shift).to(dtype).contiguous(format);
+    const torch::Tensor r0 = (torch::randn({n, c, h, w})).to(dtype).contiguous(format);
+    const torch::Tensor dy = torch::randn({n, c, h, w}).to(dtype).contiguous(format);
+    const torch::Tensor gamma = torch::rand({c}) + 0.5, beta = torch::randn({c});
+    struct Out { torch::Tensor y, dx, dw, db, dr, rm, rv; };
+    auto run = [&](bool fused) {
+      nn::setFusedBatchNorm(fused);
+      torch::nn::BatchNorm2d bn(c);
+      {
+        torch::NoGradGuard noGrad;
+        bn->weight.copy_(gamma);
+        bn->bias.copy_(beta);
+      }
+      bn->train();
+      torch::Tensor x = x0.clone().requires_grad_(true);
+      torch::Tensor r = r0.clone().requires_grad_(true);
+      // the conv before it in the models: a fresh tensor the add and activation may overwrite
+      torch::Tensor y = nn::bnAct(*bn, x * 1, act, withResidual ? r * 1 : torch::Tensor());
+      y.backward(dy);
+      Out out{y.detach().to(torch::kDouble), x.grad().to(torch::kDouble), bn->weight.grad().to(torch::kDouble),
+              bn->bias.grad().to(torch::kDouble), withResidual ? r.grad().to(torch::kDouble) : torch::Tensor(),
+              bn->running_mean.to(torch::kDouble), bn->running_var.to(torch::kDouble)};
+      return out;
+    };
+    const Out f = run(true), u = run(false);
+    nn::setFusedBatchNorm(before);
+    auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+      if (!a.defined()) return 0.0;
+      const double d = (a - b).norm().item<double>(), nb = b.norm().item<double>();
+      return nb > 0 ? d / nb : d;
+    };
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("isa", nn::fusedKernelIsa());
+    r.Set("y", rel(f.y, u.y));
+    r.Set("dx", rel(f.dx, u.dx));
+    r.Set("dWeight", rel(f.dw, u.dw));
+    r.Set("dBias", rel(f.db, u.db));
+    r.Set("dResidual", rel(f.dr, u.dr));
+    r.Set("runningMean", rel(f.rm, u.rm));
+    r.Set("runningVar", rel(f.rv, u.rv));
+    return r;
+  });
+}
+
+// _testFusedBn({model, size, batch, steps, seed, bf16?, channelsLast?, lr?, optimizer?:
+//   'sgd'|'adam', compare?: 'fused'|'threads'|'perturbed'}) -> {isa, losses: [[fused, unfused], ...],
+//   gradAllRel, gradRel, gradWorst, paramRel, paramWorst, statRel}: the same model, data and
+//   optimiser steps with the fused path on and off. gradAllRel is the largest, over the
+//   steps, ||g_fused - g_unfused|| / ||g_unfused|| of the whole gradient; gradRel the largest
+//   of one parameter's (gradWorst names it: tensors whose gradient nearly cancels, such as
+//   the head's bias, show float rounding there); paramRel the same for the weights after
+//   the last step, statRel for the BatchNorm running statistics. compare 'threads' runs the
+//   unfused path on 1 and on 2 threads instead, 'perturbed' the unfused path on the input
+//   and on the input scaled by 1 + 2^-20: how far rounding-sized differences carry.
+Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Args args(info, "_testFusedBn");
+  const Options o = args.options(0);
+  const std::string name = o.string("model", "resnet18");
+  const int64_t size = o.integer("size", 32, 8, 512), batch = o.integer("batch", 4, 2, 64);
+  const int64_t steps = o.integer("steps", 5, 1, 50), seed = o.integer("seed", 0, 0, 1 << 30);
+  const bool bf16 = o.boolean("bf16", false), channelsLast = o.boolean("channelsLast", false);
+  const double lr = o.number("lr", 1e-2);
+  const bool adam = o.string("optimizer", "sgd") == "adam";
+  // 'fused': fused against unfused; 'threads': unfused on 1 thread against unfused on 2
+  // (the noise floor of the unfused path itself)
+  const std::string compare = o.string("compare", "fused");
+  const bool threadsOnly = compare == "threads";
+  // 'perturbed': unfused against unfused with the input scaled by (1 + 2^-20): how far
+  // rounding-sized differences alone carry through these steps
+  const bool perturbed = compare == "perturbed";
+  return guard(env, "_testFusedBn", [&]() -> Napi::Value {
+    const bool before = nn::fusedBatchNorm();
+    struct Run {
+      std::vector<double> losses;
+      std::vector<std::vector<torch::Tensor>> grads;
+      std::vector<std::pair<std::string, torch::Tensor>> params, buffers;
+    };
+    std::vector<std::string> names;
+    const int threadsBefore = at::get_num_threads();
+    auto run = [&](bool fused, int threads, double inputScale) {
+      nn::setFusedBatchNorm(fused);
+      at::set_num_threads(threads);
+      torch::manual_seed(seed);
+      models::ModelPtr m = models::findModel(name).build(2);
+      m->train();
+      const auto format = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+      {
+        torch::NoGradGuard noGrad;
+        for (auto& p : m->parameters())
+          if (p.dim() == 4) p.set_data(p.contiguous(format));
+      }
+      torch::Tensor x = (torch::randn({batch, 3, size, size}) * inputScale).contiguous(format);
+      torch::Tensor y = torch::arange(batch, torch::kLong).remainder(2);
+      std::unique_ptr<torch::optim::Optimizer> opt;
+      if (adam) opt = std::make_unique<torch::optim::Adam>(m->parameters(), torch::optim::AdamOptions(lr));
+      else opt = std::make_unique<torch::optim::SGD>(m->parameters(), torch::optim::SGDOptions(lr));
+      Run r;
+      names.clear();
+      for (int64_t s = 0; s < steps; ++s) {
+        opt->zero_grad();
+        torch::Tensor loss = torch::zeros({}, torch::kFloat);
+        {
+          std::unique_ptr<compat::AutocastGuard> amp;
+          if (bf16) amp = std::make_unique<compat::AutocastGuard>(c10::DeviceType::CPU, torch::kBFloat16);
+          for (auto& [logits, w] : m->forwardTrain(x))
+            loss = loss + w * torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y);
+        }
+        loss.backward();
+        r.losses.push_back(loss.item<double>());
+        std::vector<torch::Tensor> g;
+        for (const auto& p : m->named_parameters()) {
+          if (s == 0) names.push_back(p.key());
+          g.push_back(p.value().grad().defined() ? p.value().grad().to(torch::kDouble).clone() : torch::Tensor());
+        }
+        r.grads.push_back(std::move(g));
+        opt->step();
+      }
+      for (const auto& p : m->named_parameters()) r.params.emplace_back(p.key(), p.value().detach().to(torch::kDouble));
+      for (const auto& b : m->named_buffers())
+        if (b.value().is_floating_point()) r.buffers.emplace_back(b.key(), b.value().to(torch::kDouble));
+      return r;
+    };
+    const int threads = std::max(1, threadsBefore);
+    Run fused = threadsOnly ? run(false, 1, 1.0) : perturbed ? run(false, threads, 1.0 + std::ldexp(1.0, -20)) : run(true, threads, 1.0);
+    Run plain = threadsOnly ? run(false, 2, 1.0) : run(false, threads, 1.0);
+    nn::setFusedBatchNorm(before);
+    at::set_num_threads(threadsBefore);
+    auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+      if (!a.defined() || !b.defined()) return a.defined() == b.defined() ? 0.0 : 1.0;
+      const double d = (a - b).norm().item<double>(), n = b.norm().item<double>();
+      return n > 0 ? d / n : d;
+    };
+    // per step, over all parameters at once: ||g_f - g_u|| / ||g_u||
+    double gradAllRel = 0;
+    for (size_t s = 0; s < fused.grads.size(); ++s) {
+      double d2 = 0, n2 = 0;
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (!fused.grads[s][i].defined() || !plain.grads[s][i].defined()) continue;
+        d2 += (fused.grads[s][i] - plain.grads[s][i]).pow(2).sum().item<double>();
+        n2 += plain.grads[s][i].pow(2).sum().item<double>();
+      }
+      if (n2 > 0) gradAllRel = std::max(gradAllRel, std::sqrt(d2 / n2));
+    }
+    double gradRel = 0, paramRel = 0, statRel = 0;
+    std::string gradWorst, paramWorst;
+    for (size_t s = 0; s < fused.grads.size(); ++s)
+      for (size_t i = 0; i < names.size(); ++i) {
+        const double v = rel(fused.grads[s][i], plain.grads[s][i]);
+        if (v > gradRel) gradRel = v, gradWorst = names[i] + " (step " + std::to_string(s + 1) + ")";
+      }
+    for (size_t i = 0; i < fused.params.size(); ++i) {
+      const double v = rel(fused.params[i].second, plain.params[i].second);
+      if (v > paramRel) paramRel = v, paramWorst = fused.params[i].first;
+    }
+    for (size_t i = 0; i < fused.buffers.size(); ++i) statRel = std::max(statRel, rel(fused.buffers[i].second, plain.buffers[i].second));
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("isa", nn::fusedKernelIsa());
+    auto losses = Napi::Array::New(env, fused.losses.size());
+    for (size_t s = 0; s < fused.losses.size(); ++s) {
+      auto pair = Napi::Array::New(env, 2);
+      pair.Set(0u, fused.losses[s]);
+      pair.Set(1u, plain.losses[s]);
+      losses.Set(static_cast<uint32_t>(s), pair);
+    }
+    r.Set("losses", losses);
+    r.Set("gradAllRel", gradAllRel);
+    r.Set("gradRel", gradRel);
+    r.Set("gradWorst", gradWorst);
+    r.Set("paramRel", paramRel);
+    r.Set("paramWorst", paramWorst);
+    r.Set("statRel", statRel);
+    return r;
+  });
+}
+
 }  // namespace
 
 void registerTestHooks(Napi::Env env, Napi::Object exports) {
   exports.Set("_testLoadStateDict", Napi::Function::New(env, TestLoadStateDict, "_testLoadStateDict"));
   exports.Set("_testLoraConv", Napi::Function::New(env, TestLoraConv, "_testLoraConv"));
   exports.Set("_testNormalise", Napi::Function::New(env, TestNormalise, "_testNormalise"));
+  exports.Set("_testBnAct", Napi::Function::New(env, TestBnAct, "_testBnAct"));
+  exports.Set("_testFusedBn", Napi::Function::New(env, TestFusedBn, "_testFusedBn"));
 }
 
 }  // namespace thtl
