@@ -10,12 +10,29 @@
 //   eager           PyTorch fp32 NCHW (the reference the ratios compare with)
 //   channels_last   PyTorch fp32 channels_last
 //   amp_cl          PyTorch channels_last + autocast bfloat16 (AMP)
+//   compile         PyTorch fp32 NCHW with model = torch.compile(model) (default inductor
+//                   backend; only the model is compiled, the optimizer step stays eager)
+//   compile_amp_cl  amp_cl with the model compiled the same way
+// The compile sides need torch.compile (a torch 2.x --python): on 1.x (Debian's 1.13)
+// they stop at start with a one-line message naming the torch version, and the row lists
+// them in `failed`.
+//
+// Compile time is reported apart from step time: every side reports the wall time of its
+// first (warm-up) step, which for the compile sides includes compiling the forward and
+// backward graphs (first_step_seconds in JSON, "first step s (compile)" in Markdown). The
+// step times come after that step and the --warmup untimed ones (at least one for a
+// compile side, so that nothing is left to compile when the timing starts). Interleaved,
+// the sides take their first steps at the same time, so those overlap one another; with
+// --one-at-a-time each is alone. Inductor caches what it compiled on disk
+// (TORCHINDUCTOR_CACHE_DIR, by default under /tmp): a rerun finds it warm and its first
+// step is then far shorter; point the variable at an empty folder for a cold compile.
+//
 // Each side is its own process (so peak memory is its own), kept alive across the
 // repetitions, and the repetitions rotate the order of the sides, so the machine's load
 // hits them alike.
 //
 //   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--warmup 2] [--batch 8]
-//        [--sides native,eager,channels_last] [--device cpu|cuda] [--amp-dtype bf16|fp16]
+//        [--sides native,eager,channels_last,compile] [--device cpu|cuda] [--amp-dtype bf16|fp16]
 //        [--python /usr/bin/python3] [--json out.json] [--markdown out.md]
 //
 // --device cuda runs every side on the GPU (steps timed between synchronisations; peak GPU
@@ -31,7 +48,9 @@
 // THTL_ADDON and --python pick the pair (Debian's 1.13 by default; a pip venv and a build
 // against it for 2.x). Ratios are native / PyTorch step time (min over repetitions): below
 // 1.0 the native step is faster. The native side includes its uint8 -> float normalisation
-// and random flip; the PyTorch side gets its input tensor ready-made.
+// and random flip; the PyTorch side gets its input tensor ready-made. Under the table, the
+// geometric mean over the rows of each side / eager, and of native / compile and
+// native_amp_cl / compile_amp_cl where a row has both.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,8 +95,9 @@ if (o.worker === 'native') {
   const set = await native().ImageSet.build(items.map((i) => i.file), info.inputSize, threads > 0 ? { threads } : {});
   const s = await native().Session.create({ model: o.model, numClasses: 2, device: o.device, seed: 0, precision: o.precision, channelsLast: o['channels-last'] });
   s.configureOptimizer({ lr: 1e-4 });
+  const t0 = performance.now();
   await s.trainEpoch(set, labels, { batchSize: batch, seed: 0 });
-  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  process.stdout.write(`${JSON.stringify({ ready: true, firstStepSeconds: (performance.now() - t0) / 1000 })}\n`);
   let seed = 1;
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'step') {
@@ -114,6 +134,9 @@ function worker(cmd, args, env = {}) {
 
 const batch = Number(o.batch);
 const reps = Number(o.reps);
+const warmup = Number(o.warmup);
+/** Untimed steps after the first: a compiled side gets at least one. */
+const warmupOf = (n) => (n.startsWith('compile') ? Math.max(1, warmup) : warmup);
 const threadList = o.threads.split(',').map(Number);
 const sideNames = o.sides.split(',');
 const ampDtype = o['amp-dtype'] ?? (o.device === 'cpu' ? 'bf16' : 'fp16');
@@ -128,7 +151,10 @@ const info = native().info();
 const header = { benchmark: 'vs-pytorch', device: o.device, ampDtype, batch, reps, warmup: Number(o.warmup), torch: info.runtimeTorchVersion || info.torchVersion, python: o.python };
 const min = (xs) => Math.min(...xs);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round3 = (x) => (typeof x === 'number' ? +x.toFixed(3) : null);
 const rows = [];
+/** Each row's unrounded best step times, for the geometric means. */
+const exact = new Map();
 for (const model of models) {
   const m = registry.find((r) => r.name === model);
   if (!m) throw new Error(`unknown model ${model}`);
@@ -144,6 +170,8 @@ for (const model of models) {
       eager: () => worker(o.python, pythonArgs('eager')),
       channels_last: () => worker(o.python, pythonArgs('channels_last')),
       amp_cl: () => worker(o.python, pythonArgs('amp_cl')),
+      compile: () => worker(o.python, pythonArgs('compile')),
+      compile_amp_cl: () => worker(o.python, pythonArgs('compile_amp_cl')),
     };
     for (const n of sideNames) if (!make[n]) throw new Error(`unknown side ${n} (known: ${Object.keys(make).join(', ')})`);
     if (o['one-at-a-time']) {
@@ -156,9 +184,11 @@ for (const model of models) {
     // A side whose warm-up step fails (a kernel this LibTorch lacks, say) is left out of
     // this row, named in `failed`, and the others go on.
     const failed = [];
+    const first = {};
     const settled = await Promise.allSettled(sideNames.map((n) => sides[n].ready));
     settled.forEach((r, i) => {
-      if (r.status === 'rejected') {
+      if (r.status === 'fulfilled') first[sideNames[i]] = r.value.firstStepSeconds;
+      else {
         failed.push(sideNames[i]);
         sides[sideNames[i]].kill();
         delete sides[sideNames[i]];
@@ -167,7 +197,7 @@ for (const model of models) {
     const names = Object.keys(sides);
     // Untimed steps first (each side has already run one to get ready): the first steps of
     // a process run while its allocator and LibTorch's caches settle.
-    for (let w = 0; w < Number(o.warmup); w++) for (const n of names) await sides[n].ask('step');
+    for (let w = 0; w < Math.max(0, ...names.map(warmupOf)); w++) for (const n of names) if (w < warmupOf(n)) await sides[n].ask('step');
     const times = Object.fromEntries(names.map((n) => [n, []]));
     for (let r = 0; r < reps; r++) {
       const order = names.map((_, i) => names[(i + r) % names.length]);
@@ -183,11 +213,14 @@ for (const model of models) {
       images_per_s: Object.fromEntries(names.map((n) => [n, +(batch / best[n]).toFixed(2)])),
       // every side against eager PyTorch fp32 (< 1: faster than eager)
       ratio_vs_eager: best.eager ? Object.fromEntries(names.map((n) => [n, +(best[n] / best.eager).toFixed(2)])) : {},
+      // the first (warm-up) step, compilation included for the compile sides
+      first_step_seconds: Object.fromEntries(names.map((n) => [n, round3(first[n])])),
       ...(failed.length > 0 ? { failed } : {}),
       peak_rss_mb: Object.fromEntries(names.map((n) => [n, Math.round(peak[n].maxRssMB)])),
       ...(o.device !== 'cpu' ? { peak_gpu_mb: Object.fromEntries(names.map((n) => [n, peak[n].maxGpuMB === undefined ? null : Math.round(peak[n].maxGpuMB)])) } : {}),
     };
     rows.push(row);
+    exact.set(row, best);
     // written after every row, so that a run cut short (a time limit) keeps what it measured
     if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...header, rows }, null, 2)}\n`);
     process.stderr.write(`${model} x${threads}: ${names.map((n) => `${n} ${row.seconds[n]}s`).join(', ')}\n`);
@@ -203,7 +236,7 @@ function gpuUsedMb() {
 
 /** One row with the sides run one after another, each alone on the machine. */
 async function sequentialRow(model, m, threads, make) {
-  const seconds = {}, medians = {}, peakRss = {}, peakGpu = {}, peakUsed = {}, failed = [];
+  const seconds = {}, medians = {}, first = {}, peakRss = {}, peakGpu = {}, peakUsed = {}, failed = [];
   const baseline = o.device === 'cpu' ? null : gpuUsedMb();
   for (const n of sideNames) {
     let used = baseline;
@@ -213,8 +246,8 @@ async function sequentialRow(model, m, threads, make) {
     }, 200);
     const side = make[n]();
     try {
-      await side.ready;
-      for (let w = 0; w < Number(o.warmup); w++) await side.ask('step');
+      first[n] = (await side.ready).firstStepSeconds;
+      for (let w = 0; w < warmupOf(n); w++) await side.ask('step');
       const times = [];
       for (let r = 0; r < reps; r++) times.push((await side.ask('step')).seconds);
       const peak = await side.ask('end');
@@ -233,26 +266,45 @@ async function sequentialRow(model, m, threads, make) {
     if (seconds[n] !== undefined) process.stderr.write(`${model} x${threads}: ${n} ${seconds[n].toFixed(3)}s\n`);
   }
   const names = Object.keys(seconds);
-  return {
+  const row = {
     model, input: m.inputSize, threads, one_at_a_time: true,
     seconds: Object.fromEntries(names.map((n) => [n, +seconds[n].toFixed(3)])),
     median_seconds: Object.fromEntries(names.map((n) => [n, +medians[n].toFixed(3)])),
     images_per_s: Object.fromEntries(names.map((n) => [n, +(batch / seconds[n]).toFixed(2)])),
     ratio_vs_eager: seconds.eager ? Object.fromEntries(names.map((n) => [n, +(seconds[n] / seconds.eager).toFixed(2)])) : {},
+    first_step_seconds: Object.fromEntries(names.map((n) => [n, round3(first[n])])),
     ...(failed.length > 0 ? { failed } : {}),
     peak_rss_mb: peakRss,
     ...(o.device !== 'cpu' ? { peak_gpu_mb: peakGpu, peak_gpu_used_mb: peakUsed, gpu_used_mb_before: baseline } : {}),
   };
+  exact.set(row, seconds);
+  return row;
 }
 
-const result = { ...header, rows };
+/** Geometric mean over the rows that have both sides of a / b, with how many rows. */
+function geomean(a, b) {
+  const logs = rows.map((r) => exact.get(r)).filter((s) => s[a] > 0 && s[b] > 0).map((s) => Math.log(s[a] / s[b]));
+  return logs.length === 0 ? null : { ratio: +Math.exp(logs.reduce((x, y) => x + y, 0) / logs.length).toFixed(3), rows: logs.length };
+}
+
 const others = sideNames.filter((n) => n !== 'eager');
+// geometric means over the rows: every side against eager, and the native sides against
+// their compiled PyTorch peers
+const pairs = [['native', 'compile'], ['native_amp_cl', 'compile_amp_cl']].filter(([a, b]) => sideNames.includes(a) && sideNames.includes(b));
+const geo = {
+  vs_eager: sideNames.includes('eager') ? Object.fromEntries(others.map((n) => [n, geomean(n, 'eager')])) : {},
+  ...Object.fromEntries(pairs.map(([a, b]) => [`${a}_vs_${b}`, geomean(a, b)])),
+};
+const result = { ...header, rows, geomean: geo };
+const fmtGeo = (g) => (g ? `${g.ratio} (${g.rows} row${g.rows === 1 ? '' : 's'})` : 'n/a');
 const md = [
-  `LibTorch ${result.torch}, ${o.device}, batch ${batch}, AMP ${ampDtype}, min of ${reps} interleaved steps after ${o.warmup} untimed, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager)`,
+  `LibTorch ${result.torch}, ${o.device}, batch ${batch}, AMP ${ampDtype}, min of ${reps} ${o['one-at-a-time'] ? '' : 'interleaved '}steps after ${o.warmup} untimed, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager); first step = the first (warm-up) step, torch.compile's compilation included, not in the step times`,
   '',
-  `| model | threads | ${sideNames.join(' (s) | ')} (s) | ${others.map((n) => `${n} / eager`).join(' | ')} | peak RSS MB ${sideNames.join(' / ')} |`,
-  `|---|---|${sideNames.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|`,
-  ...rows.map((r) => `| ${r.model} | ${r.threads} | ${sideNames.map((n) => r.seconds[n] ?? 'failed').join(' | ')} | ${others.map((n) => r.ratio_vs_eager[n] ?? '').join(' | ')} | ${sideNames.map((n) => r.peak_rss_mb[n] ?? '-').join(' / ')} |`),
+  `| model | threads | ${sideNames.join(' (s) | ')} (s) | ${others.map((n) => `${n} / eager`).join(' | ')} | first step s (compile) ${sideNames.join(' / ')} | peak RSS MB ${sideNames.join(' / ')} |`,
+  `|---|---|${sideNames.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|---|`,
+  ...rows.map((r) => `| ${r.model} | ${r.threads} | ${sideNames.map((n) => r.seconds[n] ?? 'failed').join(' | ')} | ${others.map((n) => r.ratio_vs_eager[n] ?? '').join(' | ')} | ${sideNames.map((n) => r.first_step_seconds[n] ?? '-').join(' / ')} | ${sideNames.map((n) => r.peak_rss_mb[n] ?? '-').join(' / ')} |`),
+  ...(sideNames.includes('eager') && others.length > 0 ? ['', `Geometric mean over the rows of side / eager (< 1: faster than eager): ${others.map((n) => `${n} ${fmtGeo(geo.vs_eager[n])}`).join(', ')}`] : []),
+  ...(pairs.length > 0 ? ['', `Geometric mean over the rows of native / compiled PyTorch (< 1: native faster): ${pairs.map(([a, b]) => `${a} / ${b} ${fmtGeo(geo[`${a}_vs_${b}`])}`).join(', ')}`] : []),
 ].join('\n');
 if (o.json) writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);
 if (o.markdown) writeFileSync(o.markdown, `${md}\n`);

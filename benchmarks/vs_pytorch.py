@@ -2,13 +2,19 @@
 
 usage: python vs_pytorch.py MODEL SIZE BATCH THREADS VARIANT DEVICE AMP_DTYPE IMAGE [IMAGE ...]
 
-VARIANT: eager (fp32, NCHW), channels_last (fp32, model and input channels_last) or
+VARIANT: eager (fp32, NCHW), channels_last (fp32, model and input channels_last),
 amp_cl (channels_last with torch.autocast around forward and loss, the usual "AMP +
-channels_last" recipe; AMP_DTYPE bf16, or fp16 with a GradScaler). DEVICE: cpu or cuda[:N];
-on CUDA each step is timed between two synchronisations.
+channels_last" recipe; AMP_DTYPE bf16, or fp16 with a GradScaler), compile (eager's fp32
+NCHW with model = torch.compile(model), the default inductor backend) or compile_amp_cl
+(amp_cl with the model compiled). Only the model is compiled; the optimizer step stays
+eager, as users write it. The compile variants need torch.compile (PyTorch 2.0 or later):
+on a 1.x torch they exit at once with a one-line message on stderr. DEVICE: cpu or
+cuda[:N]; on CUDA each step is timed between two synchronisations.
 The images are the same files the native side trains on, resized (bilinear, antialiased)
 and normalised with ImageNet's mean and std. Protocol, one JSON object per line:
-  prints {"ready": true} after a warm-up step;
+  prints {"ready": true, "firstStepSeconds": s} after a warm-up step, s being the time of
+  that first step (for the compile variants it includes the compilation, which happens
+  there: the forward graph at the first call, the backward graph at the first backward);
   "step" -> one forward + backward + Adam step, prints {"seconds": s};
   "end"  -> prints {"maxRssMB": peak resident memory of this process} and exits.
 """
@@ -34,6 +40,13 @@ def main():
     name, size, batch, threads, variant = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     device, amp_dtype = torch.device(sys.argv[6]), {"bf16": torch.bfloat16, "fp16": torch.float16}[sys.argv[7]]
     files = sys.argv[8:]
+    variants = ("eager", "channels_last", "amp_cl", "compile", "compile_amp_cl")
+    if variant not in variants:
+        raise SystemExit(f"vs_pytorch.py: unknown variant {variant} (known: {', '.join(variants)})")
+    compiled = variant.startswith("compile")
+    if compiled and not hasattr(torch, "compile"):
+        raise SystemExit(f"vs_pytorch.py: variant {variant} needs torch.compile (PyTorch 2.0 or later), "
+                         f"but {sys.executable} has torch {torch.__version__}")
     # 0: every logical CPU, as the native side's setThreads(0) (PyTorch's own default may
     # count physical cores only)
     torch.set_num_threads(threads if threads > 0 else os.cpu_count())
@@ -52,13 +65,13 @@ def main():
     cuda = device.type == "cuda"
     if cuda:
         torch.backends.cudnn.benchmark = True
-    if variant in ("channels_last", "amp_cl"):
+    if variant in ("channels_last", "amp_cl", "compile_amp_cl"):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    elif variant != "eager":
-        raise SystemExit(f"unknown variant {variant}")
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    amp = variant == "amp_cl"
+    if compiled:
+        model = torch.compile(model)  # the model only: opt.step() stays eager
+    amp = variant in ("amp_cl", "compile_amp_cl")
     scaler = torch.amp.GradScaler("cuda") if amp and cuda and amp_dtype == torch.float16 else None
 
     def forward_loss():
@@ -90,8 +103,8 @@ def main():
             torch.cuda.synchronize(device)
         return time.perf_counter() - t0
 
-    step()
-    print(json.dumps({"ready": True}), flush=True)
+    first = step()
+    print(json.dumps({"ready": True, "firstStepSeconds": first}), flush=True)
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "step":
