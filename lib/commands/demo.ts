@@ -34,7 +34,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--image-size <px>', 'size of the generated images', positiveInt('--image-size'), DEFAULT_DEMO.imageSize)
     .option('--workers <n>', 'study units run at once, in child processes (the local executor)', positiveInt('--workers'))
     .option('--gpus <list>', 'GPU ids: study units run at once, one per GPU', (v: string) => v.split(',').map((g) => g.trim()).filter(Boolean));
-  const trainingFlags = ['inputSize', 'epochs', 'patience', 'seed', 'threads', 'device'] as const;
+  const trainingFlags = ['inputSize', 'epochs', 'patience', 'seed', 'threads', 'device', 'precision'] as const;
   addTrainingFlags(demo, trainingFlags, 'fill', Object.fromEntries(trainingFlags.map((name) => [name, { default: DEFAULT_DEMO[name] }])));
   demo.action(async (o: Partial<DemoOptions>) => {
     const r = await interruptible('run the same command again to go on where it stopped', (signal) => runDemo({ ...DEFAULT_DEMO, ...o }, consoleProgress(), { signal }));

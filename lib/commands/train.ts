@@ -48,8 +48,8 @@ function checkConflicts(isGiven: (name: TrainOption) => boolean): void {
   for (const [a, b, why] of pairs) if (isGiven(a) && isGiven(b)) throw conflict(flagOf(a), flagOf(b), why);
 }
 
-/** The settings a run folder's config.json holds (TrainConfig fields only), or null when there is none. */
-function storedConfig(out: string): Partial<TrainConfig> | null {
+/** The settings a run folder's config.json holds (TrainConfig fields only) and whether auto chose its precision, or null when there is none. */
+function storedConfig(out: string): { stored: Partial<TrainConfig>; precisionAuto: boolean } | null {
   const path = join(resolve(out), 'config.json');
   if (!existsSync(path)) return null;
   let raw: Record<string, unknown>;
@@ -58,15 +58,23 @@ function storedConfig(out: string): Partial<TrainConfig> | null {
   } catch (err) {
     throw new Error(`${path} is not valid JSON (${(err as Error).message}); the run folder is damaged`);
   }
-  return Object.fromEntries(TRAIN_OPTION_NAMES.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]])) as Partial<TrainConfig>;
+  const stored = Object.fromEntries(TRAIN_OPTION_NAMES.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]])) as Partial<TrainConfig>;
+  return { stored, precisionAuto: raw.precisionRequested === 'auto' };
 }
 
 /** `train --resume`: the run's own settings, with the flags given on top; a flag that would change the run is refused, naming each. */
 function resumeConfig(flags: Partial<TrainConfig>, out: string, isGiven: (name: TrainOption) => boolean): TrainConfig | null {
-  const stored = storedConfig(out);
-  if (!stored) return null;
+  const found = storedConfig(out);
+  if (!found) return null;
+  const { stored } = found;
+  // --precision auto: the run resolves it (a run auto started keeps what auto chose) and
+  // its identity check refuses a choice that differs from the run's
   const same = (name: TrainOption, a: unknown, b: unknown): boolean =>
-    PATH_OPTIONS.includes(name) && typeof a === 'string' && typeof b === 'string' ? resolve(a) === resolve(b) : JSON.stringify(a) === JSON.stringify(b);
+    name === 'precision' && b === 'auto'
+      ? true
+      : PATH_OPTIONS.includes(name) && typeof a === 'string' && typeof b === 'string'
+        ? resolve(a) === resolve(b)
+        : JSON.stringify(a) === JSON.stringify(b);
   const differ = TRAIN_FLAGS.filter((name) => isGiven(name) && !RESUME_FREE_OPTIONS.includes(name) && !same(name, stored[name], flags[name]));
   if (differ.length > 0)
     throw new UsageError(
@@ -74,7 +82,8 @@ function resumeConfig(flags: Partial<TrainConfig>, out: string, isGiven: (name: 
         `(${resolve(out)}); drop the flag to resume, or start a new run with another --out or --force`,
     );
   const free = Object.fromEntries(RESUME_FREE_OPTIONS.filter((name) => isGiven(name)).map((name) => [name, flags[name]]));
-  return { ...DEFAULT_TRAIN_CONFIG, ...stored, ...free, resume: true, out } as TrainConfig;
+  const auto = isGiven('precision') ? flags.precision === 'auto' : found.precisionAuto;
+  return { ...DEFAULT_TRAIN_CONFIG, ...stored, ...free, ...(auto ? { precision: 'auto' } : {}), resume: true, out } as TrainConfig;
 }
 
 /** `train --folds K`: the flags that cannot go with it, and the folder (a cross-validation there needs --resume or --force; --resume goes on with its own settings). */

@@ -13,7 +13,7 @@ import { runStudy, writeStudyReport, type StudyResult } from '../experiment/stud
 import { readStudyFile } from '../experiment/study-folder.js';
 import type { ProtocolId } from '../experiment/types.js';
 import { writeSynthDataset, type SynthDomain } from '../synth/write.js';
-import { DEFAULT_TRAIN_CONFIG } from '../train/config.js';
+import { DEFAULT_TRAIN_CONFIG, type PrecisionRequest } from '../train/config.js';
 import { trainRun, type RunOptions, type RunResult } from '../train/runner.js';
 import { consoleProgress, type ProgressSink } from '../util/progress.js';
 
@@ -30,6 +30,8 @@ export interface DemoOptions {
   seed: number;
   threads: number;
   device: string;
+  /** every run's precision; 'auto' is resolved by each run (lib/train/precision.ts) */
+  precision: PrecisionRequest;
   protocols: ProtocolId[];
   /** k-fold cross-validation of the target (every protocol once per fold); absent: one 7:2:1 split */
   folds?: number;
@@ -54,6 +56,7 @@ export const DEFAULT_DEMO: DemoOptions = {
   seed: 123,
   threads: 0,
   device: 'cpu',
+  precision: 'fp32',
   protocols: ['1', '2', '3', '4', 'swft', 'lora-swft'],
 };
 
@@ -96,6 +99,7 @@ async function trainSourceModel(out: string, source: string, opts: DemoOptions, 
       seed: opts.seed,
       threads: opts.threads,
       device: opts.device,
+      precision: opts.precision,
       out: join(out, 'source-model'),
       resume: true,
       keepCheckpoint: false,
@@ -124,7 +128,7 @@ export async function runDemo(opts: DemoOptions, progress: ProgressSink = consol
   const out = resolve(opts.out);
   const t0 = Date.now();
   const { source, intermediate, target } = writeDemoData(out, opts, progress, t0);
-  const recipe = { ...DEFAULT_RECIPE, epochs: opts.epochs, patience: opts.patience, inputSize: opts.inputSize, device: opts.device, threads: opts.threads };
+  const recipe = { ...DEFAULT_RECIPE, epochs: opts.epochs, patience: opts.patience, inputSize: opts.inputSize, device: opts.device, threads: opts.threads, precision: opts.precision };
   const sourceRun = await trainSourceModel(out, source, opts, progress, options);
 
   const study = await runStudy(

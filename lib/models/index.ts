@@ -37,3 +37,15 @@ export function resolveInputSize(info: ModelInfo, requested?: number): number {
 export function modelGroups(model: string): string[] {
   return findModelInfo(model).groups.map((g) => g.name);
 }
+
+/**
+ * The registry's transformer models (self-attention blocks; maxvit_t's MBConv stages
+ * included). The native registry row has no family field to say so, hence this list;
+ * test/unit/precision.test.ts checks that each name is a registry model.
+ */
+export const TRANSFORMER_MODELS: readonly string[] = ['vit_b_16', 'swin_v2_t', 'maxvit_t'];
+
+/** A convolutional model: every registry model but the transformers (TRANSFORMER_MODELS). */
+export function isConvolutional(model: string): boolean {
+  return !TRANSFORMER_MODELS.includes(model);
+}

@@ -19,6 +19,7 @@ export const MODEL_CARDS_FILE = 'model-cards.md';
 type StoredConfig = Pick<TrainConfig, 'data' | 'splitFile' | 'weights' | 'epochs' | 'batchSize' | 'seed' | 'precision' | 'channelsLast' | 'patience' | 'monitor' | 'headOnly' | 'trainableGroups' | 'lora'> & {
   lr: number;
   inputSize: number;
+  precisionRequested?: string;
 };
 
 /** A run folder's config.json and split.json, as its model card was written from; null when either cannot be read. */
@@ -58,7 +59,7 @@ function summary(studyDir: string, records: readonly RunRecord[]): string[] {
     const dataset = card.split.dataset ?? card.cfg.data;
     const from = card.cfg.splitFile ? ` (split file ${shown(studyDir, card.cfg.splitFile)})` : '';
     lines.push(`### ${domain}`, '', ...dataSection(`${shown(studyDir, dataset)}${from}`, card.split), '');
-    recipe ??= `Recipe of ${r.dir} (the other runs differ in seed, and in learning rate where their models' defaults differ): ${recipeText(card.cfg, card.cfg.lr, card.cfg.inputSize, false)}.`;
+    recipe ??= `Recipe of ${r.dir} (the other runs differ in seed, and in learning rate where their models' defaults differ${card.cfg.precisionRequested === 'auto' ? ', and in precision where auto chose another for their model' : ''}): ${recipeText(card.cfg, card.cfg.lr, card.cfg.inputSize, false)}.`;
   }
   return recipe ? [...lines, recipe, ''] : lines;
 }

@@ -12,6 +12,13 @@ import type { Monitor } from './early-stopping.js';
 export type { Precision };
 /** Mixed precision of the forward passes: none, bfloat16 autocast, float16 autocast with loss scaling (CUDA). */
 export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
+/**
+ * What a run may ask for: one of PRECISIONS, or 'auto' (bf16 + channels_last for a
+ * convolutional model where the hardware runs bfloat16 fast, else fp32), which a run
+ * resolves once before any work (lib/train/precision.ts, resolvePrecision).
+ */
+export type PrecisionRequest = Precision | 'auto';
+export const PRECISION_REQUESTS: readonly PrecisionRequest[] = [...PRECISIONS, 'auto'];
 
 /** What is wrong with a value ('must be a positive integer'), or null when it is fine. */
 export type Check = (value: unknown) => string | null;
@@ -113,10 +120,13 @@ export const TRAIN_OPTIONS = {
     identity: true,
   }),
   device: option<string>()({ ...text, flag: '--device <device>', help: 'cpu | cuda | cuda:N | auto', default: 'auto', resumeFree: true }),
-  precision: option<Precision>()({
-    ...oneOf(PRECISIONS),
+  /** 'auto' is resolved once per run (resolvePrecision); config.json keeps what was used, and precisionRequested: 'auto' */
+  precision: option<PrecisionRequest>()({
+    ...oneOf(PRECISION_REQUESTS),
     flag: '--precision <p>',
-    help: 'mixed precision of forward passes (autocast): fp32, bf16 (CPU, CUDA), fp16 (CUDA, with loss scaling)',
+    help:
+      'mixed precision of forward passes (autocast): fp32, bf16 (CPU, CUDA), fp16 (CUDA, with loss scaling), ' +
+      'or auto: bf16 + channels_last for convolutional models where the CPU/GPU runs bfloat16 fast, else fp32 (for speed; fp32 reproduces the paper)',
     default: 'fp32',
     identity: 'whenSet',
   }),

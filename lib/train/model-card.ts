@@ -73,13 +73,15 @@ export function dataSection(dataset: string, split: SplitFile): string[] {
   ];
 }
 
-type RecipeSettings = Pick<TrainConfig, 'epochs' | 'batchSize' | 'seed' | 'precision' | 'channelsLast' | 'patience' | 'monitor'>;
+/** A run's config.json: precisionRequested 'auto' where --precision auto chose precision and channelsLast. */
+type RecipeSettings = Pick<TrainConfig, 'epochs' | 'batchSize' | 'seed' | 'precision' | 'channelsLast' | 'patience' | 'monitor'> & { precisionRequested?: string };
 
 /** "input 224x224 px, batch 32, Adam lr 0.001, at most 30 epochs, early stopping on val_loss (patience 5), seed 1, precision fp32"; without the seed when `seed` is false. */
 export function recipeText(c: RecipeSettings, lr: number, inputSize: number, seed = true): string {
   return (
     `input ${inputSize}x${inputSize} px, batch ${c.batchSize}, Adam lr ${lr}, at most ${c.epochs} epochs, early stopping on ${c.monitor} (patience ${c.patience})` +
-    `${seed ? `, seed ${c.seed}` : ''}, precision ${c.precision}${c.channelsLast ? ', channels_last' : ''}`
+    `${seed ? `, seed ${c.seed}` : ''}, precision ${c.precision}${c.channelsLast ? ', channels_last' : ''}` +
+    (c.precisionRequested === 'auto' ? ' (chosen by precision auto for the model and machine)' : '')
   );
 }
 

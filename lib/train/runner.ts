@@ -20,8 +20,9 @@ import { predictionRows, predictionsCsv, probRows } from './predictions.js';
 import { acquireLock, removeStaleLock } from '../util/lock.js';
 import { writeSplitFile, type SplitEntry, type SplitFile } from '../split/file.js';
 import { buildSplit } from '../split/run.js';
-import { checkTrainConfig, resolveCacheDir, shown, trainIdentity, type TrainConfig } from './config.js';
+import { checkTrainConfig, resolveCacheDir, shown, trainIdentity, type PrecisionRequest, type TrainConfig } from './config.js';
 import { EarlyStopping } from './early-stopping.js';
+import { resolvePrecision, type PrecisionChoice } from './precision.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -105,11 +106,11 @@ export function resolveDevice(spec: string | undefined): string {
   }
 }
 
-/** The settings of the model, its trainable parts and its optimiser. */
+/** The settings of the model, its trainable parts and its optimiser (the precision resolved). */
 type SessionSettings = Pick<
   TrainConfig,
-  'model' | 'weights' | 'device' | 'seed' | 'precision' | 'channelsLast' | 'trainableGroups' | 'headOnly' | 'lora' | 'frozenBn' | 'stepSize' | 'gamma'
->;
+  'model' | 'weights' | 'device' | 'seed' | 'channelsLast' | 'trainableGroups' | 'headOnly' | 'lora' | 'frozenBn' | 'stepSize' | 'gamma'
+> & { precision: PrecisionChoice['precision'] };
 
 async function createSession(cfg: SessionSettings, numClasses: number, lr: number, progress: ProgressSink): Promise<NativeSession> {
   const create = native().Session.create({
@@ -189,18 +190,42 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<RunResult> {
+/**
+ * What precision auto chose for the run in `dir` when it started (its config.json says
+ * precisionRequested 'auto'); undefined when it did not, or there is no readable config.
+ */
+function recordedAutoChoice(dir: string): { precision: PrecisionChoice['precision']; channelsLast: boolean } | undefined {
+  try {
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Partial<TrainConfig> & { precisionRequested?: unknown };
+    if (c.precisionRequested !== 'auto' || (c.precision !== 'fp32' && c.precision !== 'bf16' && c.precision !== 'fp16')) return undefined;
+    return { precision: c.precision, channelsLast: c.channelsLast === true };
+  } catch {
+    return undefined; // none, or damaged: the identity check says so
+  }
+}
+
+export async function trainRun(requested: TrainConfig, progress: ProgressSink = consoleProgress(), options: RunOptions = {}): Promise<RunResult> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const info = findModelInfo(cfg.model);
-  const size = resolveInputSize(info, cfg.inputSize);
-  const lr = cfg.lr ?? info.defaultLr;
-  checkTrainConfig(cfg);
-  if (cfg.resume && cfg.force) throw new Error('resume and force cannot go together: resume keeps the run in the folder, force replaces it');
+  const info = findModelInfo(requested.model);
+  const size = resolveInputSize(info, requested.inputSize);
+  const lr = requested.lr ?? info.defaultLr;
+  checkTrainConfig(requested);
+  if (requested.resume && requested.force) throw new Error('resume and force cannot go together: resume keeps the run in the folder, force replaces it');
   // before anything is decoded or written: `--device cuda` without a GPU is one line
-  const device = resolveDevice(cfg.device);
+  const device = resolveDevice(requested.device);
 
-  const dir = resolve(cfg.out);
+  const dir = resolve(requested.out);
+  // --precision auto, resolved once: the run works and is identified by what it chose
+  const chosen = resolvePrecision({
+    precision: requested.precision,
+    channelsLast: requested.channelsLast,
+    model: requested.model,
+    device,
+    recorded: requested.precision === 'auto' && requested.resume ? recordedAutoChoice(dir) : undefined,
+  });
+  if (chosen.reason) progress.line(`precision auto: ${chosen.reason}`);
+  const cfg = { ...requested, precision: chosen.precision, channelsLast: chosen.channelsLast };
   const id = identity(cfg, lr, size);
   if (cfg.resume) {
     // a finished run is reused without the lock and without writing (a read-only folder works)
@@ -234,7 +259,7 @@ export async function trainRun(cfg: TrainConfig, progress: ProgressSink = consol
     // one process per run folder: a second `train` or `run-unit` into it is refused, naming the first
     const release = acquireLock(run.path('run.lock'), `run folder ${run.dir}`, `training ${cfg.model}`);
     try {
-      return await trainInFolder(cfg, run, id, size, lr, split, sets, session, progress, signal);
+      return await trainInFolder(cfg, requested.precision, run, id, size, lr, split, sets, session, progress, signal);
     } finally {
       release();
     }
@@ -297,6 +322,7 @@ function reuseFinished(dir: string, id: Record<string, unknown>, keepCheckpoint:
 
 async function trainInFolder(
   cfg: TrainConfig,
+  precisionRequested: PrecisionRequest,
   run: RunFolder,
   id: Record<string, unknown>,
   size: number,
@@ -314,7 +340,9 @@ async function trainInFolder(
     if (finished) return finished;
     checkSameRun(run.dir, id);
   } else refuseRunThere(run.dir, false); // another process may have written a run here since the check
-  run.writeJson('config.json', { ...cfg, lr, inputSize: size, classes: split.classes, identity: id });
+  // the precision and channels_last used; precisionRequested says when auto chose them
+  const auto = precisionRequested === 'auto' ? { precisionRequested } : {};
+  run.writeJson('config.json', { ...cfg, lr, inputSize: size, ...auto, classes: split.classes, identity: id });
   writeSplitFile(run.path('split.json'), split);
   const skipped = [
     ...(split.skipped ?? []).map((e) => ({ split: 'dataset', ...e })),

@@ -140,7 +140,7 @@ describe('thtl-native CLI', () => {
     const unknown = await cli(['train', '--model', 'resnet18', '--data', data, '--out', join(dir, 'x'), ...TINY, '--precision', 'fp64']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/^thtl-native: --precision must be one of fp32, bf16, fp16, got 'fp64'\n/);
+    expect(unknown.stderr).toMatch(/^thtl-native: --precision must be one of fp32, bf16, fp16, auto, got 'fp64'\n/);
   });
 
   it('--input-size is refused where the architecture fixes it (ViT position embeddings)', async () => {

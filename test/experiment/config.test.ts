@@ -39,6 +39,17 @@ describe('study config files', () => {
     for (const u of units) expect(unitConfig(cfg, u, { target: 'split.json' })).toMatchObject({ precision: 'bf16', channelsLast: true });
   });
 
+  it("precision 'auto' stays 'auto' in the study's recipe (a file's or a flag's) and reaches every unit: each run resolves it for its model", () => {
+    const base = { experiments: [{ protocols: ['2' as const], models: ['resnet18', 'vit_b_16'] }], target: 't', out: 'o' };
+    const fromFile = readStudyConfig(write({ ...base, recipe: { precision: 'auto' } }));
+    for (const cfg of [mergeStudy(fromFile), mergeStudy(base, { recipe: { precision: 'auto' } })]) {
+      expect(cfg.recipe).toMatchObject({ precision: 'auto', channelsLast: false });
+      const units = planStudy(cfg, () => ['head', 'body']).units;
+      expect(new Set(units.map((u) => u.model))).toEqual(new Set(['resnet18', 'vit_b_16']));
+      for (const u of units) expect(unitConfig(cfg, u, { target: 'split.json' })).toMatchObject({ precision: 'auto', channelsLast: false });
+    }
+  });
+
   it('flags override the file, the file overrides the defaults', () => {
     const file = readStudyConfig(write({ experiments: [{ protocols: ['1'], models: ['resnet18'] }], target: 't', out: 'o', recipe: { epochs: 5 } }));
     const cfg = mergeStudy(file, { recipe: { epochs: 2, patience: undefined }, runs: 1 });
@@ -58,7 +69,7 @@ describe('study config files', () => {
     expect(() => mergeStudy({ experiments: [{ protocols: ['1'], models: ['m'] }], out: 'o' })).toThrow(/target dataset/);
     expect(() => mergeStudy({ experiments: [{ protocols: ['1'], models: ['m'] }], target: 't', out: 'o', lora: { rank: 0, alpha: 16 } })).toThrow(/LoRA rank/);
     const base = { experiments: [{ protocols: ['1' as const], models: ['m'] }], target: 't', out: 'o' };
-    expect(() => mergeStudy({ ...base, recipe: { precision: 'fp64' as 'fp32' } })).toThrow(/precision must be one of fp32, bf16, fp16, got 'fp64'/);
+    expect(() => mergeStudy({ ...base, recipe: { precision: 'fp64' as 'fp32' } })).toThrow(/precision must be one of fp32, bf16, fp16, auto, got 'fp64'/);
     expect(() => mergeStudy({ ...base, recipe: { channelsLast: 'yes' as unknown as boolean } })).toThrow(/channelsLast must be true or false/);
   });
 });

@@ -104,6 +104,16 @@ describe('training flags', () => {
     }
   });
 
+  it('--precision takes auto in every command that has it, and its help says what auto picks', () => {
+    const cli = buildCli();
+    for (const name of ['train', 'experiment', 'reproduce', 'plan', 'demo']) {
+      const option = cli.commands.find((c) => c.name() === name)!.options.find((o) => o.long === '--precision');
+      expect(option, name).toBeDefined();
+      expect(option!.argChoices).toEqual(['fp32', 'bf16', 'fp16', 'auto']);
+      expect(option!.description).toMatch(/auto: bf16 \+ channels_last for convolutional models .* else fp32/);
+    }
+  });
+
   it('the library names the option, the command line the flag', async () => {
     const err = await parse([...base.train!, '--epochs', '0']);
     expect(err?.message).toMatch(/--epochs must be a positive integer, got '0'/);
