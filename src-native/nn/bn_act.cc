@@ -301,8 +301,10 @@ void setFusedBatchNorm(bool on) { gFused.store(on ? 1 : 0); }
 bool fusedBatchNorm() {
   int v = gFused.load();
   if (v < 0) {
+    // Off unless THTL_FUSED_BN=1: measured slower than LibTorch's own kernels so far
+    // (docs/BENCHMARKS.md), so opt-in until it is faster.
     const char* env = std::getenv("THTL_FUSED_BN");
-    v = (env && std::strcmp(env, "0") == 0) ? 0 : 1;
+    v = (env && std::strcmp(env, "1") == 0) ? 1 : 0;
     gFused.store(v);
   }
   return v == 1;

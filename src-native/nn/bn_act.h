@@ -16,7 +16,8 @@
 // The loops are compiled for AVX-512, AVX2 and the baseline and chosen at run time
 // (bn_act_kernels.h); at::parallel_for splits them over LibTorch's threads.
 //
-// Everywhere else (evaluation mode, CUDA, other dtypes, or the fused path switched off) it
+// Everywhere else (evaluation mode, CUDA, other dtypes, or the fused path off, the default
+// for now: see setFusedBatchNorm) it
 // is the module's own forward followed by the in-place add and activation, as before.
 #pragma once
 #include <torch/torch.h>
@@ -28,9 +29,10 @@ enum class Act { None, ReLU, ReLU6, SiLU };
 torch::Tensor bnAct(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, Act act,
                     const torch::Tensor& residual = {});
 
-// The fused path on or off for the whole process (default on; the environment variable
-// THTL_FUSED_BN=0 starts with it off). For before/after measurements and the tests that
-// hold the fused path equal to the unfused one.
+// The fused path on or off for the whole process. Off by default (the environment
+// variable THTL_FUSED_BN=1 starts with it on): on this project's benchmark machine the
+// loops are still slower than LibTorch's separate kernels (docs/BENCHMARKS.md). The tests
+// switch it on to hold the fused path equal to the unfused one.
 void setFusedBatchNorm(bool on);
 bool fusedBatchNorm();
 
