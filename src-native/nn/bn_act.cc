@@ -121,15 +121,19 @@ torch::Tensor forwardImpl(AutogradContext* ctx, const torch::Tensor& xIn, const 
   const torch::Tensor residual = residualIn.defined() ? residualIn.contiguous(l.format) : residualIn;
   const kernels::Table& k = table();
 
+  // Sums taken about the first pixel of the first image, per channel: near the mean, so
+  // the squares keep their precision.
+  const std::vector<float> ref = floats(x.select(0, 0).select(1, 0).select(1, 0));
   std::vector<double> sum, sumsq;
   channelSums(g, sum, sumsq, [&](int64_t b, int64_t e, double* s, double* ss) {
-    k.stats(x.data_ptr(), g, b, e, s, ss);
+    k.stats(x.data_ptr(), g, b, e, ref.data(), s, ss);
   });
   const double count = static_cast<double>(g.n * g.hw);
   std::vector<double> mean(g.c), var(g.c), invstd(g.c);
   for (int64_t c = 0; c < g.c; ++c) {
-    mean[c] = sum[c] / count;
-    var[c] = std::max(0.0, sumsq[c] / count - mean[c] * mean[c]);
+    const double d = sum[c] / count;
+    mean[c] = ref[c] + d;
+    var[c] = std::max(0.0, sumsq[c] / count - d * d);
     invstd[c] = 1.0 / std::sqrt(var[c] + eps);
   }
   const std::vector<float> w = floats(weight), bshift = floats(bias);
@@ -185,20 +189,23 @@ variable_list backwardImpl(AutogradContext* ctx, const torch::Tensor& dyIn) {
   const void* res = residual.defined() ? residual.data_ptr() : nullptr;
 
   // With a residual and an activation, gz is the residual's gradient: written once here.
+  std::vector<float> meanF(g.c);
+  for (int64_t c = 0; c < g.c; ++c) meanF[c] = static_cast<float>(mean[c]);
   torch::Tensor gz = hasResidual && act != kernels::kActNone ? torch::empty_like(x, x.options(), l.format) : torch::Tensor();
   void* gzOut = gz.defined() ? gz.data_ptr() : nullptr;
   std::vector<double> sumG, sumGX;
   channelSums(g, sumG, sumGX, [&](int64_t b, int64_t e, double* s, double* sx) {
-    k.backwardSums(dy.data_ptr(), x.data_ptr(), res, gzOut, act, g, b, e, scale.data(), shift.data(), s, sx);
+    k.backwardSums(dy.data_ptr(), x.data_ptr(), res, gzOut, act, g, b, e, scale.data(), shift.data(), meanF.data(), s,
+                   sx);
   });
   const double count = static_cast<double>(g.n * g.hw);
   std::vector<double> dWeight(g.c), dBias(g.c);
-  std::vector<float> meanF(g.c), meanG(g.c), kk(g.c), a(g.c);
+  std::vector<float> meanG(g.c), kk(g.c), a(g.c);
   for (int64_t c = 0; c < g.c; ++c) {
-    const double centred = sumGX[c] - mean[c] * sumG[c];  // sum of gz * (x - mean)
+    // sum of gz * (x - mean), with the float mean the dx pass subtracts too
+    const double centred = sumGX[c] - (static_cast<double>(meanF[c]) - mean[c]) * sumG[c];
     dWeight[c] = centred * invstd[c];
     dBias[c] = sumG[c];
-    meanF[c] = static_cast<float>(mean[c]);
     meanG[c] = static_cast<float>(sumG[c] / count);
     kk[c] = static_cast<float>(centred / count * invstd[c] * invstd[c]);
     a[c] = static_cast<float>(invstd[c]) * w[c];

@@ -23,19 +23,21 @@ struct Geometry {
 
 struct Table {
   const char* isa;
-  // Sums of x and x^2 per channel. NCHW: channels [begin, end), written. channels_last:
-  // rows [begin, end), added into sum/sumsq.
-  void (*stats)(const void* x, const Geometry& g, int64_t begin, int64_t end, double* sum, double* sumsq);
+  // Sums of (x - ref[c]) and (x - ref[c])^2 per channel (ref: any value near the
+  // channel's mean, so that the squares keep their precision). NCHW: channels
+  // [begin, end), written. channels_last: rows [begin, end), added into sum/sumsq.
+  void (*stats)(const void* x, const Geometry& g, int64_t begin, int64_t end, const float* ref, double* sum,
+                double* sumsq);
   // y = act(x * scale[c] + shift[c] (+ res)). NCHW: planes n*C + c in [begin, end);
   // channels_last: rows.
   void (*forward)(const void* x, const void* res, void* y, int act, const Geometry& g, int64_t begin,
                   int64_t end, const float* scale, const float* shift);
-  // With gz = dy * act'(z) (z recomputed from x, scale, shift and res): sums of gz and gz*x
-  // per channel (as stats: NCHW written per channel, channels_last rows added), and gz
-  // itself into gOut when not null.
+  // With gz = dy * act'(z) (z recomputed from x, scale, shift and res): sums of gz and
+  // gz * (x - mean[c]) per channel (as stats: NCHW written per channel, channels_last rows
+  // added), and gz itself into gOut when not null.
   void (*backwardSums)(const void* dy, const void* x, const void* res, void* gOut, int act, const Geometry& g,
-                       int64_t begin, int64_t end, const float* scale, const float* shift, double* sumG,
-                       double* sumGX);
+                       int64_t begin, int64_t end, const float* scale, const float* shift, const float* mean,
+                       double* sumG, double* sumGX);
   // dx = (gz - meanG[c] - (x - mean[c]) * k[c]) * a[c], gz read from `gz` when `gzReady`
   // (then act/res are not needed), else recomputed from dy. Ranges as forward.
   void (*backwardDx)(const void* dyOrGz, bool gzReady, const void* x, const void* res, void* dx, int act,
