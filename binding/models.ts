@@ -9,6 +9,10 @@ export interface ModelInfo {
   name: string;
   inputSize: number;
   fixedInputSize: boolean;
+  /** attention blocks (vision transformers); --precision auto keeps these fp32 */
+  transformer: boolean;
+  /** bfloat16 training needs a CPU kernel LibTorch 1.x lacks; --precision auto keeps it fp32 there */
+  bf16NeedsLibTorch2: boolean;
   defaultLr: number;
   headPrefixes: string[];
   /** ordered from head to stem */

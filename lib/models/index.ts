@@ -38,14 +38,12 @@ export function modelGroups(model: string): string[] {
   return findModelInfo(model).groups.map((g) => g.name);
 }
 
-/**
- * The registry's transformer models (self-attention blocks; maxvit_t's MBConv stages
- * included). The native registry row has no family field to say so, hence this list;
- * test/unit/precision.test.ts checks that each name is a registry model.
- */
-export const TRANSFORMER_MODELS: readonly string[] = ['vit_b_16', 'swin_v2_t', 'maxvit_t'];
-
-/** A convolutional model: every registry model but the transformers (TRANSFORMER_MODELS). */
+/** A convolutional model: every registry model but the transformers (the registry's `transformer` flag). */
 export function isConvolutional(model: string): boolean {
-  return !TRANSFORMER_MODELS.includes(model);
+  return !findModelInfo(model).transformer;
+}
+
+/** Whether `model`'s bfloat16 training needs a CPU kernel LibTorch 1.x lacks (the registry's `bf16NeedsLibTorch2`). */
+export function bf16NeedsLibTorch2(model: string): boolean {
+  return findModelInfo(model).bf16NeedsLibTorch2;
 }

@@ -1,6 +1,6 @@
 // `--precision auto`: the one place a run's requested precision becomes the precision and
 // memory format it trains with. auto means bf16 autocast + channels_last for a
-// convolutional model (lib/models: every registry model but the transformers) where the
+// convolutional model (every registry model not marked `transformer`) where the
 // hardware runs bfloat16 fast, fp32 (NCHW) elsewhere; it is for speed, fp32 reproduces the
 // paper. The hardware facts are an argument (tests pass their own); by default:
 //   - CPU: /proc/cpuinfo's flags name avx512_bf16 or amx_bf16 (Linux; elsewhere fp32);
@@ -10,8 +10,8 @@
 //   - LibTorch 1.x lacks bfloat16 CPU training kernels some models need (measured on
 //     Debian's 1.13 with 1-epoch bf16 + channels_last runs of every convolutional model:
 //     only mobilenet_v2 fails, "hardshrink_backward_cpu" not implemented for 'BFloat16'
-//     for its ReLU6); those train in fp32 on LibTorch < 2 (on every device: a 1.x CUDA
-//     build was not measured).
+//     for its ReLU6); the registry marks such models (bf16NeedsLibTorch2) and they train
+//     in fp32 on LibTorch < 2 (on every device: a 1.x CUDA build was not measured).
 // A resumed run that auto started keeps what auto chose then (it may resume on another
 // machine); trainRun passes that choice in as `recorded`.
 import { execFileSync } from 'node:child_process';
@@ -19,11 +19,9 @@ import { readFileSync } from 'node:fs';
 
 import { native } from '../../binding/index.js';
 import type { Precision } from '../../binding/session.js';
-import { isConvolutional } from '../models/index.js';
+import { bf16NeedsLibTorch2, isConvolutional } from '../models/index.js';
 import type { PrecisionRequest } from './config.js';
 
-/** Convolutional models whose bfloat16 training fails on LibTorch 1.x for a missing CPU kernel (measured on 1.13.0). */
-export const BF16_FAILS_ON_LIBTORCH_1: readonly string[] = ['mobilenet_v2'];
 
 /** CPU flags (/proc/cpuinfo's names) that run bfloat16 fast, with how a reason names them. */
 const CPU_BF16_FLAGS: readonly (readonly [flag: string, name: string])[] = [
@@ -82,7 +80,7 @@ export function resolvePrecision(req: PrecisionRequestOf, facts: (device: string
   const f = facts(req.device);
   const fast = fastBf16(req.device, f);
   if (!fast.ok) return pick('fp32', fast.why);
-  if (Number.parseInt(f.torchVersion, 10) < 2 && BF16_FAILS_ON_LIBTORCH_1.includes(req.model))
+  if (Number.parseInt(f.torchVersion, 10) < 2 && bf16NeedsLibTorch2(req.model))
     return pick('fp32', `${fast.why}, but LibTorch ${f.torchVersion} lacks bfloat16 kernels ${req.model} trains with`);
   return pick('bf16', fast.why);
 }

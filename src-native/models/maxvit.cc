@@ -332,6 +332,7 @@ ModelInfo maxvitTInfo() {
   // The stage grids (56, 28, 14, 7 at 224) must divide into 7x7 partitions: only sides of
   // 224*k (or up to 3 less) work, so runs use 224.
   info.fixedInputSize = true;
+  info.transformer = true;
   info.defaultLr = 1e-4;
   info.headPrefixes = {"classifier.5."};
   // "classifier" is the replaced Linear only (head-only training trains exactly it);

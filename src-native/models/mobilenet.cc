@@ -120,6 +120,7 @@ ModelInfo mobilenetV2Info() {
   info.imagenetWeights = "mobilenet_v2-b0353104.pth";
   info.inputSize = 224;
   info.fixedInputSize = false;  // fully convolutional up to a global average pool
+  info.bf16NeedsLibTorch2 = true;  // "hardshrink_backward_cpu" not implemented for 'BFloat16' on 1.13
   info.defaultLr = 1e-3;
   info.headPrefixes = {"classifier.1."};
   // Stages by output resolution at 224: stem/stage1 112, stage2 56, stage3 28,

@@ -25,6 +25,10 @@ struct ModelInfo {
   std::string name;
   int64_t inputSize = 224;        // square input the ImageNet weights were trained at
   bool fixedInputSize = false;    // true where the architecture cannot take another size
+  bool transformer = false;       // attention blocks (ViT, Swin, MaxViT); --precision auto keeps these fp32
+  // bfloat16 training needs a kernel LibTorch 1.x lacks on the CPU (measured on 1.13:
+  // MobileNetV2's ReLU6 backward); --precision auto keeps such a model fp32 there
+  bool bf16NeedsLibTorch2 = false;
   double defaultLr = 1e-3;        // the paper's learning rate for this model
   std::vector<std::string> headPrefixes;  // state_dict prefixes of the replaced head(s)
   std::vector<Group> groups;      // ordered from head to stem (freezing, SWFT)

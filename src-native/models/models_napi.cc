@@ -21,6 +21,8 @@ Napi::Value Models(const Napi::CallbackInfo& info) {
     o.Set("name", m.name);
     o.Set("inputSize", Napi::Number::New(env, static_cast<double>(m.inputSize)));
     o.Set("fixedInputSize", Napi::Boolean::New(env, m.fixedInputSize));
+    o.Set("transformer", Napi::Boolean::New(env, m.transformer));
+    o.Set("bf16NeedsLibTorch2", Napi::Boolean::New(env, m.bf16NeedsLibTorch2));
     o.Set("defaultLr", Napi::Number::New(env, m.defaultLr));
     o.Set("headPrefixes", strings(env, m.headPrefixes));
     auto groups = Napi::Array::New(env, m.groups.size());

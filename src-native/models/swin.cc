@@ -284,6 +284,7 @@ ModelInfo swinV2TInfo() {
   // Windows and patch merging pad any size (as torchvision does); the ImageNet weights
   // are for 256x256 (an 8x8 grid in the last stage: exactly one window).
   info.fixedInputSize = false;
+  info.transformer = true;
   info.defaultLr = 1e-4;
   info.headPrefixes = {"head."};
   info.groups = {

@@ -193,7 +193,8 @@ ModelInfo vitB16Info() {
   info.name = "vit_b_16";
   info.imagenetWeights = "vit_b_16-c867db91.pth";
   info.inputSize = kImage;
-  info.fixedInputSize = true;  // the position embedding holds exactly 14x14 patches + class token
+  info.fixedInputSize = true;
+  info.transformer = true;  // the position embedding holds exactly 14x14 patches + class token
   info.defaultLr = 1e-3;
   info.headPrefixes = {"heads.head."};
   info.groups = {

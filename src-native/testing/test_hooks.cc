@@ -284,7 +284,7 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Args args(info, "_testFusedBn");
   const Options o = args.options(0);
-  const std::string name = o.string("model", "resnet18");
+  const std::string name = o.string("model", "");
   const int64_t size = o.integer("size", 32, 8, 512), batch = o.integer("batch", 4, 2, 64);
   const int64_t steps = o.integer("steps", 5, 1, 50), seed = o.integer("seed", 0, 0, 1 << 30);
   const bool bf16 = o.boolean("bf16", false), channelsLast = o.boolean("channelsLast", false);
