@@ -97,10 +97,12 @@ describe('plan and run-unit', () => {
     const dir = tempDir('scale-lock');
     expect((await cli(['plan', '--config', config, '--out', dir])).code).toBe(0);
     const first = spawn(process.execPath, [BIN, 'run-unit', dir, 'resnet18.run-1.plus'], { stdio: 'ignore' });
+    // listened for at once: the first run may end while the second command is still running
+    const firstClosed = new Promise<number | null>((r) => first.on('close', r));
     const lock = join(dir, 'runs', 'resnet18', 'run-1', 'plus', 'run.lock');
     await waitFor('the first process to take the lock', () => existsSync(lock));
     const second = await cli(['run-unit', dir, 'resnet18.run-1.plus']);
-    const firstCode = await new Promise<number | null>((r) => first.on('close', r));
+    const firstCode = await firstClosed;
     expect(firstCode).toBe(0);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`is in use by another thtl-native process \\(pid ${first.pid} on .*training resnet18\\)`));
