@@ -36,7 +36,7 @@
 //
 //   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--warmup 2] [--batch 8]
 //        [--sides native,eager,channels_last,compile] [--device cpu|cuda] [--amp-dtype bf16|fp16]
-//        [--python /usr/bin/python3] [--json out.json] [--markdown out.md]
+//        [--python /usr/bin/python3] [--python-alloc jemalloc|tcmalloc|glibc] [--json out.json] [--markdown out.md]
 //
 // --device cuda runs every side on the GPU (steps timed between synchronisations; peak GPU
 // memory reported too); the AMP sides use --amp-dtype (default bf16 on the CPU, fp16 with
@@ -54,8 +54,21 @@
 // and random flip; the PyTorch side gets its input tensor ready-made. Under the table, the
 // geometric mean over the rows of each side / eager, and of native / compile and
 // native_amp_cl / compile_amp_cl where a row has both.
+//
+// --python-alloc jemalloc|tcmalloc|glibc picks the malloc of the PyTorch sides (LD_PRELOAD).
+// The native side caches its freed CPU blocks (its own allocator); PyTorch's CPU tensors
+// go to malloc, and glibc's malloc hands large freed blocks back to the system, so every
+// step page-faults its activations in again. Where a page fault is dear (a virtual machine
+// whose freed pages go back to the host) that measures the kernel, not PyTorch: on the
+// 2-core benchmark VM, eager mobilenet_v2 fp32 on torch 2.13 took 0.90 s a step with
+// glibc, 0.27-0.29 s with tcmalloc and 0.235 s with jemalloc told never to purge, with
+// 3.4x glibc's page faults against jemalloc. PyTorch's CPU tuning guide preloads jemalloc
+// or tcmalloc for training, so the default is jemalloc (Debian: libjemalloc2) with
+// MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 (freed pages kept, as the native cache
+// keeps them while a run trains), else tcmalloc (libtcmalloc-minimal4), else glibc with
+// a note on stderr. The JSON header and the table's caption say which.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -75,6 +88,7 @@ const { values: o } = parseArgs({
     device: { type: 'string', default: 'cpu' },
     'amp-dtype': { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    'python-alloc': { type: 'string' },
     'one-at-a-time': { type: 'boolean', default: false },
     json: { type: 'string' },
     markdown: { type: 'string' },
@@ -115,6 +129,29 @@ if (o.worker === 'native') {
 }
 
 // ---- driver ----
+/** The PyTorch sides' malloc: its name and the environment that preloads it. */
+function pythonAllocator(asked) {
+  const libs = {
+    jemalloc: ['libjemalloc.so.2'],
+    tcmalloc: ['libtcmalloc_minimal.so.4', 'libtcmalloc.so.4'],
+  };
+  const env = { jemalloc: { MALLOC_CONF: 'dirty_decay_ms:-1,muzzy_decay_ms:-1' } };
+  if (asked !== undefined && asked !== 'glibc' && !libs[asked]) throw new Error(`--python-alloc: unknown allocator ${asked} (known: jemalloc, tcmalloc, glibc)`);
+  if (asked === 'glibc') return { name: 'glibc', env: {} };
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  for (const name of asked === undefined ? Object.keys(libs) : [asked]) {
+    for (const lib of libs[name]) {
+      for (const dir of dirs) {
+        const file = join(dir, lib);
+        if (existsSync(file)) return { name, env: { LD_PRELOAD: file, ...env[name] } };
+      }
+    }
+  }
+  if (asked !== undefined) throw new Error(`--python-alloc ${asked}: ${libs[asked].join(' or ')} not found in ${dirs.join(', ')}`);
+  process.stderr.write('vs-pytorch: neither jemalloc nor tcmalloc is installed; the PyTorch sides use glibc\'s malloc (see --python-alloc)\n');
+  return { name: 'glibc', env: {} };
+}
+
 /** A worker process answering one JSON line per command. */
 function worker(cmd, args, env = {}) {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
@@ -151,7 +188,8 @@ writeVesselDataset({ out: data, perClass: Math.ceil(batch / 2), size: 256, seed:
 const files = readImageFolder(data).items.slice(0, batch).map((i) => i.file);
 const info = native().info();
 
-const header = { benchmark: 'vs-pytorch', device: o.device, ampDtype, batch, reps, warmup: Number(o.warmup), torch: info.runtimeTorchVersion || info.torchVersion, python: o.python };
+const pythonAlloc = pythonAllocator(o['python-alloc']);
+const header = { benchmark: 'vs-pytorch', device: o.device, ampDtype, batch, reps, warmup: Number(o.warmup), torch: info.runtimeTorchVersion || info.torchVersion, python: o.python, pythonAllocator: pythonAlloc.name };
 const min = (xs) => Math.min(...xs);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round3 = (x) => (typeof x === 'number' ? +x.toFixed(3) : null);
@@ -172,11 +210,11 @@ for (const model of models) {
       native_malloc: () => worker(process.execPath, [script, ...nativeArgs], { THTL_CPU_ALLOCATOR: 'default' }),
       native_fused: () => worker(process.execPath, [script, ...nativeArgs], { THTL_FUSED_BN: '1' }),
       native_amp_cl_fused: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype], { THTL_FUSED_BN: '1' }),
-      eager: () => worker(o.python, pythonArgs('eager')),
-      channels_last: () => worker(o.python, pythonArgs('channels_last')),
-      amp_cl: () => worker(o.python, pythonArgs('amp_cl')),
-      compile: () => worker(o.python, pythonArgs('compile')),
-      compile_amp_cl: () => worker(o.python, pythonArgs('compile_amp_cl')),
+      eager: () => worker(o.python, pythonArgs('eager'), pythonAlloc.env),
+      channels_last: () => worker(o.python, pythonArgs('channels_last'), pythonAlloc.env),
+      amp_cl: () => worker(o.python, pythonArgs('amp_cl'), pythonAlloc.env),
+      compile: () => worker(o.python, pythonArgs('compile'), pythonAlloc.env),
+      compile_amp_cl: () => worker(o.python, pythonArgs('compile_amp_cl'), pythonAlloc.env),
     };
     for (const n of sideNames) if (!make[n]) throw new Error(`unknown side ${n} (known: ${Object.keys(make).join(', ')})`);
     if (o['one-at-a-time']) {
@@ -303,7 +341,7 @@ const geo = {
 const result = { ...header, rows, geomean: geo };
 const fmtGeo = (g) => (g ? `${g.ratio} (${g.rows} row${g.rows === 1 ? '' : 's'})` : 'n/a');
 const md = [
-  `LibTorch ${result.torch}, ${o.device}, batch ${batch}, AMP ${ampDtype}, min of ${reps} ${o['one-at-a-time'] ? '' : 'interleaved '}steps after ${o.warmup} untimed, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager); first step = the first (warm-up) step, torch.compile's compilation included, not in the step times`,
+  `LibTorch ${result.torch}, ${o.device}, PyTorch sides on ${pythonAlloc.name} malloc, batch ${batch}, AMP ${ampDtype}, min of ${reps} ${o['one-at-a-time'] ? '' : 'interleaved '}steps after ${o.warmup} untimed, seconds per training step; ratio = side / eager PyTorch fp32 (< 1: faster than eager); first step = the first (warm-up) step, torch.compile's compilation included, not in the step times`,
   '',
   `| model | threads | ${sideNames.join(' (s) | ')} (s) | ${others.map((n) => `${n} / eager`).join(' | ')} | first step s (compile) ${sideNames.join(' / ')} | peak RSS MB ${sideNames.join(' / ')} |`,
   `|---|---|${sideNames.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|---|`,
