@@ -38,10 +38,8 @@ export interface TestNormaliseResult {
   flips: boolean[];
 }
 
-/** Result of the internal `_testBnAct` hook: ||fused - unfused|| / ||unfused|| per result. */
-export interface TestBnActResult {
-  /** the instruction set of the fused loops: avx512, avx2 or base */
-  isa: string;
+/** Per result of one BatchNorm2d + activation: ||a - b|| / ||b||. */
+export interface BnActDiffs {
   y: number;
   dx: number;
   dWeight: number;
@@ -52,21 +50,39 @@ export interface TestBnActResult {
   runningVar: number;
 }
 
-/** Result of the internal `_testFusedBn` hook: a few training steps fused and unfused. */
-export interface TestFusedBnResult {
+/** Result of the internal `_testBnAct` hook: fused against unfused, and each against float64. */
+export interface TestBnActResult extends BnActDiffs {
+  /** the instruction set of the fused loops: avx512, avx2 or base */
   isa: string;
-  /** per step: [fused, unfused] */
+  /** each float path against the unfused layer run in float64 on the same values */
+  vsDouble: { fused: BnActDiffs; unfused: BnActDiffs };
+}
+
+/** Two runs of `_testFusedBn` side by side: run a against run b. */
+export interface FusedBnDiffs {
+  /** per step: [a, b] */
   losses: [number, number][];
   /** largest, over the steps, relative difference of the whole gradient */
   gradAllRel: number;
   /** largest relative difference of one parameter's gradient, and which (and when) */
   gradRel: number;
   gradWorst: string;
+  /** the parameter whose gradient adds most to the whole gradient's difference */
+  gradMost: string;
   /** largest relative difference of one parameter after the last step */
   paramRel: number;
   paramWorst: string;
   /** largest relative difference of a floating-point buffer (BatchNorm running statistics) */
   statRel: number;
+  /** relative difference of all floating-point buffers at once */
+  statAllRel: number;
+}
+
+/** Result of the internal `_testFusedBn` hook: a few training steps fused and unfused. */
+export interface TestFusedBnResult extends FusedBnDiffs {
+  isa: string;
+  /** compare 'double' only: the unfused float32 run against the float64 one */
+  unfused?: FusedBnDiffs;
 }
 
 export interface TestHooksApi {
@@ -121,7 +137,9 @@ export interface TestHooksApi {
   /**
    * A registry model trained `steps` steps (random input, SGD by default) twice from one seed:
    * compare 'fused' (default) fused against unfused; 'perturbed' unfused against unfused on
-   * the input scaled by 1 + 2^-20; 'threads' unfused on 1 thread against 2.
+   * the input scaled by 1 + 2^-20; 'threads' unfused on 1 thread against 2; 'double' (float32
+   * only) fused against the unfused path in float64, with `unfused` the float32 unfused run
+   * against that same float64 run.
    */
   _testFusedBn(options: {
     model: string;
@@ -133,6 +151,6 @@ export interface TestHooksApi {
     channelsLast?: boolean;
     lr?: number;
     optimizer?: 'sgd' | 'adam';
-    compare?: 'fused' | 'perturbed' | 'threads';
+    compare?: 'fused' | 'perturbed' | 'threads' | 'double';
   }): TestFusedBnResult;
 }

@@ -136,16 +136,18 @@ torch::Tensor forwardImpl(AutogradContext* ctx, const torch::Tensor& xIn, const 
     var[c] = std::max(0.0, sumsq[c] / count - d * d);
     invstd[c] = 1.0 / std::sqrt(var[c] + eps);
   }
-  const std::vector<float> w = floats(weight), bshift = floats(bias);
-  std::vector<float> scale(g.c), shift(g.c);
+  // z = (x - mean) * scale + bias, the mean in float: the same z backward recomputes
+  const std::vector<float> w = floats(weight), shift = floats(bias);
+  std::vector<float> scale(g.c), meanF(g.c);
   for (int64_t c = 0; c < g.c; ++c) {
     scale[c] = static_cast<float>(invstd[c]) * w[c];
-    shift[c] = bshift[c] - static_cast<float>(mean[c]) * scale[c];
+    meanF[c] = static_cast<float>(mean[c]);
   }
   torch::Tensor y = torch::empty_like(x, x.options(), l.format);
   const void* res = residual.defined() ? residual.data_ptr() : nullptr;
   elementwise(g, [&](int64_t b, int64_t e) {
-    k.forward(x.data_ptr(), res, y.data_ptr(), static_cast<int>(act), g, b, e, scale.data(), shift.data());
+    k.forward(x.data_ptr(), res, y.data_ptr(), static_cast<int>(act), g, b, e, scale.data(), shift.data(),
+              meanF.data());
   });
 
   if (runningMean.defined()) {

@@ -5,7 +5,7 @@
 // In training mode on the CPU (float32 or bfloat16, NCHW or channels_last) this runs fused
 // kernels instead of LibTorch's separate batch_norm, add and activation passes:
 //   forward:  one pass for the per-channel sums (mean and biased variance, accumulated in
-//             double), one pass y = act(x * scale + shift (+ residual)), and LibTorch's
+//             double), one pass y = act((x - mean) * scale + bias (+ residual)), and LibTorch's
 //             running-statistics update (momentum, unbiased variance);
 //   backward: one pass for the per-channel sums of gz = dy * act'(z) and gz * x (z is
 //             recomputed from x, so the activation's output is not kept), one pass for

@@ -28,11 +28,13 @@ struct Table {
   // [begin, end), written. channels_last: rows [begin, end), added into sum/sumsq.
   void (*stats)(const void* x, const Geometry& g, int64_t begin, int64_t end, const float* ref, double* sum,
                 double* sumsq);
-  // y = act(x * scale[c] + shift[c] (+ res)). NCHW: planes n*C + c in [begin, end);
-  // channels_last: rows.
+  // y = act((x - mean[c]) * scale[c] + shift[c] (+ res)), scale = invstd * weight and shift
+  // the bias: x - mean is exact in float where x is near the mean (a folded
+  // x * scale + (bias - mean * scale) loses the digits the mean and x share). NCHW: planes
+  // n*C + c in [begin, end); channels_last: rows.
   void (*forward)(const void* x, const void* res, void* y, int act, const Geometry& g, int64_t begin,
-                  int64_t end, const float* scale, const float* shift);
-  // With gz = dy * act'(z) (z recomputed from x, scale, shift and res): sums of gz and
+                  int64_t end, const float* scale, const float* shift, const float* mean);
+  // With gz = dy * act'(z) (z recomputed from x, mean, scale, shift and res as forward does): sums of gz and
   // gz * (x - mean[c]) per channel (as stats: NCHW written per channel, channels_last rows
   // added), and gz itself into gOut when not null.
   void (*backwardSums)(const void* dy, const void* x, const void* res, void* gOut, int act, const Geometry& g,

@@ -206,9 +206,12 @@ Napi::Value TestNormalise(const Napi::CallbackInfo& info) {
 
 
 // _testBnAct({n, c, h, w, act: 'none'|'relu'|'relu6'|'silu', residual?, bf16?, channelsLast?,
-//   seed?, shift?}) -> {isa, y, dx, dWeight, dBias, dResidual, runningMean, runningVar}: one
-//   BatchNorm2d (random affine parameters) on random input (plus `shift`, to test a far-off
-//   mean), fused and unfused, and for each result ||fused - unfused|| / ||unfused||.
+//   seed?, shift?}) -> {isa, y, dx, dWeight, dBias, dResidual, runningMean, runningVar,
+//   vsDouble: {fused: {y, ...}, unfused: {y, ...}}}: one BatchNorm2d (random affine
+//   parameters) on random input (plus `shift`, to test a far-off mean), fused and unfused,
+//   and for each result ||fused - unfused|| / ||unfused||. vsDouble holds each path's error
+//   against the same layer run unfused in float64 (inputs and parameters widened exactly):
+//   which of the two is nearer the true result, where they differ.
 Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Args args(info, "_testBnAct");
@@ -231,7 +234,8 @@ Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
     const torch::Tensor dy = torch::randn({n, c, h, w}).to(dtype).contiguous(format);
     const torch::Tensor gamma = torch::rand({c}) + 0.5, beta = torch::randn({c});
     struct Out { torch::Tensor y, dx, dw, db, dr, rm, rv; };
-    auto run = [&](bool fused) {
+    // wide: the unfused path in float64 on the same (exactly widened) values
+    auto run = [&](bool fused, bool wide = false) {
       nn::setFusedBatchNorm(fused);
       torch::nn::BatchNorm2d bn(c);
       {
@@ -239,33 +243,42 @@ Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
         bn->weight.copy_(gamma);
         bn->bias.copy_(beta);
       }
+      if (wide) bn->to(torch::kDouble);
       bn->train();
-      torch::Tensor x = x0.clone().requires_grad_(true);
-      torch::Tensor r = r0.clone().requires_grad_(true);
+      const auto widen = [&](const torch::Tensor& t) { return wide ? t.to(torch::kDouble) : t; };
+      torch::Tensor x = widen(x0).clone().requires_grad_(true);
+      torch::Tensor r = widen(r0).clone().requires_grad_(true);
       // the conv before it in the models: a fresh tensor the add and activation may overwrite
       torch::Tensor y = nn::bnAct(*bn, x * 1, act, withResidual ? r * 1 : torch::Tensor());
-      y.backward(dy);
+      y.backward(widen(dy));
       Out out{y.detach().to(torch::kDouble), x.grad().to(torch::kDouble), bn->weight.grad().to(torch::kDouble),
               bn->bias.grad().to(torch::kDouble), withResidual ? r.grad().to(torch::kDouble) : torch::Tensor(),
               bn->running_mean.to(torch::kDouble), bn->running_var.to(torch::kDouble)};
       return out;
     };
-    const Out f = run(true), u = run(false);
+    const Out f = run(true), u = run(false), d = run(false, true);
     nn::setFusedBatchNorm(before);
     auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
       if (!a.defined()) return 0.0;
       const double d = (a - b).norm().item<double>(), nb = b.norm().item<double>();
       return nb > 0 ? d / nb : d;
     };
-    Napi::Object r = Napi::Object::New(env);
+    auto compare = [&](Napi::Object r, const Out& a, const Out& b) {
+      r.Set("y", rel(a.y, b.y));
+      r.Set("dx", rel(a.dx, b.dx));
+      r.Set("dWeight", rel(a.dw, b.dw));
+      r.Set("dBias", rel(a.db, b.db));
+      r.Set("dResidual", rel(a.dr, b.dr));
+      r.Set("runningMean", rel(a.rm, b.rm));
+      r.Set("runningVar", rel(a.rv, b.rv));
+      return r;
+    };
+    Napi::Object r = compare(Napi::Object::New(env), f, u);
     r.Set("isa", nn::fusedKernelIsa());
-    r.Set("y", rel(f.y, u.y));
-    r.Set("dx", rel(f.dx, u.dx));
-    r.Set("dWeight", rel(f.dw, u.dw));
-    r.Set("dBias", rel(f.db, u.db));
-    r.Set("dResidual", rel(f.dr, u.dr));
-    r.Set("runningMean", rel(f.rm, u.rm));
-    r.Set("runningVar", rel(f.rv, u.rv));
+    Napi::Object vsDouble = Napi::Object::New(env);
+    vsDouble.Set("fused", compare(Napi::Object::New(env), f, d));
+    vsDouble.Set("unfused", compare(Napi::Object::New(env), u, d));
+    r.Set("vsDouble", vsDouble);
     return r;
   });
 }
@@ -280,6 +293,9 @@ Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
 //   the last step, statRel for the BatchNorm running statistics. compare 'threads' runs the
 //   unfused path on 1 and on 2 threads instead, 'perturbed' the unfused path on the input
 //   and on the input scaled by 1 + 2^-20: how far rounding-sized differences carry.
+//   compare 'double' (float32 only) judges both paths against the truth: the fields compare
+//   the fused float32 run with the unfused path run in float64 (model and input widened
+//   exactly), and `unfused` holds the same fields for the unfused float32 run against it.
 Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Args args(info, "_testFusedBn");
@@ -297,16 +313,21 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
   // 'perturbed': unfused against unfused with the input scaled by (1 + 2^-20): how far
   // rounding-sized differences alone carry through these steps
   const bool perturbed = compare == "perturbed";
+  // 'double': fused and unfused float32, each against the unfused path in float64
+  const bool wideRef = compare == "double";
+  if (compare != "fused" && !threadsOnly && !perturbed && !wideRef)
+    throw args.rangeError("options.compare must be 'fused', 'threads', 'perturbed' or 'double', got '" + compare + "'");
+  if (wideRef && bf16) throw args.rangeError("options.compare 'double' is for float32 runs, but options.bf16 is set");
   return guard(env, "_testFusedBn", [&]() -> Napi::Value {
     const bool before = nn::fusedBatchNorm();
     struct Run {
       std::vector<double> losses;
+      std::vector<std::string> names;  // of the parameters, in the order of grads
       std::vector<std::vector<torch::Tensor>> grads;
       std::vector<std::pair<std::string, torch::Tensor>> params, buffers;
     };
-    std::vector<std::string> names;
     const int threadsBefore = at::get_num_threads();
-    auto run = [&](bool fused, int threads, double inputScale) {
+    auto run = [&](bool fused, int threads, double inputScale, bool wide = false) {
       nn::setFusedBatchNorm(fused);
       at::set_num_threads(threads);
       torch::manual_seed(seed);
@@ -318,27 +339,29 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
         for (auto& p : m->parameters())
           if (p.dim() == 4) p.set_data(p.contiguous(format));
       }
+      if (wide) m->to(torch::kDouble);
       torch::Tensor x = (torch::randn({batch, 3, size, size}) * inputScale).contiguous(format);
+      if (wide) x = x.to(torch::kDouble);
       torch::Tensor y = torch::arange(batch, torch::kLong).remainder(2);
       std::unique_ptr<torch::optim::Optimizer> opt;
       if (adam) opt = std::make_unique<torch::optim::Adam>(m->parameters(), torch::optim::AdamOptions(lr));
       else opt = std::make_unique<torch::optim::SGD>(m->parameters(), torch::optim::SGDOptions(lr));
       Run r;
-      names.clear();
       for (int64_t s = 0; s < steps; ++s) {
         opt->zero_grad();
-        torch::Tensor loss = torch::zeros({}, torch::kFloat);
+        const auto lossType = wide ? torch::kDouble : torch::kFloat;
+        torch::Tensor loss = torch::zeros({}, lossType);
         {
           std::unique_ptr<compat::AutocastGuard> amp;
           if (bf16) amp = std::make_unique<compat::AutocastGuard>(c10::DeviceType::CPU, torch::kBFloat16);
           for (auto& [logits, w] : m->forwardTrain(x))
-            loss = loss + w * torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y);
+            loss = loss + w * torch::nn::functional::cross_entropy(logits.to(lossType), y);
         }
         loss.backward();
         r.losses.push_back(loss.item<double>());
         std::vector<torch::Tensor> g;
         for (const auto& p : m->named_parameters()) {
-          if (s == 0) names.push_back(p.key());
+          if (s == 0) r.names.push_back(p.key());
           g.push_back(p.value().grad().defined() ? p.value().grad().to(torch::kDouble).clone() : torch::Tensor());
         }
         r.grads.push_back(std::move(g));
@@ -352,6 +375,7 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
     const int threads = std::max(1, threadsBefore);
     Run fused = threadsOnly ? run(false, 1, 1.0) : perturbed ? run(false, threads, 1.0 + std::ldexp(1.0, -20)) : run(true, threads, 1.0);
     Run plain = threadsOnly ? run(false, 2, 1.0) : run(false, threads, 1.0);
+    Run wide = wideRef ? run(false, threads, 1.0, true) : Run{};
     nn::setFusedBatchNorm(before);
     at::set_num_threads(threadsBefore);
     auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
@@ -359,45 +383,80 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
       const double d = (a - b).norm().item<double>(), n = b.norm().item<double>();
       return n > 0 ? d / n : d;
     };
-    // per step, over all parameters at once: ||g_f - g_u|| / ||g_u||
-    double gradAllRel = 0;
-    for (size_t s = 0; s < fused.grads.size(); ++s) {
-      double d2 = 0, n2 = 0;
-      for (size_t i = 0; i < names.size(); ++i) {
-        if (!fused.grads[s][i].defined() || !plain.grads[s][i].defined()) continue;
-        d2 += (fused.grads[s][i] - plain.grads[s][i]).pow(2).sum().item<double>();
-        n2 += plain.grads[s][i].pow(2).sum().item<double>();
+    // the fields of run a against run b. Matched by name: a model moved to float64 lists
+    // its parameters and buffers in another order.
+    auto byName = [](const std::vector<std::pair<std::string, torch::Tensor>>& v, const std::string& key) {
+      for (const auto& [k, t] : v)
+        if (k == key) return t;
+      throw std::runtime_error("no tensor named " + key + " in the other run");
+    };
+    auto compareRuns = [&](const Run& a, const Run& bIn) {
+      // b's gradients in a's order
+      Run b = bIn;
+      const std::vector<std::string>& names = a.names;
+      for (size_t s = 0; s < b.grads.size(); ++s) {
+        std::vector<std::pair<std::string, torch::Tensor>> named;
+        for (size_t i = 0; i < bIn.names.size(); ++i) named.emplace_back(bIn.names[i], bIn.grads[s][i]);
+        for (size_t i = 0; i < names.size(); ++i) b.grads[s][i] = byName(named, names[i]);
       }
-      if (n2 > 0) gradAllRel = std::max(gradAllRel, std::sqrt(d2 / n2));
-    }
-    double gradRel = 0, paramRel = 0, statRel = 0;
-    std::string gradWorst, paramWorst;
-    for (size_t s = 0; s < fused.grads.size(); ++s)
-      for (size_t i = 0; i < names.size(); ++i) {
-        const double v = rel(fused.grads[s][i], plain.grads[s][i]);
-        if (v > gradRel) gradRel = v, gradWorst = names[i] + " (step " + std::to_string(s + 1) + ")";
+      // per step, over all parameters at once: ||g_a - g_b|| / ||g_b||
+      // and which parameter's gradient contributes most to that difference (gradMost)
+      double gradAllRel = 0, mostD2 = -1;
+      std::string gradMost;
+      for (size_t s = 0; s < a.grads.size(); ++s) {
+        double d2 = 0, n2 = 0;
+        for (size_t i = 0; i < names.size(); ++i) {
+          if (!a.grads[s][i].defined() || !b.grads[s][i].defined()) continue;
+          const double di = (a.grads[s][i] - b.grads[s][i]).pow(2).sum().item<double>();
+          if (di > mostD2) mostD2 = di, gradMost = names[i] + " (step " + std::to_string(s + 1) + ")";
+          d2 += di;
+          n2 += b.grads[s][i].pow(2).sum().item<double>();
+        }
+        if (n2 > 0) gradAllRel = std::max(gradAllRel, std::sqrt(d2 / n2));
       }
-    for (size_t i = 0; i < fused.params.size(); ++i) {
-      const double v = rel(fused.params[i].second, plain.params[i].second);
-      if (v > paramRel) paramRel = v, paramWorst = fused.params[i].first;
-    }
-    for (size_t i = 0; i < fused.buffers.size(); ++i) statRel = std::max(statRel, rel(fused.buffers[i].second, plain.buffers[i].second));
-    Napi::Object r = Napi::Object::New(env);
+      double gradRel = 0, paramRel = 0, statRel = 0;
+      std::string gradWorst, paramWorst;
+      for (size_t s = 0; s < a.grads.size(); ++s)
+        for (size_t i = 0; i < names.size(); ++i) {
+          const double v = rel(a.grads[s][i], b.grads[s][i]);
+          if (v > gradRel) gradRel = v, gradWorst = names[i] + " (step " + std::to_string(s + 1) + ")";
+        }
+      for (size_t i = 0; i < a.params.size(); ++i) {
+        const double v = rel(a.params[i].second, byName(b.params, a.params[i].first));
+        if (v > paramRel) paramRel = v, paramWorst = a.params[i].first;
+      }
+      // statAllRel: all floating-point buffers at once, as gradAllRel (one running variance
+      // near zero makes statRel large for any two runs)
+      double sd2 = 0, sn2 = 0;
+      for (size_t i = 0; i < a.buffers.size(); ++i) {
+        const torch::Tensor other = byName(b.buffers, a.buffers[i].first);
+        statRel = std::max(statRel, rel(a.buffers[i].second, other));
+        sd2 += (a.buffers[i].second - other).pow(2).sum().item<double>();
+        sn2 += other.pow(2).sum().item<double>();
+      }
+      const double statAllRel = sn2 > 0 ? std::sqrt(sd2 / sn2) : std::sqrt(sd2);
+      Napi::Object r = Napi::Object::New(env);
+      auto losses = Napi::Array::New(env, a.losses.size());
+      for (size_t s = 0; s < a.losses.size(); ++s) {
+        auto pair = Napi::Array::New(env, 2);
+        pair.Set(0u, a.losses[s]);
+        pair.Set(1u, b.losses[s]);
+        losses.Set(static_cast<uint32_t>(s), pair);
+      }
+      r.Set("losses", losses);
+      r.Set("gradAllRel", gradAllRel);
+      r.Set("gradRel", gradRel);
+      r.Set("gradWorst", gradWorst);
+      r.Set("gradMost", gradMost);
+      r.Set("paramRel", paramRel);
+      r.Set("paramWorst", paramWorst);
+      r.Set("statRel", statRel);
+      r.Set("statAllRel", statAllRel);
+      return r;
+    };
+    Napi::Object r = compareRuns(fused, wideRef ? wide : plain);
+    if (wideRef) r.Set("unfused", compareRuns(plain, wide));
     r.Set("isa", nn::fusedKernelIsa());
-    auto losses = Napi::Array::New(env, fused.losses.size());
-    for (size_t s = 0; s < fused.losses.size(); ++s) {
-      auto pair = Napi::Array::New(env, 2);
-      pair.Set(0u, fused.losses[s]);
-      pair.Set(1u, plain.losses[s]);
-      losses.Set(static_cast<uint32_t>(s), pair);
-    }
-    r.Set("losses", losses);
-    r.Set("gradAllRel", gradAllRel);
-    r.Set("gradRel", gradRel);
-    r.Set("gradWorst", gradWorst);
-    r.Set("paramRel", paramRel);
-    r.Set("paramWorst", paramWorst);
-    r.Set("statRel", statRel);
     return r;
   });
 }
