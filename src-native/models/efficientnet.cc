@@ -14,7 +14,7 @@ namespace {
 
 constexpr double kBnEps = 1e-3;
 constexpr double kStochasticDepth = 0.2;
-constexpr double kDropout = 0.2;
+constexpr double kEfficientNetDropout = 0.2;
 constexpr int64_t kLastChannel = 1280;
 
 // torchvision.ops.Conv2dNormActivation with norm_layer=BatchNorm2d(eps=1e-3) and SiLU (or no
@@ -152,7 +152,7 @@ class EfficientNetV2 : public Model {
                                          {4, "stage4"}, {5, "stage5"}, {7, "stage6"}};
     x = forwardTapped(features, x, kTaps);
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    x = torch::dropout(x, kDropout, is_training());
+    x = torch::dropout(x, kEfficientNetDropout, is_training());
     return fc(x);
   }
 

@@ -18,7 +18,7 @@
 namespace thtl::models {
 namespace {
 
-constexpr double kDropout = 0.5;
+constexpr double kInceptionDropout = 0.5;
 constexpr double kAuxWeight = 0.4;
 constexpr int64_t kMinEvalSize = 75;    // smallest input the main path takes (torchvision's min_size)
 constexpr int64_t kMinTrainSize = 299;  // the auxiliary branch needs a 17x17 Mixed_6e map
@@ -271,7 +271,7 @@ class Inception3 : public Model {
     if (aux) *aux = AuxLogits(x);
     x = tap("Mixed_7", Mixed_7c(Mixed_7b(Mixed_7a(x))));
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    x = torch::dropout(x, kDropout, is_training());
+    x = torch::dropout(x, kInceptionDropout, is_training());
     return fc(x);
   }
 

@@ -52,7 +52,7 @@ struct InvertedResidualImpl : torch::nn::Module {
 TORCH_MODULE(InvertedResidual);
 
 constexpr int64_t kLastChannel = 1280;
-constexpr double kDropout = 0.2;
+constexpr double kMobileNetDropout = 0.2;
 
 class MobileNetV2 : public Model {
  public:
@@ -89,7 +89,7 @@ class MobileNetV2 : public Model {
                                          {6, "stage3"}, {13, "stage4"}, {18, "stage5"}};
     x = forwardTapped(features, x, kTaps);
     x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    x = torch::dropout(x, kDropout, is_training());
+    x = torch::dropout(x, kMobileNetDropout, is_training());
     return fc(x);
   }
 

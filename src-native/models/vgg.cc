@@ -12,7 +12,7 @@
 namespace thtl::models {
 namespace {
 
-constexpr double kDropout = 0.5;
+constexpr double kVggDropout = 0.5;
 constexpr int64_t kMinSize = 32;  // five 2x2 max-pools must leave at least one pixel
 constexpr int64_t kHidden = 4096;
 // Configuration "E": channel counts, 0 = 2x2 max-pool.
@@ -62,8 +62,8 @@ class VGG : public Model {
                       std::to_string(kMinSize) + " (224x224 is what it was trained at), got " + shapeOf(x));
     x = forwardTapped(features, x, blockTaps_);
     x = torch::adaptive_avg_pool2d(x, {7, 7}).flatten(1);
-    x = torch::dropout(fc0(x).relu_(), kDropout, is_training());
-    x = torch::dropout(fc3(x).relu_(), kDropout, is_training());
+    x = torch::dropout(fc0(x).relu_(), kVggDropout, is_training());
+    x = torch::dropout(fc3(x).relu_(), kVggDropout, is_training());
     return fc6(x);
   }
 
