@@ -190,10 +190,14 @@ variable_list backwardImpl(AutogradContext* ctx, const torch::Tensor& dyIn) {
   const std::vector<float> shift = floats(ctx->saved_data["shift"].toTensor());
   const void* res = residual.defined() ? residual.data_ptr() : nullptr;
 
-  // With a residual and an activation, gz is the residual's gradient: written once here.
+  // gz = dy * act'(z), written once here where something else reads it: with a residual and
+  // an activation it is the residual's gradient; with the SiLU the dx pass reads it back
+  // rather than recompute the SiLU's exponential (ReLU's mask is cheaper to recompute
+  // than a tensor is to write and read).
   std::vector<float> meanF(g.c);
   for (int64_t c = 0; c < g.c; ++c) meanF[c] = static_cast<float>(mean[c]);
-  torch::Tensor gz = hasResidual && act != kernels::kActNone ? torch::empty_like(x, x.options(), l.format) : torch::Tensor();
+  const bool keepGz = act != kernels::kActNone && (hasResidual || act == kernels::kActSilu);
+  torch::Tensor gz = keepGz ? torch::empty_like(x, x.options(), l.format) : torch::Tensor();
   void* gzOut = gz.defined() ? gz.data_ptr() : nullptr;
   std::vector<double> sumG, sumGX;
   channelSums(g, sumG, sumGX, [&](int64_t b, int64_t e, double* s, double* sx) {
