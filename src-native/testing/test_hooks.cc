@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "napi/guard.h"
 #include "napi/args.h"
@@ -212,6 +213,14 @@ Napi::Value TestNormalise(const Napi::CallbackInfo& info) {
 //   and for each result ||fused - unfused|| / ||unfused||. vsDouble holds each path's error
 //   against the same layer run unfused in float64 (inputs and parameters widened exactly):
 //   which of the two is nearer the true result, where they differ.
+// ||a - b|| / ||b|| (||a - b|| where b is zero); 0 where neither is defined, 1 where only
+// one is.
+double relDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!a.defined() || !b.defined()) return a.defined() == b.defined() ? 0.0 : 1.0;
+  const double d = (a - b).norm().item<double>(), n = b.norm().item<double>();
+  return n > 0 ? d / n : d;
+}
+
 Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Args args(info, "_testBnAct");
@@ -258,19 +267,14 @@ Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
     };
     const Out f = run(true), u = run(false), d = run(false, true);
     nn::setFusedBatchNorm(before);
-    auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
-      if (!a.defined()) return 0.0;
-      const double d = (a - b).norm().item<double>(), nb = b.norm().item<double>();
-      return nb > 0 ? d / nb : d;
-    };
     auto compare = [&](Napi::Object r, const Out& a, const Out& b) {
-      r.Set("y", rel(a.y, b.y));
-      r.Set("dx", rel(a.dx, b.dx));
-      r.Set("dWeight", rel(a.dw, b.dw));
-      r.Set("dBias", rel(a.db, b.db));
-      r.Set("dResidual", rel(a.dr, b.dr));
-      r.Set("runningMean", rel(a.rm, b.rm));
-      r.Set("runningVar", rel(a.rv, b.rv));
+      r.Set("y", relDiff(a.y, b.y));
+      r.Set("dx", relDiff(a.dx, b.dx));
+      r.Set("dWeight", relDiff(a.dw, b.dw));
+      r.Set("dBias", relDiff(a.db, b.db));
+      r.Set("dResidual", relDiff(a.dr, b.dr));
+      r.Set("runningMean", relDiff(a.rm, b.rm));
+      r.Set("runningVar", relDiff(a.rv, b.rv));
       return r;
     };
     Napi::Object r = compare(Napi::Object::New(env), f, u);
@@ -320,11 +324,13 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
   if (wideRef && bf16) throw args.rangeError("options.compare 'double' is for float32 runs, but options.bf16 is set");
   return guard(env, "_testFusedBn", [&]() -> Napi::Value {
     const bool before = nn::fusedBatchNorm();
+    // Everything keyed by name: two runs are compared name by name, whatever order each
+    // model lists its tensors in.
+    using Named = std::map<std::string, torch::Tensor>;
     struct Run {
       std::vector<double> losses;
-      std::vector<std::string> names;  // of the parameters, in the order of grads
-      std::vector<std::vector<torch::Tensor>> grads;
-      std::vector<std::pair<std::string, torch::Tensor>> params, buffers;
+      std::vector<Named> grads;  // per step
+      Named params, buffers;
     };
     const int threadsBefore = at::get_num_threads();
     auto run = [&](bool fused, int threads, double inputScale, bool wide = false) {
@@ -359,17 +365,15 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
         }
         loss.backward();
         r.losses.push_back(loss.item<double>());
-        std::vector<torch::Tensor> g;
-        for (const auto& p : m->named_parameters()) {
-          if (s == 0) r.names.push_back(p.key());
-          g.push_back(p.value().grad().defined() ? p.value().grad().to(torch::kDouble).clone() : torch::Tensor());
-        }
+        Named g;
+        for (const auto& p : m->named_parameters())
+          g[p.key()] = p.value().grad().defined() ? p.value().grad().to(torch::kDouble).clone() : torch::Tensor();
         r.grads.push_back(std::move(g));
         opt->step();
       }
-      for (const auto& p : m->named_parameters()) r.params.emplace_back(p.key(), p.value().detach().to(torch::kDouble));
+      for (const auto& p : m->named_parameters()) r.params[p.key()] = p.value().detach().to(torch::kDouble);
       for (const auto& b : m->named_buffers())
-        if (b.value().is_floating_point()) r.buffers.emplace_back(b.key(), b.value().to(torch::kDouble));
+        if (b.value().is_floating_point()) r.buffers[b.key()] = b.value().to(torch::kDouble);
       return r;
     };
     const int threads = std::max(1, threadsBefore);
@@ -378,61 +382,45 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
     Run wide = wideRef ? run(false, threads, 1.0, true) : Run{};
     nn::setFusedBatchNorm(before);
     at::set_num_threads(threadsBefore);
-    auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
-      if (!a.defined() || !b.defined()) return a.defined() == b.defined() ? 0.0 : 1.0;
-      const double d = (a - b).norm().item<double>(), n = b.norm().item<double>();
-      return n > 0 ? d / n : d;
+    // b's tensor of that name (the runs build the same model, so a missing name is a bug)
+    auto other = [](const Named& b, const std::string& key) -> const torch::Tensor& {
+      const auto it = b.find(key);
+      if (it == b.end()) throw std::runtime_error("no tensor named " + key + " in the other run");
+      return it->second;
     };
-    // the fields of run a against run b. Matched by name: a model moved to float64 lists
-    // its parameters and buffers in another order.
-    auto byName = [](const std::vector<std::pair<std::string, torch::Tensor>>& v, const std::string& key) {
-      for (const auto& [k, t] : v)
-        if (k == key) return t;
-      throw std::runtime_error("no tensor named " + key + " in the other run");
-    };
-    auto compareRuns = [&](const Run& a, const Run& bIn) {
-      // b's gradients in a's order
-      Run b = bIn;
-      const std::vector<std::string>& names = a.names;
-      for (size_t s = 0; s < b.grads.size(); ++s) {
-        std::vector<std::pair<std::string, torch::Tensor>> named;
-        for (size_t i = 0; i < bIn.names.size(); ++i) named.emplace_back(bIn.names[i], bIn.grads[s][i]);
-        for (size_t i = 0; i < names.size(); ++i) b.grads[s][i] = byName(named, names[i]);
-      }
+    // the fields of run a against run b
+    auto compareRuns = [&](const Run& a, const Run& b) {
       // per step, over all parameters at once: ||g_a - g_b|| / ||g_b||
       // and which parameter's gradient contributes most to that difference (gradMost)
-      double gradAllRel = 0, mostD2 = -1;
-      std::string gradMost;
+      double gradAllRel = 0, mostD2 = -1, gradRel = 0, paramRel = 0, statRel = 0;
+      std::string gradMost, gradWorst, paramWorst;
       for (size_t s = 0; s < a.grads.size(); ++s) {
         double d2 = 0, n2 = 0;
-        for (size_t i = 0; i < names.size(); ++i) {
-          if (!a.grads[s][i].defined() || !b.grads[s][i].defined()) continue;
-          const double di = (a.grads[s][i] - b.grads[s][i]).pow(2).sum().item<double>();
-          if (di > mostD2) mostD2 = di, gradMost = names[i] + " (step " + std::to_string(s + 1) + ")";
+        for (const auto& [name, ga] : a.grads[s]) {
+          const torch::Tensor& gb = other(b.grads[s], name);
+          const std::string where = name + " (step " + std::to_string(s + 1) + ")";
+          const double v = relDiff(ga, gb);
+          if (v > gradRel) gradRel = v, gradWorst = where;
+          if (!ga.defined() || !gb.defined()) continue;
+          const double di = (ga - gb).pow(2).sum().item<double>();
+          if (di > mostD2) mostD2 = di, gradMost = where;
           d2 += di;
-          n2 += b.grads[s][i].pow(2).sum().item<double>();
+          n2 += gb.pow(2).sum().item<double>();
         }
         if (n2 > 0) gradAllRel = std::max(gradAllRel, std::sqrt(d2 / n2));
       }
-      double gradRel = 0, paramRel = 0, statRel = 0;
-      std::string gradWorst, paramWorst;
-      for (size_t s = 0; s < a.grads.size(); ++s)
-        for (size_t i = 0; i < names.size(); ++i) {
-          const double v = rel(a.grads[s][i], b.grads[s][i]);
-          if (v > gradRel) gradRel = v, gradWorst = names[i] + " (step " + std::to_string(s + 1) + ")";
-        }
-      for (size_t i = 0; i < a.params.size(); ++i) {
-        const double v = rel(a.params[i].second, byName(b.params, a.params[i].first));
-        if (v > paramRel) paramRel = v, paramWorst = a.params[i].first;
+      for (const auto& [name, pa] : a.params) {
+        const double v = relDiff(pa, other(b.params, name));
+        if (v > paramRel) paramRel = v, paramWorst = name;
       }
       // statAllRel: all floating-point buffers at once, as gradAllRel (one running variance
       // near zero makes statRel large for any two runs)
       double sd2 = 0, sn2 = 0;
-      for (size_t i = 0; i < a.buffers.size(); ++i) {
-        const torch::Tensor other = byName(b.buffers, a.buffers[i].first);
-        statRel = std::max(statRel, rel(a.buffers[i].second, other));
-        sd2 += (a.buffers[i].second - other).pow(2).sum().item<double>();
-        sn2 += other.pow(2).sum().item<double>();
+      for (const auto& [name, ba] : a.buffers) {
+        const torch::Tensor& bb = other(b.buffers, name);
+        statRel = std::max(statRel, relDiff(ba, bb));
+        sd2 += (ba - bb).pow(2).sum().item<double>();
+        sn2 += bb.pow(2).sum().item<double>();
       }
       const double statAllRel = sn2 > 0 ? std::sqrt(sd2 / sn2) : std::sqrt(sd2);
       Napi::Object r = Napi::Object::New(env);
