@@ -205,14 +205,6 @@ Napi::Value TestNormalise(const Napi::CallbackInfo& info) {
   });
 }
 
-
-// _testBnAct({n, c, h, w, act: 'none'|'relu'|'relu6'|'silu', residual?, bf16?, channelsLast?,
-//   seed?, shift?}) -> {isa, y, dx, dWeight, dBias, dResidual, runningMean, runningVar,
-//   vsDouble: {fused: {y, ...}, unfused: {y, ...}}}: one BatchNorm2d (random affine
-//   parameters) on random input (plus `shift`, to test a far-off mean), fused and unfused,
-//   and for each result ||fused - unfused|| / ||unfused||. vsDouble holds each path's error
-//   against the same layer run unfused in float64 (inputs and parameters widened exactly):
-//   which of the two is nearer the true result, where they differ.
 // ||a - b|| / ||b|| (||a - b|| where b is zero); 0 where neither is defined, 1 where only
 // one is.
 double relDiff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -221,6 +213,13 @@ double relDiff(const torch::Tensor& a, const torch::Tensor& b) {
   return n > 0 ? d / n : d;
 }
 
+// _testBnAct({n, c, h, w, act: 'none'|'relu'|'relu6'|'silu', residual?, bf16?, channelsLast?,
+//   seed?, shift?}) -> {isa, y, dx, dWeight, dBias, dResidual, runningMean, runningVar,
+//   vsDouble: {fused: {y, ...}, unfused: {y, ...}}}: one BatchNorm2d (random affine
+//   parameters) on random input (plus `shift`, to test a far-off mean), fused and unfused,
+//   and for each result ||fused - unfused|| / ||unfused||. vsDouble holds each path's error
+//   against the same layer run unfused in float64 (inputs and parameters widened exactly):
+//   which of the two is nearer the true result, where they differ.
 Napi::Value TestBnAct(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Args args(info, "_testBnAct");
