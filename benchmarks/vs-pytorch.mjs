@@ -7,9 +7,12 @@
 //   native_amp_cl   thtl-native --precision bf16 --channels-last
 //   native_malloc   thtl-native fp32 with LibTorch's own CPU allocator instead of the
 //                   addon's caching one (THTL_CPU_ALLOCATOR=default; before/after checks)
-//   native_fused    thtl-native fp32 with the fused batch-norm + activation kernels on
-//                   (THTL_FUSED_BN=1; off by default until faster; before/after checks)
-//   native_amp_cl_fused  the same for native_amp_cl
+//   native_fused    thtl-native fp32 with the fused batch-norm + activation kernels forced
+//                   on (THTL_FUSED_BN=1; on by default where they thread, so `native` is
+//                   the same in such a build)
+//   native_unfused  thtl-native fp32 with them off (THTL_FUSED_BN=0): LibTorch's separate
+//                   batch_norm, add and activation kernels (before/after checks)
+//   native_amp_cl_fused, native_amp_cl_unfused  the same two for native_amp_cl
 //   eager           PyTorch fp32 NCHW (the reference the ratios compare with)
 //   channels_last   PyTorch fp32 channels_last
 //   amp_cl          PyTorch channels_last + autocast bfloat16 (AMP)
@@ -210,6 +213,8 @@ for (const model of models) {
       native_malloc: () => worker(process.execPath, [script, ...nativeArgs], { THTL_CPU_ALLOCATOR: 'default' }),
       native_fused: () => worker(process.execPath, [script, ...nativeArgs], { THTL_FUSED_BN: '1' }),
       native_amp_cl_fused: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype], { THTL_FUSED_BN: '1' }),
+      native_unfused: () => worker(process.execPath, [script, ...nativeArgs], { THTL_FUSED_BN: '0' }),
+      native_amp_cl_unfused: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype], { THTL_FUSED_BN: '0' }),
       eager: () => worker(o.python, pythonArgs('eager'), pythonAlloc.env),
       channels_last: () => worker(o.python, pythonArgs('channels_last'), pythonAlloc.env),
       amp_cl: () => worker(o.python, pythonArgs('amp_cl'), pythonAlloc.env),

@@ -22,6 +22,17 @@ export interface NativeInfo {
   parallelInfo: string;
   /** the allocator behind CPU tensors and what its cache holds now */
   cpuAllocator: CpuAllocatorInfo;
+  /** the fused batch-norm + activation training kernels (CPU) */
+  fusedBatchNorm: FusedBatchNormInfo;
+}
+
+export interface FusedBatchNormInfo {
+  /** in use for training on the CPU: on by default where `threaded`; THTL_FUSED_BN=0 / =1 override */
+  on: boolean;
+  /** its loops run on LibTorch's intra-op threads (false: a build without OpenMP against an OpenMP LibTorch) */
+  threaded: boolean;
+  /** the instruction set of its loops on this CPU: 'avx512', 'avx2' or 'base' */
+  isa: string;
 }
 
 export interface CpuAllocatorInfo {

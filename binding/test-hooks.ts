@@ -153,4 +153,6 @@ export interface TestHooksApi {
     optimizer?: 'sgd' | 'adam';
     compare?: 'fused' | 'perturbed' | 'threads' | 'double';
   }): TestFusedBnResult;
+  /** the fused batch-norm path on or off for the whole process; returns the setting before */
+  _testSetFusedBn(on: boolean): boolean;
 }

@@ -183,6 +183,7 @@ export function modelCard(o: ModelCardInput): string {
     '',
     `- thtl-native ${versions.addon}, commit ${versions.commit}`,
     `- LibTorch ${info.torchVersion}${info.cudaBuilt ? ` (CUDA ${info.cudaVersion})` : ' (CPU)'}`,
+    `- batch norm + activation when training on the CPU: ${info.fusedBatchNorm.on ? `the fused kernels (${info.fusedBatchNorm.isa})` : "LibTorch's separate kernels"}`,
     `- Node.js ${process.version}, trained on ${hostname()}`,
     '',
   ].join('\n');

@@ -13,6 +13,7 @@
 #include "napi/args.h"
 #include "napi/register.h"
 #include "common/threads.h"
+#include "nn/bn_act.h"
 #include "train/session.h"
 
 #ifdef THTL_WITH_CUDA
@@ -120,6 +121,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     alloc.Set("hits", Napi::Number::New(env, static_cast<double>(cache.hits)));
     alloc.Set("misses", Napi::Number::New(env, static_cast<double>(cache.misses)));
     o.Set("cpuAllocator", alloc);
+    Napi::Object fused = Napi::Object::New(env);
+    fused.Set("on", Napi::Boolean::New(env, nn::fusedBatchNorm()));
+    fused.Set("threaded", Napi::Boolean::New(env, nn::fusedBatchNormThreaded()));
+    fused.Set("isa", nn::fusedKernelIsa());
+    o.Set("fusedBatchNorm", fused);
     return o;
   });
 }

@@ -1,5 +1,6 @@
 #include "nn/bn_act.h"
 
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
 
 #include <atomic>
@@ -311,13 +312,32 @@ torch::Tensor bnAct(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, Act 
 
 void setFusedBatchNorm(bool on) { gFused.store(on ? 1 : 0); }
 
+bool fusedBatchNormThreaded() {
+  // at::parallel_for is inline: with LibTorch's OpenMP backend it splits work only in code
+  // compiled with OpenMP (CMake adds -fopenmp to this file where it can); with LibTorch's
+  // native thread pool it calls into the library and always splits.
+#if AT_PARALLEL_OPENMP && !defined(_OPENMP)
+  return false;
+#else
+  return true;
+#endif
+}
+
 bool fusedBatchNorm() {
   int v = gFused.load();
   if (v < 0) {
-    // Off unless THTL_FUSED_BN=1: measured slower than LibTorch's own kernels so far
-    // (docs/BENCHMARKS.md), so opt-in until it is faster.
+    // On by default where its loops run on LibTorch's threads: there it is faster than
+    // LibTorch's separate kernels and keeps fewer activations (docs/BENCHMARKS.md). On one
+    // thread, where LibTorch's kernels would use several, it would be slower: off.
+    // THTL_FUSED_BN=0 / =1 override the choice.
     const char* env = std::getenv("THTL_FUSED_BN");
-    v = (env && std::strcmp(env, "1") == 0) ? 1 : 0;
+    if (env && std::strcmp(env, "0") == 0) {
+      v = 0;
+    } else if (env && std::strcmp(env, "1") == 0) {
+      v = 1;
+    } else {
+      v = fusedBatchNormThreaded() ? 1 : 0;
+    }
     gFused.store(v);
   }
   return v == 1;

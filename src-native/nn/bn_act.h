@@ -16,9 +16,9 @@
 // The loops are compiled for AVX-512, AVX2 and the baseline and chosen at run time
 // (bn_act_kernels.h); at::parallel_for splits them over LibTorch's threads.
 //
-// Everywhere else (evaluation mode, CUDA, other dtypes, or the fused path off, the default
-// for now: see setFusedBatchNorm) it
-// is the module's own forward followed by the in-place add and activation, as before.
+// Everywhere else (evaluation mode, CUDA, other dtypes, or the fused path off: see
+// fusedBatchNorm) it is the module's own forward followed by the in-place add and
+// activation.
 #pragma once
 #include <torch/torch.h>
 
@@ -29,12 +29,16 @@ enum class Act { None, ReLU, ReLU6, SiLU };
 torch::Tensor bnAct(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x, Act act,
                     const torch::Tensor& residual = {});
 
-// The fused path on or off for the whole process. Off by default (the environment
-// variable THTL_FUSED_BN=1 starts with it on): on this project's benchmark machine the
-// loops are still slower than LibTorch's separate kernels (docs/BENCHMARKS.md). The tests
-// switch it on to hold the fused path equal to the unfused one.
+// The fused path on or off for the whole process. On by default where its loops run on
+// LibTorch's threads (fusedBatchNormThreaded); off where they would run on one thread
+// beside LibTorch's many. THTL_FUSED_BN=0 turns it off, =1 on. The tests switch it to
+// hold the fused path equal to the unfused one.
 void setFusedBatchNorm(bool on);
 bool fusedBatchNorm();
+
+// Whether at::parallel_for splits the fused loops over LibTorch's threads in this build:
+// false only with LibTorch's OpenMP backend and this file built without OpenMP (Clang).
+bool fusedBatchNormThreaded();
 
 // The instruction set of the fused loops on this CPU: "avx512", "avx2" or "base"
 // (THTL_CPU_KERNELS=avx2|base forces a lower one, for tests).

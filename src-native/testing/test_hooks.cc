@@ -8,6 +8,8 @@
 // - _testBnAct: one BatchNorm2d + activation fused and unfused on random data.
 // - _testFusedBn: a few training steps of a registry model twice from the same seed, with
 //   the fused batch-norm kernels (nn/bn_act.h) and without, losses and gradients side by side.
+// - _testSetFusedBn: the fused path on or off for the whole process (its default follows
+//   the build; tests of code paths that differ switch it).
 // They run their small tensor work on the JS thread: test builds only.
 #include <napi.h>
 
@@ -448,6 +450,18 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
   });
 }
 
+// _testSetFusedBn(on): returns the setting before.
+Napi::Value TestSetFusedBn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsBoolean()) {
+    Napi::TypeError::New(env, "_testSetFusedBn(on: boolean)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const bool before = nn::fusedBatchNorm();
+  nn::setFusedBatchNorm(info[0].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(env, before);
+}
+
 }  // namespace
 
 void registerTestHooks(Napi::Env env, Napi::Object exports) {
@@ -456,6 +470,7 @@ void registerTestHooks(Napi::Env env, Napi::Object exports) {
   exports.Set("_testNormalise", Napi::Function::New(env, TestNormalise, "_testNormalise"));
   exports.Set("_testBnAct", Napi::Function::New(env, TestBnAct, "_testBnAct"));
   exports.Set("_testFusedBn", Napi::Function::New(env, TestFusedBn, "_testFusedBn"));
+  exports.Set("_testSetFusedBn", Napi::Function::New(env, TestSetFusedBn, "_testSetFusedBn"));
 }
 
 }  // namespace thtl

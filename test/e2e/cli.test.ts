@@ -37,6 +37,7 @@ describe('thtl-native CLI', () => {
     expect(r.stdout).toMatch(/LibTorch\s+\d+\.\d+/);
     expect(r.stdout).toMatch(/BLAS/);
     expect(r.stdout).toMatch(/threads\s+\d+/);
+    expect(r.stdout).toMatch(/fused BN\s+(on|off) \(/);
     expect(r.code).toBe(0);
   });
 

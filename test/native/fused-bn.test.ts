@@ -79,6 +79,26 @@ describe.skipIf(!hooks)('fused batch norm + activation, one layer', () => {
   });
 });
 
+describe('fused batch norm: on by default where it threads, THTL_FUSED_BN overrides', () => {
+  it('info().fusedBatchNorm in a fresh process, with THTL_FUSED_BN unset, 0 and 1', () => {
+    const script = 'process.stdout.write(JSON.stringify(require(process.env.ADDON).info().fusedBatchNorm))';
+    const seen = (value: string | undefined) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ADDON: addonPath() };
+      delete env.THTL_FUSED_BN;
+      if (value !== undefined) env.THTL_FUSED_BN = value;
+      const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { on: boolean; threaded: boolean; isa: string };
+    };
+    const byDefault = seen(undefined);
+    process.stderr.write(`[fused-bn] default in this build: ${JSON.stringify(byDefault)}\n`);
+    expect(byDefault.on).toBe(byDefault.threaded);
+    expect(['avx512', 'avx2', 'base']).toContain(byDefault.isa);
+    expect(seen('0').on).toBe(false);
+    expect(seen('1').on).toBe(true);
+  });
+});
+
 // The first training step of each family, fused and unfused in float32, each against the
 // unfused path in float64 on the same weights and input. The forward (loss, running
 // statistics) is held to the unfused path's own distance from float64. The gradient
