@@ -188,6 +188,15 @@ LoadReport loadStateDict(torch::nn::Module& module, const NamedTensors& tensors,
   return report;
 }
 
+std::vector<std::string> stateNames(const torch::nn::Module& module) {
+  std::vector<Slot> slots;
+  collectState(module, "", slots);
+  std::vector<std::string> out;
+  out.reserve(slots.size());
+  for (auto& s : slots) out.push_back(std::move(s.name));
+  return out;
+}
+
 NamedTensors stateDict(const torch::nn::Module& module) {
   std::vector<Slot> slots;
   collectState(module, "", slots);

@@ -37,4 +37,9 @@ LoadReport loadStateDict(torch::nn::Module& module, const NamedTensors& tensors,
 // The module's state_dict (parameters then buffers, torchvision order), on CPU.
 NamedTensors stateDict(const torch::nn::Module& module);
 
+// The state_dict's names alone, in the same order, touching no tensor: safe on any
+// thread (stateDict copies, and a copy big enough to run a parallel region on the JS
+// thread would start a second OpenMP team there; see train/session_napi.cc).
+std::vector<std::string> stateNames(const torch::nn::Module& module);
+
 }  // namespace thtl::io

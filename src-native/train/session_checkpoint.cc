@@ -20,14 +20,13 @@ namespace thtl::train {
 using namespace detail;
 
 std::vector<Session::StateKey> Session::stateKeys() const {
-  std::set<const c10::TensorImpl*> params;
-  for (const auto& p : model_->parameters()) params.insert(p.unsafeGetTensorImpl());
+  // Names only: this runs on the JS thread after each operation (session_napi.cc), where
+  // stateDict()'s copies (channels_last or GPU tensors made contiguous on the CPU) would
+  // run LibTorch parallel regions and start a second OpenMP team; with more OpenMP
+  // threads than cores libgomp stops spin-waiting and every later parallel region of
+  // training pays for waking its workers.
   std::vector<StateKey> out;
-  for (const auto& [name, t] : io::stateDict(*model_)) {
-    (void)t;
-    out.push_back({name, {}, false, false});
-  }
-  // stateDict() returns CPU copies; look the live tensors up for flags.
+  for (auto& name : io::stateNames(*model_)) out.push_back({std::move(name), {}, false, false});
   auto live = model_->named_parameters();
   auto buffers = model_->named_buffers();
   for (auto& k : out) {

@@ -49,6 +49,13 @@ await s.applyLora({ groups: ['layer4'], rank: 4, alpha: 8 });
 await s.trainEpoch(small, labels, { batchSize: 4, seed: 1 });
 await s.mergeLora();
 await s.evaluate(big, labels, { batchSize: 8 });
+// channels_last: its parameters are not contiguous, so anything that copies the state
+// on the JS thread (the facts a session publishes after each call) would start a team there
+const cl = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', seed: 1, channelsLast: true });
+cl.configureOptimizer({ lr: 1e-3 });
+cl.info();
+cl.stateKeys();
+await cl.trainEpoch(small, labels, { batchSize: 4, seed: 0 });
 process.stdout.write(JSON.stringify({ before, after: tasks() }));
 `;
 
