@@ -88,9 +88,10 @@ export function doctor(): DoctorReport {
     `CPU allocator  ${info.cpuAllocator.kind === 'caching' ? "caching (freed large blocks reused by the next step; THTL_CPU_ALLOCATOR=default turns it off)" : "LibTorch's default (THTL_CPU_ALLOCATOR=default)"}`,
   );
   const fb = info.fusedBatchNorm;
-  lines.push(
-    `fused BN       ${fb.on ? `on (${fb.isa} loops, ${fb.threaded ? "on LibTorch's threads" : 'on one thread'}; THTL_FUSED_BN=0 turns it off)` : `off (${fb.threaded ? 'THTL_FUSED_BN=0' : 'this build cannot thread its loops: built without OpenMP'}; THTL_FUSED_BN=1 turns it on)`}`,
-  );
+  const fusedState = fb.on
+    ? `on (${fb.isa} loops, ${fb.threaded ? "on LibTorch's threads" : 'on one thread'}; THTL_FUSED_BN=0 turns it off)`
+    : `off (${fb.threaded ? 'THTL_FUSED_BN=0' : 'this build cannot thread its loops: built without OpenMP'}; THTL_FUSED_BN=1 turns it on)`;
+  lines.push(`fused BN       ${fusedState}`);
   lines.push(`node           ${process.version} on ${platformTag()}`);
   return { ok, lines };
 }

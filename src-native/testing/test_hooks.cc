@@ -452,14 +452,10 @@ Napi::Value TestFusedBn(const Napi::CallbackInfo& info) {
 
 // _testSetFusedBn(on): returns the setting before.
 Napi::Value TestSetFusedBn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsBoolean()) {
-    Napi::TypeError::New(env, "_testSetFusedBn(on: boolean)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  const bool on = Args(info, "_testSetFusedBn").boolean(0, "on");
   const bool before = nn::fusedBatchNorm();
-  nn::setFusedBatchNorm(info[0].As<Napi::Boolean>().Value());
-  return Napi::Boolean::New(env, before);
+  nn::setFusedBatchNorm(on);
+  return Napi::Boolean::New(info.Env(), before);
 }
 
 }  // namespace
