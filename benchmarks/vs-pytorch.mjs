@@ -13,6 +13,9 @@
 //   native_unfused  thtl-native fp32 with them off (THTL_FUSED_BN=0): LibTorch's separate
 //                   batch_norm, add and activation kernels (before/after checks)
 //   native_amp_cl_fused, native_amp_cl_unfused  the same two for native_amp_cl
+//   native_alt, native_amp_cl_alt  native and native_amp_cl with the addon at THTL_ADDON_ALT
+//                   (another build, such as the commit before a change: before/after in
+//                   one run, interleaved)
 //   eager           PyTorch fp32 NCHW (the reference the ratios compare with)
 //   channels_last   PyTorch fp32 channels_last
 //   amp_cl          PyTorch channels_last + autocast bfloat16 (AMP)
@@ -155,6 +158,13 @@ function pythonAllocator(asked) {
   return { name: 'glibc', env: {} };
 }
 
+/** The environment of the _alt sides: the addon at THTL_ADDON_ALT. */
+function altAddon() {
+  const alt = process.env.THTL_ADDON_ALT;
+  if (!alt || !existsSync(alt)) throw new Error(`the _alt sides need THTL_ADDON_ALT, the path of another build of the addon (${alt ? `${alt} does not exist` : 'not set'})`);
+  return { THTL_ADDON: alt };
+}
+
 /** A worker process answering one JSON line per command. */
 function worker(cmd, args, env = {}) {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
@@ -182,6 +192,7 @@ const warmup = Number(o.warmup);
 const warmupOf = (n) => (n.startsWith('compile') ? Math.max(1, warmup) : warmup);
 const threadList = o.threads.split(',').map(Number);
 const sideNames = o.sides.split(',');
+if (sideNames.some((n) => n.endsWith('_alt'))) altAddon();  // a missing THTL_ADDON_ALT stops before any work
 const ampDtype = o['amp-dtype'] ?? (o.device === 'cpu' ? 'bf16' : 'fp16');
 const registry = native().models();
 const models = o.models ? o.models.split(',') : registry.map((m) => m.name);
@@ -215,6 +226,8 @@ for (const model of models) {
       native_amp_cl_fused: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype], { THTL_FUSED_BN: '1' }),
       native_unfused: () => worker(process.execPath, [script, ...nativeArgs], { THTL_FUSED_BN: '0' }),
       native_amp_cl_unfused: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype], { THTL_FUSED_BN: '0' }),
+      native_alt: () => worker(process.execPath, [script, ...nativeArgs], altAddon()),
+      native_amp_cl_alt: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype], altAddon()),
       eager: () => worker(o.python, pythonArgs('eager'), pythonAlloc.env),
       channels_last: () => worker(o.python, pythonArgs('channels_last'), pythonAlloc.env),
       amp_cl: () => worker(o.python, pythonArgs('amp_cl'), pythonAlloc.env),

@@ -36,14 +36,23 @@ export interface FusedBatchNormInfo {
 }
 
 export interface CpuAllocatorInfo {
-  /** 'caching' (the addon's; freed large blocks are kept for the next step and handed
-   * back after a few idle seconds) or 'default' (LibTorch's, with THTL_CPU_ALLOCATOR=default) */
+  /** 'caching' (the addon's: tensors of 128 KiB and more are carved out of memory it keeps,
+   * reused from step to step and handed back after a few idle seconds) or 'default'
+   * (LibTorch's, with THTL_CPU_ALLOCATOR=default) */
   kind: 'caching' | 'default';
+  /** freed memory kept for reuse, and the number of free ranges it lies in */
   cachedBytes: number;
   cachedBlocks: number;
-  /** large allocations served from the cache / from the system since the process started */
+  /** large allocations carved out of memory already held / that needed a new chunk, since
+   * the process started */
   hits: number;
   misses: number;
+  /** bytes of large blocks in use now, and the most in use at once */
+  liveBytes: number;
+  peakLiveBytes: number;
+  /** the most held at once, in use plus cached: the cache's cost in memory is at most
+   * peakHeldBytes - peakLiveBytes */
+  peakHeldBytes: number;
 }
 
 export interface InfoApi {

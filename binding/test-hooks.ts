@@ -155,4 +155,10 @@ export interface TestHooksApi {
   }): TestFusedBnResult;
   /** the fused batch-norm path on or off for the whole process; returns the setting before */
   _testSetFusedBn(on: boolean): boolean;
+  /**
+   * a script of large CPU tensors: n > 0 allocates n MiB (every byte written; blocks are
+   * numbered 1, 2, ... in that order), n < 0 frees block -n, 0 runs the idle release; after
+   * each op the CPU allocator's counters and the process's resident set
+   */
+  _testCpuBlocks(ops: number[]): { hits: number; misses: number; liveBytes: number; cachedBytes: number; residentBytes: number }[];
 }

@@ -6,11 +6,15 @@
 
 namespace thtl {
 
+// Large blocks only (128 KiB and up; sizes in whole pages).
 struct CpuCacheStats {
-  std::size_t cachedBytes = 0;  // freed blocks kept for reuse
-  std::size_t cachedBlocks = 0;
-  std::size_t hits = 0;         // allocations served from the cache
-  std::size_t misses = 0;       // large allocations that went to the system
+  std::size_t cachedBytes = 0;    // freed memory kept for reuse (resident, or may be)
+  std::size_t cachedBlocks = 0;   // in that many free ranges
+  std::size_t hits = 0;           // blocks carved out of memory the allocator already held
+  std::size_t misses = 0;         // blocks for which it mapped a new chunk
+  std::size_t liveBytes = 0;      // in use by tensors now
+  std::size_t peakLiveBytes = 0;  // the most in use at once
+  std::size_t peakHeldBytes = 0;  // the most held at once: in use + cached
 };
 
 // Registers the caching allocator for CPU tensors, once per process. With

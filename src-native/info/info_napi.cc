@@ -120,6 +120,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     alloc.Set("cachedBlocks", Napi::Number::New(env, static_cast<double>(cache.cachedBlocks)));
     alloc.Set("hits", Napi::Number::New(env, static_cast<double>(cache.hits)));
     alloc.Set("misses", Napi::Number::New(env, static_cast<double>(cache.misses)));
+    alloc.Set("liveBytes", Napi::Number::New(env, static_cast<double>(cache.liveBytes)));
+    alloc.Set("peakLiveBytes", Napi::Number::New(env, static_cast<double>(cache.peakLiveBytes)));
+    alloc.Set("peakHeldBytes", Napi::Number::New(env, static_cast<double>(cache.peakHeldBytes)));
     o.Set("cpuAllocator", alloc);
     Napi::Object fused = Napi::Object::New(env);
     fused.Set("on", Napi::Boolean::New(env, nn::fusedBatchNorm()));

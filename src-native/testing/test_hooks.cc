@@ -10,6 +10,8 @@
 //   the fused batch-norm kernels (nn/bn_act.h) and without, losses and gradients side by side.
 // - _testSetFusedBn: the fused path on or off for the whole process (its default follows
 //   the build; tests of code paths that differ switch it).
+// - _testCpuBlocks: a script of large CPU tensor allocations and frees, with the CPU
+//   allocator's counters and the resident set after each step.
 // They run their small tensor work on the JS thread: test builds only.
 #include <napi.h>
 
@@ -26,7 +28,12 @@
 #include "nn/bn_act.h"
 #include <ATen/Parallel.h>
 #include "models/model.h"
+#include "common/cpu_allocator.h"
 #include "common/torch_compat.h"
+
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace thtl {
 namespace {
@@ -458,6 +465,46 @@ Napi::Value TestSetFusedBn(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), before);
 }
 
+// _testCpuBlocks(ops): n > 0 allocates a uint8 tensor of n MiB and writes every byte (the
+// blocks are numbered 1, 2, ... in that order); n < 0 frees block -n; 0 calls the idle
+// release. After each op: the allocator's counters and the resident set in bytes.
+Napi::Value TestCpuBlocks(const Napi::CallbackInfo& info) {
+  const std::vector<int64_t> ops = Args(info, "_testCpuBlocks").integers(0, "ops");
+  Napi::Env env = info.Env();
+  return guard(env, "_testCpuBlocks", [&]() -> Napi::Value {
+    std::vector<torch::Tensor> blocks;
+    Napi::Array out = Napi::Array::New(env, ops.size());
+    const long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const int64_t op = ops[i];
+      if (op > 0) {
+        torch::Tensor t = torch::empty({op << 20}, torch::kUInt8);
+        std::memset(t.data_ptr(), 1, static_cast<size_t>(op) << 20);
+        blocks.push_back(t);
+      } else if (op < 0) {
+        TORCH_CHECK(static_cast<size_t>(-op) <= blocks.size() && blocks[-op - 1].defined(), "_testCpuBlocks: no block ", -op);
+        blocks[-op - 1] = torch::Tensor();
+      } else {
+        releaseCpuCache();
+      }
+      long size = 0, resident = 0;
+      if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
+        std::fclose(f);
+      }
+      const CpuCacheStats c = cpuCacheStats();
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("hits", static_cast<double>(c.hits));
+      r.Set("misses", static_cast<double>(c.misses));
+      r.Set("liveBytes", static_cast<double>(c.liveBytes));
+      r.Set("cachedBytes", static_cast<double>(c.cachedBytes));
+      r.Set("residentBytes", static_cast<double>(resident) * static_cast<double>(page));
+      out.Set(static_cast<uint32_t>(i), r);
+    }
+    return out;
+  });
+}
+
 }  // namespace
 
 void registerTestHooks(Napi::Env env, Napi::Object exports) {
@@ -467,6 +514,7 @@ void registerTestHooks(Napi::Env env, Napi::Object exports) {
   exports.Set("_testBnAct", Napi::Function::New(env, TestBnAct, "_testBnAct"));
   exports.Set("_testFusedBn", Napi::Function::New(env, TestFusedBn, "_testFusedBn"));
   exports.Set("_testSetFusedBn", Napi::Function::New(env, TestSetFusedBn, "_testSetFusedBn"));
+  exports.Set("_testCpuBlocks", Napi::Function::New(env, TestCpuBlocks, "_testCpuBlocks"));
 }
 
 }  // namespace thtl

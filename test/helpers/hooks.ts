@@ -1,5 +1,5 @@
 // The test build's hooks (_testLoadStateDict, _testLoraConv, _testNormalise, _testBnAct, _testFusedBn,
-// _testSetFusedBn): the addon the tests load is
+// _testSetFusedBn, _testCpuBlocks): the addon the tests load is
 // thtl_native_test.node when one was built (CMake option THTL_TEST_HOOKS=ON, as `npm test`
 // and CI build it; see test/global-setup.ts). With a release addon the hook tests are
 // skipped, and say so; in CI (CI=true) a missing hook fails instead.
@@ -12,7 +12,7 @@ export const HOOKS_MISSING =
 /** The hooks, or null (after printing why) when the addon has none. */
 export function testHooks(): TestHooksApi | null {
   const n = native();
-  if (n._testLoadStateDict && n._testLoraConv && n._testNormalise && n._testBnAct && n._testFusedBn && n._testSetFusedBn) return n as TestHooksApi;
+  if (n._testLoadStateDict && n._testLoraConv && n._testNormalise && n._testBnAct && n._testFusedBn && n._testSetFusedBn && n._testCpuBlocks) return n as TestHooksApi;
   if (process.env.CI === 'true') throw new Error(HOOKS_MISSING);
   process.stderr.write(`[skip] ${HOOKS_MISSING}\n`);
   return null;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { readImageFolder } from '../../lib/data/imagefolder.js';
+import { testHooks } from '../helpers/hooks.js';
 import { runProcess } from '../helpers/process.js';
 import { vesselFolder } from '../helpers/images.js';
 
@@ -60,6 +61,25 @@ describe('CPU allocator', () => {
     expect(r.idle.cachedBlocks).toBe(0);
     r.losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
   }, 120_000);
+
+  it('carves freed memory into blocks of other sizes and merges freed neighbours', () => {
+    const hooks = testHooks();
+    if (!hooks) return;
+    const MiB = 2 ** 20;
+    // 1: 200 MiB, freed; 2 and 3 (120 + 70 MiB) fit in its memory; freed, they merge back
+    // into one range that serves 4 (190 MiB); 0: the idle release hands it all back
+    const r = hooks._testCpuBlocks([200, -1, 120, 70, -2, -3, 190, -4, 0]);
+    const [a, , b, c, , , d, , released] = r;
+    expect(b.misses).toBe(a.misses);
+    expect(c.misses).toBe(a.misses);
+    expect(d.misses).toBe(a.misses);
+    expect(d.hits).toBe(a.hits + 3);
+    // the process did not grow while the blocks reused that memory (a cache of whole blocks
+    // of about one size would have held 200 + 120 + 70 + 190 MiB by then)
+    expect(d.residentBytes - a.residentBytes).toBeLessThan(32 * MiB);
+    expect(released.cachedBytes).toBe(0);
+    expect(a.residentBytes - released.residentBytes).toBeGreaterThan(150 * MiB);
+  });
 
   it("gives the same training results as LibTorch's own allocator", async () => {
     const caching = await run({});
