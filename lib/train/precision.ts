@@ -10,7 +10,8 @@
 //   - LibTorch 1.x lacks bfloat16 CPU training kernels some models need (measured on
 //     Debian's 1.13 with 1-epoch bf16 + channels_last runs of every convolutional model:
 //     only mobilenet_v2 fails, "hardshrink_backward_cpu" not implemented for 'BFloat16'
-//     for its ReLU6); the registry marks such models (bf16NeedsLibTorch2) and they train
+//     for its ReLU6; of the transformers, which auto keeps fp32 anyway, swin_v2_t and
+//     maxvit_t fail in layer_norm); the registry marks such models (bf16NeedsLibTorch2) and they train
 //     in fp32 on LibTorch < 2 (on every device: a 1.x CUDA build was not measured).
 // A resumed run that auto started keeps what auto chose then (it may resume on another
 // machine); trainRun passes that choice in as `recorded`.

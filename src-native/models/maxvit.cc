@@ -333,6 +333,7 @@ ModelInfo maxvitTInfo() {
   // 224*k (or up to 3 less) work, so runs use 224.
   info.fixedInputSize = true;
   info.transformer = true;
+  info.bf16NeedsLibTorch2 = true;  // 1.13: layer_norm "expected scalar type BFloat16 but found Float"
   info.defaultLr = 1e-4;
   info.headPrefixes = {"classifier.5."};
   // "classifier" is the replaced Linear only (head-only training trains exactly it);

@@ -27,7 +27,8 @@ struct ModelInfo {
   bool fixedInputSize = false;    // true where the architecture cannot take another size
   bool transformer = false;       // attention blocks (ViT, Swin, MaxViT); --precision auto keeps these fp32
   // bfloat16 training needs a kernel LibTorch 1.x lacks on the CPU (measured on 1.13:
-  // MobileNetV2's ReLU6 backward); --precision auto keeps such a model fp32 there
+  // MobileNetV2's ReLU6 backward, SwinV2's and MaxViT's layer_norm); --precision auto keeps
+  // such a model fp32 there
   bool bf16NeedsLibTorch2 = false;
   double defaultLr = 1e-3;        // the paper's learning rate for this model
   std::vector<std::string> headPrefixes;  // state_dict prefixes of the replaced head(s)

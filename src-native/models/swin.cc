@@ -285,6 +285,7 @@ ModelInfo swinV2TInfo() {
   // are for 256x256 (an 8x8 grid in the last stage: exactly one window).
   info.fixedInputSize = false;
   info.transformer = true;
+  info.bf16NeedsLibTorch2 = true;  // 1.13: layer_norm "expected scalar type BFloat16 but found Float"
   info.defaultLr = 1e-4;
   info.headPrefixes = {"head."};
   info.groups = {

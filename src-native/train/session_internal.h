@@ -47,7 +47,12 @@ auto Session::withPrecisionHint(Fn&& fn) -> decltype(fn()) {
     return fn();
   } catch (const c10::Error& e) {
     const std::string msg = e.what_without_backtrace();
-    if (precision_ == Precision::Fp32 || msg.find("not implemented for '") == std::string::npos) throw;
+    // 1.13 on the CPU: "... not implemented for 'BFloat16'" (mobilenet_v2's ReLU6 backward),
+    // "expected scalar type BFloat16 but found Float" (swin_v2_t's and maxvit_t's layer_norm)
+    const bool missing = msg.find("not implemented for '") != std::string::npos ||
+                         msg.find("expected scalar type BFloat16") != std::string::npos ||
+                         msg.find("expected scalar type Half") != std::string::npos;
+    if (precision_ == Precision::Fp32 || !missing) throw;
     throw UserError(entry_->info.name + " cannot train or run in " + precision() + " on this LibTorch (" +
                     TORCH_VERSION + ", " + device_.str() + "): " + msg + "; use --precision fp32" +
                     (TORCH_VERSION_MAJOR < 2 ? " or a build against LibTorch 2.x" : ""));

@@ -222,6 +222,15 @@ describe('Session', () => {
       expect(Number.isFinite((await epochWith(true)).loss)).toBe(true);
     });
 
+    it("a transformer whose bf16 layer_norm LibTorch 1.13 lacks fails the same way (swin_v2_t)", async () => {
+      if (!native().info().torchVersion.startsWith('1.')) return; // 2.x trains it (the bf16 benchmarks do)
+      const s = await native().Session.create({ model: 'swin_v2_t', numClasses: 2, device: 'cpu', seed: 1, precision: 'bf16' });
+      s.configureOptimizer({ lr: 1e-4 });
+      await expect(s.trainEpoch(images, labels, { batchSize: 2, seed: 0 })).rejects.toThrow(
+        /swin_v2_t cannot train or run in bf16 on this LibTorch \(1\.13[^)]*\): expected scalar type BFloat16 but found Float; use --precision fp32 or a build against LibTorch 2\.x$/,
+      );
+    });
+
     it('rejects fp16 off CUDA, an unknown precision and a non-boolean channelsLast', async () => {
       await expect(native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', precision: 'fp16' })).rejects.toThrow(/fp16 needs a CUDA device.*bf16/);
       await expect(native().Session.create({ model: 'resnet18', numClasses: 2, precision: 'fp8' as 'fp32' })).rejects.toThrow(/unknown precision 'fp8' \(expected fp32, bf16 or fp16\)/);

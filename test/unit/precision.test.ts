@@ -57,7 +57,7 @@ describe('resolvePrecision', () => {
   });
 
   it('LibTorch 1.x: the models whose bfloat16 kernels it lacks take fp32; 2.x trains them in bf16', () => {
-    expect(native().models().map((m) => m.name).filter(bf16NeedsLibTorch2)).toEqual(['mobilenet_v2']);
+    expect(native().models().map((m) => m.name).filter(bf16NeedsLibTorch2)).toEqual(['mobilenet_v2', 'swin_v2_t', 'maxvit_t']);
     const mobilenet = { ...auto, model: 'mobilenet_v2' };
     expect(resolvePrecision(mobilenet, facts({ torchVersion: '1.13.0' }))).toEqual({
       precision: 'fp32',
