@@ -33,13 +33,18 @@ namespace {
 // first, held 1298 MiB for resnet50's peak of 1013 MiB in use at batch 8.) Pages are
 // only touched, so counted in the resident set, when a block first uses them.
 //
+// Block starts are spread over 64 cache-line offsets within a page (as jemalloc does for
+// large allocations). With every tensor page-aligned, LibTorch 1.13's OpenBLAS
+// convolutions ran LayerCAM on resnet18 at 64 px in over 300 ms a call instead of 65.
+//
 // The free memory is handed back whenever the compute thread has been idle for a few
 // seconds (wholly free chunks unmapped, the other free ranges madvise'd away), and at
 // once past a bound (a quarter of physical memory).
 constexpr std::size_t kAlignment = 64;             // c10's alignment for CPU tensors
 constexpr std::size_t kMinCached = 128 * 1024;     // malloc's own heap serves smaller blocks well
-constexpr std::size_t kPage = 4096;                 // large blocks are whole pages (so aligned too)
+constexpr std::size_t kPage = 4096;                 // large blocks span whole pages
 constexpr std::size_t kChunk = std::size_t{64} << 20;
+constexpr std::size_t kColors = 64;  // tensor starts spread over 64 cache-line offsets within a page
 
 std::size_t physicalMemory() {
   long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
@@ -68,8 +73,9 @@ class CachingCpuAllocator final : public compat::AllocatorBase {
       }
       return {p, p, &freeSmall, cpu};
     }
-    const std::size_t size = roundUp(n, kPage);
     std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t color = (nextColor_++ % kColors) * kAlignment;
+    const std::size_t size = roundUp(n + color, kPage);
     char* p = takeFree(size);
     if (p != nullptr) {
       stats_.hits++;
@@ -77,11 +83,11 @@ class CachingCpuAllocator final : public compat::AllocatorBase {
       stats_.misses++;
       p = mapChunk(size);
     }
-    live_[p] = size;
+    live_[p + color] = {p, size};
     stats_.liveBytes += size;
     stats_.peakLiveBytes = std::max(stats_.peakLiveBytes, stats_.liveBytes);
     notePeak();
-    return {p, p, &freeBlock, cpu};
+    return {p + color, p + color, &freeBlock, cpu};
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &freeBlock; }
@@ -120,10 +126,10 @@ class CachingCpuAllocator final : public compat::AllocatorBase {
       std::lock_guard<std::mutex> lock(a.mutex_);
       auto it = a.live_.find(p);
       if (it != a.live_.end()) {
-        const std::size_t size = it->second;
+        const Block b = it->second;
         a.live_.erase(it);
-        a.stats_.liveBytes -= size;
-        a.giveBack(static_cast<char*>(p), size);
+        a.stats_.liveBytes -= b.size;
+        a.giveBack(b.start, b.size);
         return;
       }
     }
@@ -226,7 +232,12 @@ class CachingCpuAllocator final : public compat::AllocatorBase {
 
   const std::size_t limit_;
   mutable std::mutex mutex_;
-  mutable std::unordered_map<void*, std::size_t> live_;   // large blocks in use, by start
+  struct Block {
+    char* start;
+    std::size_t size;
+  };
+  mutable std::unordered_map<void*, Block> live_;         // large blocks in use, by the pointer handed out
+  mutable std::size_t nextColor_ = 0;
   mutable std::map<char*, std::size_t> chunks_;           // mapped chunks, by start
   mutable std::map<char*, Range> free_;                   // free ranges, by start
   mutable std::multimap<std::size_t, char*> bySize_;      // the same, by size
