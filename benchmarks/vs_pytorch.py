@@ -18,6 +18,7 @@ and normalised with ImageNet's mean and std. Protocol, one JSON object per line:
   "step" -> one forward + backward + Adam step, prints {"seconds": s};
   "end"  -> prints {"maxRssMB": peak resident memory of this process} and exits.
 """
+import ctypes
 import json
 import os
 import resource
@@ -39,18 +40,26 @@ STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 def inductor_vec_isa():
     """The vector instruction set inductor's CPU kernels use ("scalar" when none).
 
-    Inductor picks it by building a test library per instruction set and loading it in a
-    child process. In torch 2.13 on Linux that child does not load libtorch_cpu, so the
-    library's Sleef symbols stay undefined, every probe fails, and inductor falls back to
-    scalar loops (measured on an AVX-512 CPU: 1.5-2.5x slower than eager). Preloading
-    libtorch_cpu into the child (it is in this process already) makes the probe work as
-    intended, so the compile peers run the vectorised code a working install generates.
+    Inductor's vectorised CPU kernels call Sleef functions (exp, erf, ...) that
+    libtorch_cpu exports, and leave them undefined in the kernel libraries it builds. In
+    torch 2.13 on Linux neither place it loads those libraries can resolve them:
+    - its instruction-set probe loads a test library in a child process that does not load
+      libtorch_cpu, so every probe fails and inductor falls back to scalar loops (measured
+      on an AVX-512 CPU: 1.5-2.5x slower than eager);
+    - this process loaded libtorch_cpu with RTLD_LOCAL (torch's default), so a vectorised
+      kernel that calls exp (softmax, sigmoid, SiLU, GELU) fails to load: "undefined
+      symbol: Sleef_expf16_u10".
+    Preloading libtorch_cpu into the child, and promoting it to RTLD_GLOBAL here, makes
+    both work as intended, so the compile peers run the vectorised code a working install
+    generates.
     """
     if sys.platform == "linux":
         lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
         preload = os.environ.get("LD_PRELOAD", "")
-        if os.path.exists(lib) and lib not in preload.split():
-            os.environ["LD_PRELOAD"] = f"{preload} {lib}".strip()
+        if os.path.exists(lib):
+            if lib not in preload.split():
+                os.environ["LD_PRELOAD"] = f"{preload} {lib}".strip()
+            ctypes.CDLL(lib, mode=os.RTLD_GLOBAL | os.RTLD_NOLOAD)
     from torch._inductor import cpu_vec_isa
     return str(cpu_vec_isa.pick_vec_isa()) or "scalar"
 
