@@ -33,21 +33,24 @@ struct InvertedResidualImpl : torch::nn::Module {
       : useResidual(stride == 1 && in == out) {
     const auto hidden = static_cast<int64_t>(std::lround(static_cast<double>(in * expandRatio)));
     torch::nn::Sequential layers;
-    if (expandRatio != 1) layers->push_back(ConvBNReLU6(in, hidden, 1));
-    layers->push_back(ConvBNReLU6(hidden, hidden, 3, stride, hidden));
-    layers->push_back(conv(hidden, out, 1));
-    layers->push_back(batchNorm(out));
+    if (expandRatio != 1) layers->push_back(expand = ConvBNReLU6(in, hidden, 1));
+    layers->push_back(depthwise = ConvBNReLU6(hidden, hidden, 3, stride, hidden));
+    layers->push_back(project = conv(hidden, out, 1));
+    layers->push_back(projectBn = batchNorm(out));
     body = register_module("conv", layers);
   }
 
+  // The linear projection's bn and the residual add as one step (nn/bn_act.h).
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor out = body->forward(x);
-    if (useResidual) out += x;
-    return out;
+    torch::Tensor h = depthwise(expand ? expand(x) : x);
+    return bnAct(*projectBn, project(h), Act::None, useResidual ? x : torch::Tensor());
   }
 
   bool useResidual;
-  torch::nn::Sequential body{nullptr};
+  torch::nn::Sequential body{nullptr};  // holds the children below under torchvision's names
+  ConvBNReLU6 expand{nullptr}, depthwise{nullptr};
+  torch::nn::Conv2d project{nullptr};
+  torch::nn::BatchNorm2d projectBn{nullptr};
 };
 TORCH_MODULE(InvertedResidual);
 

@@ -24,16 +24,18 @@ struct ResBlockImpl : torch::nn::Module {
       bn2 = register_module("bn2", batchNorm(planes));
     }
     if (stride != 1 || inPlanes != planes * expansion) {
-      downsample = register_module(
-          "downsample", torch::nn::Sequential(conv(inPlanes, planes * expansion, 1, stride),
-                                              batchNorm(planes * expansion)));
+      // children "0" and "1", as torchvision names them; run as conv -> bnAct below
+      dsConv = conv(inPlanes, planes * expansion, 1, stride);
+      dsBn = batchNorm(planes * expansion);
+      downsample = register_module("downsample", torch::nn::Sequential(dsConv, dsBn));
     }
   }
 
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    // bn -> ReLU and bn -> += identity -> ReLU as single steps (nn/bn_act.h: fused kernels
-    // in training on the CPU; torchvision's in-place ReLU and add elsewhere).
+    // bn -> ReLU, bn -> += identity -> ReLU and the downsample's bn alone as single steps
+    // (nn/bn_act.h: fused kernels in training on the CPU; torchvision's in-place ReLU and
+    // add elsewhere).
+    torch::Tensor identity = downsample ? bnAct(*dsBn, dsConv(x), Act::None) : x;
     torch::Tensor out = bnAct(*bn1, conv1(x), Act::ReLU);
     if (!conv3) return bnAct(*bn2, conv2(out), Act::ReLU, identity);
     out = bnAct(*bn2, conv2(out), Act::ReLU);
@@ -43,6 +45,8 @@ struct ResBlockImpl : torch::nn::Module {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
+  torch::nn::Conv2d dsConv{nullptr};  // downsample's children, for forward
+  torch::nn::BatchNorm2d dsBn{nullptr};
 };
 TORCH_MODULE(ResBlock);
 
