@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -63,7 +64,7 @@ class ComputeThread {
         std::unique_lock<std::mutex> lock(mutex_);
         auto ready = [this] { return !queue_.empty(); };
         // Idle for a while (a run has ended): hand the CPU allocator's cached blocks back.
-        if (!wake_.wait_for(lock, kIdleRelease, ready)) {
+        if (!wake_.wait_for(lock, idleRelease(), ready)) {
           lock.unlock();
           releaseCpuCache();
           lock.lock();
@@ -76,7 +77,17 @@ class ComputeThread {
     }
   }
 
-  static constexpr std::chrono::seconds kIdleRelease{3};
+  // 3 s, or THTL_CPU_RELEASE_S (whole seconds, 1..3600): a benchmark that interleaves the
+  // steps of several processes keeps the native side's memory over the others' steps with
+  // it, as jemalloc (10 s decay) keeps a PyTorch side's.
+  static std::chrono::seconds idleRelease() {
+    static const std::chrono::seconds s = [] {
+      const char* env = std::getenv("THTL_CPU_RELEASE_S");
+      const long v = env ? std::strtol(env, nullptr, 10) : 0;
+      return std::chrono::seconds(v >= 1 && v <= 3600 ? v : 3);
+    }();
+    return s;
+  }
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::packaged_task<void()>> queue_;

@@ -62,6 +62,11 @@ describe('CPU allocator', () => {
     r.losses.forEach((l) => expect(Number.isFinite(l)).toBe(true));
   }, 120_000);
 
+  it('keeps the cache over a longer idle time with THTL_CPU_RELEASE_S (the interleaved benchmark sets it)', async () => {
+    const r = await run({ THTL_CPU_RELEASE_S: '60' });
+    expect(r.idle.cachedBytes).toBeGreaterThan(0);
+  }, 120_000);
+
   it('carves freed memory into blocks of other sizes and merges freed neighbours', () => {
     const hooks = testHooks();
     if (!hooks) return;
