@@ -2,7 +2,10 @@
 // Side by side, interleaved in one run: the training step (forward + backward + Adam, batch
 // of 8 at the model's registry size) of thtl-native and of PyTorch on the same LibTorch,
 // for each model and thread count. Sides (--sides, comma-separated):
-//   native          thtl-native, fp32 (the default; ratios are taken against it)
+//   native          thtl-native fp32 as `train` runs it: its default memory format, which
+//                   on a CPU with oneDNN is channels_last for the training steps of the
+//                   convolutional models but vgg19 (NCHW for those and the transformers)
+//   native_nchw     thtl-native fp32 with NCHW training steps (channelsLast: false)
 //   native_cl       thtl-native --channels-last
 //   native_amp_cl   thtl-native --precision bf16 --channels-last
 //   native_malloc   thtl-native fp32 with LibTorch's own CPU allocator instead of the
@@ -38,7 +41,10 @@
 //
 // Each side is its own process (so peak memory is its own), kept alive across the
 // repetitions, and the repetitions rotate the order of the sides, so the machine's load
-// hits them alike.
+// hits them alike. Interleaved, a native side waits while the others step; the addon hands
+// its cached CPU memory back after 3 s idle, and would then fault it in again every step
+// (measured: efficientnet_v2_s 3.71 s a step against 3.21 s), so the native workers run
+// with THTL_CPU_RELEASE_S=600 unless it is set (PyTorch's jemalloc keeps freed memory 10 s).
 //
 //   node benchmarks/vs-pytorch.mjs [--models a,b] [--threads 1,2] [--reps 5] [--warmup 2] [--batch 8]
 //        [--sides native,eager,channels_last,compile] [--device cpu|cuda] [--amp-dtype bf16|fp16]
@@ -91,6 +97,7 @@ const { values: o } = parseArgs({
     sides: { type: 'string', default: 'native,eager,channels_last' },
     precision: { type: 'string', default: 'fp32' },
     'channels-last': { type: 'boolean', default: false },
+    nchw: { type: 'boolean', default: false },
     device: { type: 'string', default: 'cpu' },
     'amp-dtype': { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
@@ -104,6 +111,9 @@ const { values: o } = parseArgs({
   },
 });
 
+// read by each native worker's addon (see the header): interleaved, keep the cache across the other sides' steps
+if (!o['one-at-a-time'] && process.env.THTL_CPU_RELEASE_S === undefined) process.env.THTL_CPU_RELEASE_S = '600';
+
 const api = await import(join(root, 'dist', 'lib', 'api.js'));
 const { native, readImageFolder } = api;
 
@@ -116,7 +126,7 @@ if (o.worker === 'native') {
   const items = readImageFolder(o.data).items.slice(0, batch);
   const labels = Int32Array.from(items.map((i) => i.label));
   const set = await native().ImageSet.build(items.map((i) => i.file), info.inputSize, threads > 0 ? { threads } : {});
-  const s = await native().Session.create({ model: o.model, numClasses: 2, device: o.device, seed: 0, precision: o.precision, channelsLast: o['channels-last'] });
+  const s = await native().Session.create({ model: o.model, numClasses: 2, device: o.device, seed: 0, precision: o.precision, ...(o['channels-last'] || o.nchw ? { channelsLast: o['channels-last'] } : {}) });
   s.configureOptimizer({ lr: 1e-4 });
   const t0 = performance.now();
   await s.trainEpoch(set, labels, { batchSize: batch, seed: 0 });
@@ -219,6 +229,7 @@ for (const model of models) {
     const script = join(root, 'benchmarks', 'vs-pytorch.mjs');
     const make = {
       native: () => worker(process.execPath, [script, ...nativeArgs]),
+      native_nchw: () => worker(process.execPath, [script, ...nativeArgs, '--nchw']),
       native_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last']),
       native_amp_cl: () => worker(process.execPath, [script, ...nativeArgs, '--channels-last', '--precision', ampDtype]),
       native_malloc: () => worker(process.execPath, [script, ...nativeArgs], { THTL_CPU_ALLOCATOR: 'default' }),

@@ -24,6 +24,10 @@ export interface NativeInfo {
   cpuAllocator: CpuAllocatorInfo;
   /** the fused batch-norm + activation training kernels (CPU) */
   fusedBatchNorm: FusedBatchNormInfo;
+  /** the memory format of a CPU session's training steps for a convolutional model unless
+   * told: channels_last (true) where LibTorch has oneDNN (vgg19 and the transformers keep
+   * NCHW), else NCHW; THTL_CHANNELS_LAST=0 / =1 override */
+  cpuChannelsLast: boolean;
 }
 
 export interface FusedBatchNormInfo {

@@ -16,7 +16,14 @@ export interface SessionOptions {
    * scaling). Losses and the optimiser stay float32; LayerCAM always runs in float32.
    */
   precision?: Precision;
-  /** channels_last (NHWC) memory format for 4-D weights and input batches */
+  /**
+   * channels_last (NHWC) memory format for 4-D weights and input batches in everything
+   * the session does (true), or NCHW everywhere (false). Absent: the training steps run
+   * in channels_last for a convolutional model (but vgg19) on the CPU where LibTorch has
+   * oneDNN (its convolutions train fastest so; THTL_CHANNELS_LAST=0 / =1 override that
+   * default), and evaluate, predict, features and LayerCAM in NCHW, where they equal
+   * torchvision to the bit. `info()` says which: channelsLast, trainChannelsLast.
+   */
   channelsLast?: boolean;
   /**
    * On a GPU: let cuDNN autotune its convolution algorithms for the batch shapes (default
@@ -38,7 +45,10 @@ export interface SessionInfo {
   lr: number;
   frozenBatchNorm: 'train' | 'eval';
   precision: Precision;
+  /** channels_last everywhere (SessionOptions.channelsLast true) */
   channelsLast: boolean;
+  /** the training steps run in channels_last (channelsLast, or the CPU default) */
+  trainChannelsLast: boolean;
   groups: string[];
   /** empty: every parameter trains */
   trainableGroups: string[];

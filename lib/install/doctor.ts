@@ -92,6 +92,9 @@ export function doctor(): DoctorReport {
     ? `on (${fb.isa} loops, ${fb.threaded ? "on LibTorch's threads" : 'on one thread'}; THTL_FUSED_BN=0 turns it off)`
     : `off (${fb.threaded ? 'THTL_FUSED_BN=0' : 'this build cannot thread its loops: built without OpenMP'}; THTL_FUSED_BN=1 turns it on)`;
   lines.push(`fused BN       ${fusedState}`);
+  lines.push(
+    `CPU training   ${info.cpuChannelsLast ? 'channels_last for convolutional models (THTL_CHANNELS_LAST=0: NCHW)' : 'NCHW (THTL_CHANNELS_LAST=1: channels_last)'}; evaluation NCHW; --channels-last: channels_last everywhere`,
+  );
   lines.push(`node           ${process.version} on ${platformTag()}`);
   return { ok, lines };
 }

@@ -130,7 +130,7 @@ export const TRAIN_OPTIONS = {
     default: 'fp32',
     identity: 'whenSet',
   }),
-  channelsLast: option<boolean>()({ ...flag, flag: '--channels-last', help: 'channels_last memory format for weights and batches', default: false, identity: 'whenSet' }),
+  channelsLast: option<boolean>()({ ...flag, flag: '--channels-last', help: 'channels_last memory format for weights and batches everywhere (without it: the training steps of convolutional models on a CPU with oneDNN in channels_last, the rest in NCHW)', default: false, identity: 'whenSet' }),
   threads: option<number>()({ ...nonNegativeInt, flag: '--threads <n>', help: 'LibTorch threads (0 = all cores)', default: 0, resumeFree: true }),
   seed: option<number>()({ ...nonNegativeInt, flag: '--seed <n>', help: 'seed for split, initialisation, shuffling and augmentation', default: 123, identity: true }),
   patience: option<number>()({ ...positiveInt, flag: '--patience <n>', help: 'early-stopping patience in epochs', default: 10, identity: true }),

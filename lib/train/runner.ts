@@ -120,7 +120,8 @@ async function createSession(cfg: SessionSettings, numClasses: number, lr: numbe
     device: cfg.device,
     seed: cfg.seed,
     precision: cfg.precision,
-    channelsLast: cfg.channelsLast,
+    // not asked for: the session's default (channels_last on a CPU with oneDNN for a convolutional model)
+    ...(cfg.channelsLast ? { channelsLast: true } : {}),
   });
   const session = cfg.weights ? await create.catch(async (err: unknown) => Promise.reject(await weightsMismatchError(err, cfg.weights!, cfg.model))) : await create;
   const groups = session.info().groups;
@@ -245,7 +246,8 @@ export async function trainRun(requested: TrainConfig, progress: ProgressSink = 
     progress.line(
       `${cfg.model}: ${split.classes.length} classes (${split.classes.join(', ')}), ` +
         `train ${split.train.length} / val ${split.val.length} / test ${split.test.length}, input ${size}px, lr ${lr}, ` +
-        `on ${device}${!cfg.device || cfg.device === 'auto' ? ` (--device auto${device === 'cpu' ? ': no GPU visible' : ''})` : ''}` +
+        `on ${device}${!cfg.device || cfg.device === 'auto' ? ` (--device auto${device === 'cpu' ? ': no GPU visible' : ''})` : ''}, ` +
+        `${cfg.precision}${session.info().trainChannelsLast ? ' + channels_last' : ''}` +
         (cfg.trainableGroups ? `, training ${cfg.trainableGroups.join(', ')}` : cfg.headOnly ? ', head only' : ''),
     );
     const sets = {

@@ -129,6 +129,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     fused.Set("threaded", Napi::Boolean::New(env, nn::fusedBatchNormThreaded()));
     fused.Set("isa", nn::fusedKernelIsa());
     o.Set("fusedBatchNorm", fused);
+    // the memory format of a CPU session's training steps for a convolutional model unless told
+    o.Set("cpuChannelsLast", Napi::Boolean::New(env, train::channelsLastOverride().value_or(at::hasMKLDNN())));
     return o;
   });
 }

@@ -30,6 +30,10 @@ struct ModelInfo {
   // MobileNetV2's ReLU6 backward, SwinV2's and MaxViT's layer_norm); --precision auto keeps
   // such a model fp32 there
   bool bf16NeedsLibTorch2 = false;
+  // channels_last is the memory format of its training steps on the CPU unless told (with
+  // oneDNN; not for transformers: Session::defaultTrainChannelsLast); false where it
+  // measured no faster
+  bool cpuChannelsLast = true;
   double defaultLr = 1e-3;        // the paper's learning rate for this model
   std::vector<std::string> headPrefixes;  // state_dict prefixes of the replaced head(s)
   std::vector<Group> groups;      // ordered from head to stem (freezing, SWFT)

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ using BatchProgress = std::function<void(int64_t, int64_t, double)>;
 
 torch::Device parseDevice(const std::string& spec);  // cpu | cuda | cuda:N | auto
 
+// THTL_CHANNELS_LAST: "0" -> false, "1" -> true (every session's default memory format
+// for its training steps, Session::defaultTrainChannelsLast); unset or anything else -> none.
+std::optional<bool> channelsLastOverride();
+
 class Session {
  public:
   Session(const std::string& modelName, int64_t numClasses, const std::string& device,
@@ -89,9 +94,22 @@ class Session {
   // fp16 off CUDA.
   void setPrecision(const std::string& name);
   std::string precision() const;
-  // The channels_last (NHWC) memory format for 4-D weights and input batches.
+  // The channels_last (NHWC) memory format for 4-D weights and input batches, in
+  // everything the session does (on), or NCHW (off: the training steps too).
   void setChannelsLast(bool on);
   bool channelsLast() const { return channelsLast_; }
+  // channels_last for the training steps only: trainEpoch puts the weights (and its
+  // batches) in channels_last, evaluate, features, predict and LayerCAM put them back in
+  // NCHW, where the results equal torchvision's to the bit. A switch costs one copy of the
+  // 4-D weights; only the order of the arithmetic changes, not the model's math.
+  void setTrainChannelsLast(bool on) { trainChannelsLast_ = on; }
+  // The memory format the training steps use: channels_last with either setting above.
+  bool trainChannelsLast() const { return channelsLast_ || trainChannelsLast_; }
+  // What setTrainChannelsLast is unless told: on for a convolutional model (not a
+  // transformer; not vgg19, registry cpuChannelsLast) on the CPU where LibTorch has oneDNN,
+  // whose convolutions train fastest in NHWC (torch.compile's CPU backend chooses it too);
+  // off elsewhere. THTL_CHANNELS_LAST=0 / =1 override the choice (channelsLastOverride).
+  bool defaultTrainChannelsLast() const;
 
   EpochStats trainEpoch(const data::ImageCache& images, const std::vector<int32_t>& labels,
                         int64_t batchSize, uint64_t seed, const BatchProgress& progress);
@@ -184,6 +202,9 @@ class Session {
   // Autocast for this session's precision on its device (nullptr for fp32).
   std::unique_ptr<compat::AutocastGuard> autocast() const;
   torch::Tensor inModelLayout(const torch::Tensor& x) const;
+  // Puts the 4-D parameters and buffers in channels_last (true) or NCHW; those already
+  // so are not copied.
+  void useLayout(bool channelsLast);
   // Backward and Adam step; with fp16, through the dynamic loss scale (GradScaler's
   // defaults: 2^16, doubled after 2000 steps without overflow, halved and the step
   // skipped on one).
@@ -209,7 +230,9 @@ class Session {
   OptimConfig optim_;
   bool frozenBnEval_ = false;
   enum class Precision { Fp32, Bf16, Fp16 } precision_ = Precision::Fp32;
-  bool channelsLast_ = false;
+  bool channelsLast_ = false;       // setChannelsLast
+  bool trainChannelsLast_ = false;  // setTrainChannelsLast
+  bool weightsChannelsLast_ = false;  // the layout the 4-D weights are in now (useLayout)
   torch::Tensor ampScale_, ampGrowth_;  // fp16 only: the loss scale and steps since it grew
   int64_t schedulerEpoch_ = 0;  // epochs stepped by StepLR
   std::unique_ptr<torch::optim::Adam> optimizer_;

@@ -30,6 +30,7 @@ int64_t Session::evalBatches(const data::ImageCache& images, int64_t batchSize, 
   const int64_t n = static_cast<int64_t>(order.size());
   const int64_t batches = (n + batchSize - 1) / batchSize;
   torch::NoGradGuard noGrad;
+  useLayout(channelsLast_);
   model_->eval();
   lora_.refresh();  // no-grad: merged weights without graph
   std::mt19937_64 unused(0);
@@ -117,6 +118,7 @@ FeatureResult Session::features(const data::ImageCache& images, int64_t batchSiz
 torch::Tensor Session::predict(const torch::Tensor& input) {
   return withPrecisionHint([&] {
     torch::NoGradGuard noGrad;
+    useLayout(channelsLast_);
     model_->eval();
     lora_.refresh();
     auto amp = autocast();
@@ -126,6 +128,7 @@ torch::Tensor Session::predict(const torch::Tensor& input) {
 
 cam::CamResult Session::layerCam(const torch::Tensor& input, const std::vector<std::string>& layers,
                                  const std::vector<int64_t>& classes, const std::string& fusion) {
+  useLayout(channelsLast_);
   model_->eval();
   {
     // Adapted weights without a graph: LayerCAM needs gradients of activations only

@@ -75,7 +75,7 @@ struct Facts {
   std::string model, device, frozenBatchNorm, precision;
   int64_t numClasses = 0, inputSize = 0, params = 0, trainableParams = 0;
   double lr = 0;
-  bool channelsLast = false;
+  bool channelsLast = false, trainChannelsLast = false;
   std::vector<std::string> groups, trainableGroups, camLayers, camLayerChoices;
   std::vector<Session::StateKey> stateKeys;
 };
@@ -106,6 +106,7 @@ struct Handle : std::enable_shared_from_this<Handle> {
     f->trainableParams = s.paramCount(true);
     f->lr = s.currentLr();
     f->channelsLast = s.channelsLast();
+    f->trainChannelsLast = s.trainChannelsLast();
     for (const auto& g : mi.groups) f->groups.push_back(g.name);
     f->trainableGroups = s.trainableGroups();
     f->camLayers = mi.camLayers;
@@ -233,7 +234,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     const std::string weights = o.string("weights", "");
     const auto seed = static_cast<uint64_t>(o.integer("seed", 0, 0, kMaxSafeInteger));
     const std::string precision = o.string("precision", "fp32");
-    const bool channelsLast = o.boolean("channelsLast", false);
+    // absent: the session's default for its training steps (Session::defaultTrainChannelsLast)
+    const std::optional<bool> channelsLast =
+        o.has("channelsLast") ? std::optional<bool>(o.boolean("channelsLast", false)) : std::nullopt;
     const bool cudnnBenchmark = o.boolean("cudnnBenchmark", true);
     auto handle = std::make_shared<Handle>();
     return AsyncTask::run(
@@ -243,7 +246,10 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
           s->setPrecision(precision);
           s->setCudnnBenchmark(cudnnBenchmark);
           if (!weights.empty()) s->loadWeights(weights);
-          if (channelsLast) s->setChannelsLast(true);
+          if (channelsLast)
+            s->setChannelsLast(*channelsLast);
+          else
+            s->setTrainChannelsLast(s->defaultTrainChannelsLast());
           handle->session = std::move(s);
           handle->publish();
         },
@@ -266,6 +272,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     o.Set("frozenBatchNorm", f->frozenBatchNorm);
     o.Set("precision", f->precision);
     o.Set("channelsLast", Napi::Boolean::New(env, f->channelsLast));
+    o.Set("trainChannelsLast", Napi::Boolean::New(env, f->trainChannelsLast));
     o.Set("groups", stringArray(env, f->groups));
     o.Set("trainableGroups", stringArray(env, f->trainableGroups));
     o.Set("camLayers", stringArray(env, f->camLayers));

@@ -40,6 +40,7 @@ EpochStats Session::trainEpochImpl(const data::ImageCache& images, const std::ve
 
   for (auto& group : optimizer_->param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(currentLr());
+  useLayout(trainChannelsLast());
   enterTrainMode();
   EpochStats st;
   st.lr = currentLr();

@@ -99,6 +99,23 @@ describe('fused batch norm: on by default where it threads, THTL_FUSED_BN overri
   });
 });
 
+describe('CPU memory format: channels_last by default where LibTorch has oneDNN, THTL_CHANNELS_LAST overrides', () => {
+  it('info().cpuChannelsLast in a fresh process, with THTL_CHANNELS_LAST unset, 0 and 1', () => {
+    const script = 'process.stdout.write(JSON.stringify(require(process.env.ADDON).info().cpuChannelsLast))';
+    const seen = (value: string | undefined): boolean => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ADDON: addonPath() };
+      delete env.THTL_CHANNELS_LAST;
+      if (value !== undefined) env.THTL_CHANNELS_LAST = value;
+      const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as boolean;
+    };
+    process.stderr.write(`[fused-bn] CPU channels_last by default in this build: ${seen(undefined)}\n`);
+    expect(seen('0')).toBe(false);
+    expect(seen('1')).toBe(true);
+  });
+});
+
 // The first training step of each family, fused and unfused in float32, each against the
 // unfused path in float64 on the same weights and input. The forward (loss, running
 // statistics) is held to the unfused path's own distance from float64. The gradient

@@ -188,14 +188,40 @@ describe('Session', () => {
       // the same arithmetic in another order: equal up to float32 rounding (measured 1.5e-3)
       for (let e = 0; e < 3; e++) expect(Math.abs(cl.losses[e]! - plain.losses[e]!)).toBeLessThan(5e-3);
       expect(maxDiff(cl.ev.probs, plain.ev.probs)).toBeLessThan(1e-3);
-      // its weights load into a default-layout session and predict the same
+      // its weights load into an NCHW session and predict the same
       const path = join(tempDir('cl'), 'w.safetensors');
       await cl.s.saveWeights(path);
-      const back = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', weights: path });
+      const back = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', weights: path, channelsLast: false });
       const input = new Float32Array(2 * 3 * SIZE * SIZE).map((_, i) => Math.sin(i));
       const a = await cl.s.predict(input, [2, 3, SIZE, SIZE]);
       const b = await back.predict(input, [2, 3, SIZE, SIZE]);
       expect(maxDiff(a.data, b.data)).toBeLessThan(1e-4);
+    });
+
+    it('without channelsLast a CPU session trains in the default layout (channels_last for a convolutional model where LibTorch has oneDNN) and evaluates in NCHW', async () => {
+      const byDefault = native().info().cpuChannelsLast;
+      process.stderr.write(`[session] CPU training memory format by default: ${byDefault ? 'channels_last' : 'NCHW'}\n`);
+      const conv = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', seed: 3 });
+      expect(conv.info()).toMatchObject({ channelsLast: false, trainChannelsLast: byDefault });
+      const transformer = await native().Session.create({ model: 'swin_v2_t', numClasses: 2, device: 'cpu', seed: 3 });
+      expect(transformer.info()).toMatchObject({ channelsLast: false, trainChannelsLast: false });
+      // training: as the same layout asked for everywhere
+      conv.configureOptimizer({ lr: 1e-4 });
+      const explicit = await run('fp32', byDefault);
+      const losses: number[] = [];
+      for (let e = 0; e < 3; e++) losses.push((await conv.trainEpoch(images, labels, { batchSize: 20, seed: e })).loss);
+      for (let e = 0; e < 3; e++) expect(Math.abs(losses[e]! - explicit.losses[e]!)).toBeLessThan(1e-6);
+      // evaluation and prediction: NCHW, so the same bits as an NCHW session holding the same weights
+      const path = join(tempDir('default-layout'), 'w.safetensors');
+      await conv.saveWeights(path);
+      const nchw = await native().Session.create({ model: 'resnet18', numClasses: 2, device: 'cpu', weights: path, channelsLast: false });
+      const input = new Float32Array(2 * 3 * SIZE * SIZE).map((_, i) => Math.cos(i));
+      expect(maxDiff((await conv.predict(input, [2, 3, SIZE, SIZE])).data, (await nchw.predict(input, [2, 3, SIZE, SIZE])).data)).toBe(0);
+      expect(maxDiff((await conv.evaluate(images, labels, { batchSize: 8 })).probs, (await nchw.evaluate(images, labels, { batchSize: 8 })).probs)).toBe(0);
+      // and training goes on after them in its own layout, where it left off
+      const next = await conv.trainEpoch(images, labels, { batchSize: 20, seed: 3 });
+      const nextExplicit = await explicit.s.trainEpoch(images, labels, { batchSize: 20, seed: 3 });
+      expect(Math.abs(next.loss - nextExplicit.loss)).toBeLessThan(1e-6);
     });
 
     it('a model whose bf16 kernels this LibTorch lacks fails naming the model, the precision and the way out', async () => {
