@@ -6,9 +6,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include "common/env.h"
 #include "nn/bn_act_kernels.h"
 
 namespace thtl::nn {
@@ -330,14 +330,7 @@ bool fusedBatchNorm() {
     // LibTorch's separate kernels and keeps fewer activations (docs/BENCHMARKS.md). On one
     // thread, where LibTorch's kernels would use several, it would be slower: off.
     // THTL_FUSED_BN=0 / =1 override the choice.
-    const char* env = std::getenv("THTL_FUSED_BN");
-    if (env && std::strcmp(env, "0") == 0) {
-      v = 0;
-    } else if (env && std::strcmp(env, "1") == 0) {
-      v = 1;
-    } else {
-      v = fusedBatchNormThreaded() ? 1 : 0;
-    }
+    v = envSwitch("THTL_FUSED_BN").value_or(fusedBatchNormThreaded()) ? 1 : 0;
     gFused.store(v);
   }
   return v == 1;

@@ -6,13 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <random>
 #include <set>
 #include <sstream>
 
+#include "common/env.h"
 #include "common/errors.h"
 #include "common/fs.h"
 #include "common/torch_compat.h"
@@ -142,12 +141,7 @@ void Session::useLayout(bool channelsLast) {
     if (b.dim() == 4 && !b.is_contiguous(format)) b.set_data(b.contiguous(format));
 }
 
-std::optional<bool> channelsLastOverride() {
-  const char* env = std::getenv("THTL_CHANNELS_LAST");
-  if (env && std::strcmp(env, "0") == 0) return false;
-  if (env && std::strcmp(env, "1") == 0) return true;
-  return std::nullopt;
-}
+std::optional<bool> channelsLastOverride() { return envSwitch("THTL_CHANNELS_LAST"); }
 
 bool Session::defaultTrainChannelsLast() const {
   // Measured (fp32, batch 8, 2 threads, docs/BENCHMARKS.md): the convolutional models'

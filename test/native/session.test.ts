@@ -180,7 +180,7 @@ describe('Session', () => {
       expect(maxDiff(bf16.ev.probs, fp32.ev.probs)).toBeLessThan(0.02);
     });
 
-    it('channels_last trains like the default layout and saves plain weights', async () => {
+    it('channels_last trains like NCHW and saves plain weights', async () => {
       const plain = await run('fp32', false);
       const cl = await run('fp32', true);
       expect(cl.s.info().channelsLast).toBe(true);
